@@ -1,0 +1,155 @@
+//! Administration: list accounts, change a role, deactivate or reactivate. Admins only; the admin
+//! check reads the current role from the database, so a demotion takes effect at once.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, patch};
+use serde::Deserialize;
+use shared::api::{Role, UpdateUserRequest, User, UserPage};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::auth::extractor::UNAUTHORIZED;
+use crate::auth::password::{self, Password};
+use crate::auth::tokens;
+use crate::auth::types::{FullName, UserRow};
+use crate::email::Email;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", patch(update_user))
+}
+
+/// `page` (from 1) and `limit` (1-100) of a listing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn resolve(&self) -> ApiResult<(u32, u32)> {
+        let page = self.page.unwrap_or(1);
+        let limit = self.limit.unwrap_or(20);
+        let mut errors = Vec::new();
+        if page == 0 || page > 1_000_000 {
+            errors.push(shared::FieldError::new("page", "out_of_range", "page must be between 1 and 1000000."));
+        }
+        if !(1..=100).contains(&limit) {
+            errors.push(shared::FieldError::new("limit", "out_of_range", "limit must be between 1 and 100."));
+        }
+        if errors.is_empty() { Ok((page, limit)) } else { Err(ApiError::Validation(errors)) }
+    }
+}
+
+/// Fails unless the caller is an active admin right now.
+async fn require_admin(db: &PgPool, user: AuthUser) -> ApiResult<()> {
+    let row = sqlx::query!("select role, is_active from users where id = $1", user.id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(UNAUTHORIZED)?;
+    if !row.is_active {
+        return Err(UNAUTHORIZED);
+    }
+    if row.role != "admin" {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<UserPage>> {
+    require_admin(&state.db, user).await?;
+    let (page, limit) = query.resolve()?;
+    let offset = i64::from(page - 1) * i64::from(limit);
+    let rows = sqlx::query!(
+        r#"select id, email::text as "email!", full_name, role, is_active, created_at,
+                  count(*) over () as "total!"
+           from users order by created_at desc, id desc limit $1 offset $2"#,
+        i64::from(limit),
+        offset
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None => sqlx::query_scalar!(r#"select count(*) as "n!" from users"#).fetch_one(&state.db).await?,
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            User::from(UserRow {
+                id: r.id,
+                email: r.email,
+                full_name: r.full_name,
+                role: r.role,
+                is_active: r.is_active,
+                created_at: r.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(UserPage { items, page, limit, total }))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateUserRequest>,
+) -> ApiResult<Json<User>> {
+    require_admin(&state.db, user).await?;
+    if id == user.id && (body.is_active == Some(false) || body.role == Some(Role::User)) {
+        // An admin locking themselves out (possibly the last admin) is refused.
+        return Err(ApiError::conflict("cannot_demote_self", "You cannot deactivate or demote your own account."));
+    }
+    let mut tx = state.db.begin().await?;
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"update users set role = coalesce($2, role), is_active = coalesce($3, is_active)
+           where id = $1
+           returning id, email::text as "email!", full_name, role, is_active, created_at"#,
+        id,
+        body.role.map(Role::as_str),
+        body.is_active
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    if body.is_active == Some(false) {
+        // Deactivation ends every session: refresh fails at once, access tokens on their next use.
+        tokens::revoke_all_for_user(&mut tx, id, "deactivated").await?;
+    }
+    tx.commit().await?;
+    tracing::info!(admin = %user.id, target = %id, role = ?body.role, is_active = ?body.is_active, "account updated by admin");
+    Ok(Json(row.into()))
+}
+
+/// Creates an admin account, or promotes (and reactivates) an existing one. Used by `api create-admin`.
+pub async fn create_admin(db: &PgPool, email: &str, full_name: &str, password: String) -> anyhow::Result<Uuid> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("email: {}", e.message()))?;
+    let full_name = FullName::parse(full_name).map_err(|e| anyhow::anyhow!("full name: {}", e.message))?;
+    let password = Password::parse(password, &[email.as_str(), full_name.as_str()])
+        .map_err(|e| anyhow::anyhow!("password: {}", e.message()))?;
+    let hash = password::hash_blocking(password.expose())?;
+    let id = sqlx::query_scalar!(
+        r#"insert into users (email, password_hash, full_name, role) values ($1, $2, $3, 'admin')
+           on conflict (email) do update set role = 'admin', is_active = true,
+               password_hash = excluded.password_hash
+           returning id"#,
+        email.as_str() as _,
+        hash,
+        full_name.as_str()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(id)
+}

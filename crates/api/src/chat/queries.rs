@@ -1,0 +1,215 @@
+//! Chat SQL; every function takes the owner's id (see `patients::queries`).
+
+use shared::ai::{HistoryTurn, PatientContext, TurnRole};
+use shared::api::{ChatMessage, MessageRole};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// How many earlier messages the model sees.
+pub const HISTORY_TURNS: i64 = 5;
+
+fn role_of(role: &str) -> MessageRole {
+    if role == "assistant" { MessageRole::Assistant } else { MessageRole::User }
+}
+
+pub async fn insert_user_message(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    id: Uuid,
+    content: &str,
+) -> sqlx::Result<ChatMessage> {
+    let row = sqlx::query!(
+        r#"insert into chat_messages (id, patient_id, user_id, role, content)
+           values ($1, $2, $3, 'user', $4)
+           returning id, role, content, metadata, created_at"#,
+        id,
+        patient_id,
+        owner,
+        content
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ChatMessage {
+        id: row.id,
+        role: role_of(&row.role),
+        content: row.content,
+        metadata: row.metadata,
+        created_at: row.created_at,
+    })
+}
+
+/// Saves the reply to `reply_to`. A second reply to the same message violates the unique key (409).
+pub async fn insert_assistant_message(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    reply_to: Uuid,
+    content: &str,
+    metadata: &serde_json::Value,
+) -> sqlx::Result<ChatMessage> {
+    let row = sqlx::query!(
+        r#"insert into chat_messages (id, patient_id, user_id, role, content, metadata, reply_to)
+           values ($1, $2, $3, 'assistant', $4, $5, $6)
+           returning id, role, content, metadata, created_at"#,
+        Uuid::now_v7(),
+        patient_id,
+        owner,
+        content,
+        metadata,
+        reply_to
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ChatMessage {
+        id: row.id,
+        role: role_of(&row.role),
+        content: row.content,
+        metadata: row.metadata,
+        created_at: row.created_at,
+    })
+}
+
+/// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before` (or the
+/// latest ones), oldest first: everything the AI call needs, in one round trip.
+/// `None` when the patient is not the owner's (or does not exist).
+pub async fn context(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    before: Option<Uuid>,
+) -> sqlx::Result<Option<(PatientContext, Vec<HistoryTurn>)>> {
+    let rows = sqlx::query!(
+        r#"select p.name, p.medical_notes, h.role as "role?", h.content as "content?"
+           from patients p
+           left join lateral (
+               select m.role, m.content, m.created_at, m.id
+               from chat_messages m
+               where m.patient_id = p.id and m.user_id = $2
+                 and ($3::uuid is null
+                      or (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b where b.id = $3))
+               order by m.created_at desc, m.id desc
+               limit $4
+           ) h on true
+           where p.id = $1 and p.user_id = $2
+           order by h.created_at asc nulls first, h.id asc"#,
+        patient_id,
+        owner,
+        before,
+        HISTORY_TURNS
+    )
+    .fetch_all(conn)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let patient = PatientContext {
+        name: first.name.clone(),
+        medical_notes: first.medical_notes.clone(),
+    };
+    let history = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(HistoryTurn {
+                role: if r.role? == "assistant" { TurnRole::Assistant } else { TurnRole::User },
+                content: r.content?,
+            })
+        })
+        .collect();
+    Ok(Some((patient, history)))
+}
+
+/// A page of history, oldest first, ending just before `before` (or at the newest message).
+pub async fn page(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<(Vec<ChatMessage>, Option<Uuid>)> {
+    let mut rows = sqlx::query!(
+        r#"select id, role, content, metadata, created_at
+           from chat_messages
+           where patient_id = $1 and user_id = $2
+             and ($3::uuid is null
+                  or (created_at, id) < (select b.created_at, b.id from chat_messages b
+                                         where b.id = $3 and b.patient_id = $1))
+           order by created_at desc, id desc
+           limit $4"#,
+        patient_id,
+        owner,
+        before,
+        limit + 1
+    )
+    .fetch_all(conn)
+    .await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    rows.reverse();
+    let next_before = if more { rows.first().map(|r| r.id) } else { None };
+    let items = rows
+        .into_iter()
+        .map(|r| ChatMessage {
+            id: r.id,
+            role: role_of(&r.role),
+            content: r.content,
+            metadata: r.metadata,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok((items, next_before))
+}
+
+/// One message of this patient.
+pub async fn message(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ChatMessage>> {
+    let row = sqlx::query!(
+        r#"select id, role, content, metadata, created_at from chat_messages
+           where id = $1 and patient_id = $2 and user_id = $3"#,
+        id,
+        patient_id,
+        owner
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| ChatMessage {
+        id: r.id,
+        role: role_of(&r.role),
+        content: r.content,
+        metadata: r.metadata,
+        created_at: r.created_at,
+    }))
+}
+
+/// A user message of this patient, with whether it already has a reply.
+pub struct PendingMessage {
+    pub content: String,
+    pub answered: bool,
+}
+
+pub async fn user_message(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    message_id: Uuid,
+) -> sqlx::Result<Option<PendingMessage>> {
+    let row = sqlx::query!(
+        r#"select m.content,
+                  exists (select 1 from chat_messages r where r.reply_to = m.id) as "answered!"
+           from chat_messages m
+           where m.id = $1 and m.patient_id = $2 and m.user_id = $3 and m.role = 'user'"#,
+        message_id,
+        patient_id,
+        owner
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| PendingMessage {
+        content: r.content,
+        answered: r.answered,
+    }))
+}

@@ -1,0 +1,311 @@
+//! Typed configuration, read once from the environment (and `.env`) at start-up.
+//!
+//! clap documents every variable in `--help`; validation is ours so that a bad value stops the
+//! process with one line naming the variable, as the contract asks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::PgConnectOptions;
+
+use crate::ratelimit::{Rule, RuleSet};
+
+/// Raw settings as clap reads them. Every field is optional here so that *we* produce the error.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RawConfig {
+    /// PostgreSQL connection string (required).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// HS256 signing key for access tokens, at least 32 bytes (required).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Listen address.
+    #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8080")]
+    pub api_bind: String,
+    /// Where the AI service listens.
+    #[arg(long, env = "AI_SERVICE_URL", default_value = "http://127.0.0.1:8001")]
+    pub ai_service_url: String,
+    /// Shared secret presented to the AI service (required).
+    #[arg(long, env = "AI_SERVICE_TOKEN", hide_env_values = true)]
+    pub ai_service_token: Option<String>,
+    /// End-to-end limit of one model call, in seconds.
+    #[arg(long, env = "AI_TIMEOUT_SECS", default_value = "60")]
+    pub ai_timeout_secs: String,
+    /// Comma-separated exact origins allowed by CORS (credentials allowed).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "http://localhost:5173")]
+    pub cors_allowed_origins: String,
+    /// When set, Prometheus text at http://METRICS_BIND/metrics (never on the public port).
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// When set, rate limits are shared by every api instance through Redis.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The built web app served at `/` (default: web/dist of the source tree, when present).
+    #[arg(long, env = "WEB_DIR")]
+    pub web_dir: Option<String>,
+    /// Requests per minute per client IP on /auth/*.
+    #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value = "30")]
+    pub rate_limit_auth_per_minute: String,
+    /// Failed logins per account from one client IP per 15 minutes before the account locks for that IP.
+    #[arg(long, env = "RATE_LIMIT_LOGIN_FAILURES_PER_IP", default_value = "5")]
+    pub rate_limit_login_failures_per_ip: String,
+    /// Failed logins per account from all IPs per hour before the account locks everywhere.
+    #[arg(long, env = "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", default_value = "50")]
+    pub rate_limit_login_failures_per_account: String,
+    /// Requests per minute per client (the user when signed in, else the IP).
+    #[arg(long, env = "RATE_LIMIT_GLOBAL_PER_MINUTE", default_value = "600")]
+    pub rate_limit_global_per_minute: String,
+    /// Chat messages per user per 15 minutes (AI cost control).
+    #[arg(long, env = "RATE_LIMIT_CHAT_PER_15_MINUTES", default_value = "20")]
+    pub rate_limit_chat_per_15_minutes: String,
+    /// Trust the left-most `X-Forwarded-For` address as the client IP (only behind your own proxy).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "false")]
+    pub trust_forwarded_for: String,
+    /// Set the refresh cookie's `Secure` flag (turn off only for plain-http development).
+    #[arg(long, env = "COOKIE_SECURE", default_value = "true")]
+    pub cookie_secure: String,
+    /// Maximum database connections of this instance.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "16")]
+    pub database_max_connections: String,
+}
+
+/// Validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub database: PgConnectOptions,
+    pub database_max_connections: u32,
+    pub jwt_secret: SecretString,
+    pub api_bind: SocketAddr,
+    pub ai_service_url: reqwest::Url,
+    pub ai_service_token: SecretString,
+    pub ai_timeout: Duration,
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
+    pub metrics_bind: Option<SocketAddr>,
+    pub redis_url: Option<SecretString>,
+    pub web_dir: Option<PathBuf>,
+    pub rate_limits: RuleSet,
+    pub trust_forwarded_for: bool,
+    pub cookie_secure: bool,
+}
+
+/// A configuration error: always names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var} {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+fn parse<T: FromStr>(var: &'static str, value: &str, what: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| err(var, format!("must be {what} (got {value:?})")))
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(err(var, format!("must be true or false (got {value:?})"))),
+    }
+}
+
+fn positive(var: &'static str, value: &str) -> Result<u32, ConfigError> {
+    let n: u32 = parse(var, value, "a positive integer")?;
+    if n == 0 {
+        return Err(err(var, "must be at least 1"));
+    }
+    Ok(n)
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let database_url = self
+            .database_url
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| err("DATABASE_URL", "is required"))?;
+        // Never echo the URL: it may hold a password.
+        let database = PgConnectOptions::from_str(database_url.trim())
+            .map_err(|_| err("DATABASE_URL", "is not a valid PostgreSQL connection string"))?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://"));
+        }
+
+        let jwt_secret = self.jwt_secret.ok_or_else(|| err("JWT_SECRET", "is required"))?;
+        if jwt_secret.len() < 32 {
+            return Err(err("JWT_SECRET", "must be at least 32 bytes"));
+        }
+        let ai_service_token = self
+            .ai_service_token
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| err("AI_SERVICE_TOKEN", "is required"))?;
+
+        let api_bind = parse("API_BIND", &self.api_bind, "a socket address like 127.0.0.1:8080")?;
+        let ai_service_url = reqwest::Url::parse(self.ai_service_url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| err("AI_SERVICE_URL", "must be an http(s) URL"))?;
+        let ai_timeout_secs: u64 = parse("AI_TIMEOUT_SECS", &self.ai_timeout_secs, "a number of seconds")?;
+        if ai_timeout_secs == 0 || ai_timeout_secs > 3600 {
+            return Err(err("AI_TIMEOUT_SECS", "must be between 1 and 3600"));
+        }
+
+        let mut cors_allowed_origins = Vec::new();
+        for origin in self.cors_allowed_origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let url = reqwest::Url::parse(origin)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+                .ok_or_else(|| err("CORS_ALLOWED_ORIGINS", format!("has an invalid origin {origin:?}")))?;
+            let normalised = url.origin().ascii_serialization();
+            let value = http::HeaderValue::from_str(&normalised)
+                .map_err(|_| err("CORS_ALLOWED_ORIGINS", format!("has an invalid origin {origin:?}")))?;
+            cors_allowed_origins.push(value);
+        }
+
+        let metrics_bind = self
+            .metrics_bind
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| parse("METRICS_BIND", &v, "a socket address like 127.0.0.1:9100"))
+            .transpose()?;
+        let redis_url = self
+            .redis_url
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                if v.starts_with("redis://") || v.starts_with("rediss://") {
+                    Ok(SecretString::from(v))
+                } else {
+                    Err(err("REDIS_URL", "must start with redis:// or rediss://"))
+                }
+            })
+            .transpose()?;
+
+        let web_dir = match self.web_dir.filter(|v| !v.trim().is_empty()) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            // The source tree's build output, when the binary runs from a checkout.
+            None => Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/dist")))
+                .filter(|p| p.join("index.html").is_file()),
+        };
+
+        let minute = Duration::from_secs(60);
+        let rate_limits = RuleSet {
+            auth_per_ip: Rule::new(positive("RATE_LIMIT_AUTH_PER_MINUTE", &self.rate_limit_auth_per_minute)?, minute),
+            login_failures_per_ip: Rule::new(
+                positive("RATE_LIMIT_LOGIN_FAILURES_PER_IP", &self.rate_limit_login_failures_per_ip)?,
+                15 * minute,
+            ),
+            login_failures_per_account: Rule::new(
+                positive("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", &self.rate_limit_login_failures_per_account)?,
+                60 * minute,
+            ),
+            global_per_client: Rule::new(
+                positive("RATE_LIMIT_GLOBAL_PER_MINUTE", &self.rate_limit_global_per_minute)?,
+                minute,
+            ),
+            chat_per_user: Rule::new(
+                positive("RATE_LIMIT_CHAT_PER_15_MINUTES", &self.rate_limit_chat_per_15_minutes)?,
+                15 * minute,
+            ),
+        };
+
+        Ok(Config {
+            database,
+            database_max_connections: positive("DATABASE_MAX_CONNECTIONS", &self.database_max_connections)?,
+            jwt_secret: SecretString::from(jwt_secret),
+            api_bind,
+            ai_service_url,
+            ai_service_token: SecretString::from(ai_service_token),
+            ai_timeout: Duration::from_secs(ai_timeout_secs),
+            cors_allowed_origins,
+            metrics_bind,
+            redis_url,
+            web_dir,
+            rate_limits,
+            trust_forwarded_for: parse_bool("TRUST_FORWARDED_FOR", &self.trust_forwarded_for)?,
+            cookie_secure: parse_bool("COOKIE_SECURE", &self.cookie_secure)?,
+        })
+    }
+}
+
+impl Config {
+    /// The JWT key bytes.
+    pub fn jwt_key(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> RawConfig {
+        RawConfig {
+            database_url: Some("postgres://u@127.0.0.1:5432/db".into()),
+            jwt_secret: Some("x".repeat(32)),
+            ai_service_token: Some("t".into()),
+            api_bind: "127.0.0.1:8080".into(),
+            ai_service_url: "http://127.0.0.1:8001".into(),
+            ai_timeout_secs: "60".into(),
+            cors_allowed_origins: "http://localhost:5173".into(),
+            rate_limit_auth_per_minute: "30".into(),
+            rate_limit_login_failures_per_ip: "5".into(),
+            rate_limit_login_failures_per_account: "50".into(),
+            rate_limit_global_per_minute: "600".into(),
+            rate_limit_chat_per_15_minutes: "20".into(),
+            trust_forwarded_for: "false".into(),
+            cookie_secure: "true".into(),
+            database_max_connections: "16".into(),
+            ..RawConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_environment_parses() {
+        assert!(valid().validate().is_ok());
+    }
+
+    #[test]
+    fn missing_jwt_secret_names_the_variable() {
+        let e = RawConfig { jwt_secret: None, ..valid() }.validate().err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("invalid configuration: JWT_SECRET is required"));
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused() {
+        let e = RawConfig { jwt_secret: Some("short".into()), ..valid() }.validate().err();
+        assert_eq!(e.map(|e| e.var), Some("JWT_SECRET"));
+    }
+
+    #[test]
+    fn malformed_database_url_names_the_variable_without_echoing_it() {
+        let e = RawConfig { database_url: Some("mysql://secret@x".into()), ..valid() }
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("DATABASE_URL"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn cors_origins_are_normalised_and_validated() {
+        let c = RawConfig { cors_allowed_origins: "https://a.example, http://localhost:5173".into(), ..valid() }
+            .validate()
+            .ok()
+            .map(|c| c.cors_allowed_origins);
+        assert_eq!(c.map(|v| v.len()), Some(2));
+        let e = RawConfig { cors_allowed_origins: "not an origin".into(), ..valid() }.validate().err();
+        assert_eq!(e.map(|e| e.var), Some("CORS_ALLOWED_ORIGINS"));
+    }
+}

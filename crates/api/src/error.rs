@@ -1,0 +1,224 @@
+//! The api's one error type. Every failure a handler can meet ends here and leaves as
+//! `application/problem+json` with a stable `code`.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shared::problem::PROBLEM_JSON;
+use shared::{FieldError, Problem};
+
+use crate::request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body or a parameter could not be read.
+    #[error("bad request: {code}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 422: fields failed their rules; every failing field is named.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized: {code}")]
+    Unauthorized { code: &'static str, detail: &'static str },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict: {code}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited")]
+    RateLimited { retry_after: Duration },
+    /// The AI service failed: 502/503/504 (or 429 passed on from the model) with a precise code.
+    #[error("ai upstream: {code}")]
+    Upstream {
+        status: StatusCode,
+        code: &'static str,
+        detail: &'static str,
+        retry_after: Option<Duration>,
+    },
+    /// A dependency (database) is unreachable right now: 503, the client may retry.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: 500, a generic message; the cause is logged with its whole chain.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The status, code, title and client-facing detail of this error.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
+        match self {
+            ApiError::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, code, "Bad request", detail.clone()),
+            ApiError::Validation(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+                format!(
+                    "{} field(s) failed validation: {}",
+                    errors.len(),
+                    errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            ApiError::Unauthorized { code, detail } => {
+                (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
+            }
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "You are signed in but not allowed to do this.".to_owned(),
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "No such resource.".to_owned(),
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "This route does not support that method.".to_owned(),
+            ),
+            ApiError::Conflict { code, detail } => (StatusCode::CONFLICT, code, "Conflict", detail.clone()),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                "The request body is larger than this API accepts.".to_owned(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as JSON with Content-Type: application/json.".to_owned(),
+            ),
+            ApiError::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+                format!("Too many requests; retry after {} second(s).", retry_secs(*retry_after)),
+            ),
+            ApiError::Upstream { status, code, detail, .. } => (*status, code, "AI service error", (*detail).to_owned()),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+                "A dependency is unavailable; please retry shortly.".to_owned(),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+                "Something went wrong on our side. Quote the request id when reporting it.".to_owned(),
+            ),
+        }
+    }
+
+    /// The problem body for this error (also used for SSE `error` events).
+    pub fn to_problem(&self) -> Problem {
+        let (status, code, title, detail) = self.parts();
+        let mut problem = Problem::new(status.as_u16(), code, title, detail);
+        problem.request_id = request_id::current();
+        if let ApiError::Validation(errors) = self {
+            problem.errors = Some(errors.clone());
+        }
+        problem
+    }
+}
+
+fn retry_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            ApiError::Unavailable(e) => tracing::warn!(error = ?e, "dependency unavailable"),
+            _ => {}
+        }
+        let problem = self.to_problem();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = problem_response(status, &problem);
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            ApiError::Upstream { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        if let Some(d) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(d).max(1)));
+        }
+        if matches!(self, ApiError::Unauthorized { .. }) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Serialises a problem with the right media type.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+        body,
+    )
+        .into_response()
+}
+
+/// Database facts that are client errors map here, in one place.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => ApiError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ApiError::Unavailable(e.into())
+            }
+            sqlx::Error::Database(db) => match (db.code().as_deref(), db.constraint()) {
+                (Some("23505"), Some("users_email_key")) => {
+                    ApiError::conflict("email_taken", "An account with this email already exists.")
+                }
+                (Some("23505"), Some("chat_messages_reply_to_key")) => {
+                    ApiError::conflict("already_answered", "This message already has a reply.")
+                }
+                // The server is shutting down or restarting: the client may retry.
+                (Some(code), _) if code.starts_with("57P") || code.starts_with("08") => {
+                    ApiError::Unavailable(e.into())
+                }
+                _ => ApiError::Internal(e.into()),
+            },
+            _ => ApiError::Internal(e.into()),
+        }
+    }
+}

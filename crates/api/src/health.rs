@@ -1,0 +1,40 @@
+//! `GET`/`HEAD /api/v1/health`: for uptime monitors and load balancers. Checks the database and the AI
+//! service with short timeouts, concurrently, and answers 503 (same body shape) when either is down.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use shared::api::{Health, HealthChecks};
+
+use crate::extract::Json;
+use crate::state::AppState;
+
+const DB_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let database = async {
+        match tokio::time::timeout(DB_TIMEOUT, sqlx::query!("select 1 as one").fetch_one(&state.db)).await {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health: database check failed");
+                "unreachable"
+            }
+            Err(_) => "timeout",
+        }
+    };
+    let ai = async { state.ai.health().await.map_or_else(|reason| reason, |()| "ok") };
+    let (database, ai) = tokio::join!(database, ai);
+    let healthy = database == "ok" && ai == "ok";
+    let body = Health {
+        status: if healthy { "ok" } else { "degraded" }.to_owned(),
+        checks: HealthChecks {
+            database: database.to_owned(),
+            ai: ai.to_owned(),
+            redis: None,
+        },
+    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

@@ -1,0 +1,201 @@
+//! Patient SQL. Every function takes the owner's id: a query that forgets it does not compile, and
+//! row-level security would hide other owners' rows even if the `where` clause were wrong.
+
+use shared::api::Patient;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::patients::types::{NewPatient, PatientUpdate};
+
+pub async fn insert(conn: &mut PgConnection, owner: Uuid, id: Uuid, p: &NewPatient) -> sqlx::Result<Patient> {
+    sqlx::query_as!(
+        Patient,
+        r#"insert into patients (id, user_id, name, email, phone, date_of_birth, medical_notes)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at"#,
+        id,
+        owner,
+        p.name.as_str(),
+        p.email.as_ref().map(crate::email::Email::as_str),
+        p.phone.as_ref().map(|v| v.as_str()),
+        p.date_of_birth.map(|d| d.date()),
+        p.medical_notes.as_ref().map(|v| v.as_str()),
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<Option<Patient>> {
+    sqlx::query_as!(
+        Patient,
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at
+           from patients where id = $1 and user_id = $2"#,
+        id,
+        owner
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether the patient exists for this owner (cheaper than [`get`] when only access matters).
+pub async fn exists(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from patients where id = $1 and user_id = $2) as "exists!""#,
+        id,
+        owner
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One page, newest first, with the owner's total from the trigger-maintained counter (a million
+/// rows are not counted per request).
+pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64) -> sqlx::Result<(Vec<Patient>, i64)> {
+    let rows = sqlx::query!(
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at,
+                  coalesce((select n from patient_counts where user_id = $1), 0) as "total!"
+           from patients where user_id = $1
+           order by created_at desc, id desc
+           limit $2 offset $3"#,
+        owner,
+        limit,
+        offset
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None => sqlx::query_scalar!(
+            r#"select coalesce((select n from patient_counts where user_id = $1), 0) as "n!""#,
+            owner
+        )
+        .fetch_one(&mut *conn)
+        .await?,
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| Patient {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            date_of_birth: r.date_of_birth,
+            medical_notes: r.medical_notes,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// Case-insensitive substring search over name, email and phone through the trigram index.
+/// `pattern` is a LIKE pattern already escaped by [`like_pattern`].
+pub async fn search(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    pattern: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Patient>, i64)> {
+    let rows = sqlx::query!(
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at,
+                  count(*) over () as "total!"
+           from patients
+           where user_id = $1
+             and (name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ilike $2
+           order by created_at desc, id desc
+           limit $3 offset $4"#,
+        owner,
+        pattern,
+        limit,
+        offset
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None if offset > 0 => sqlx::query_scalar!(
+            r#"select count(*) as "n!" from patients
+               where user_id = $1
+                 and (name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ilike $2"#,
+            owner,
+            pattern
+        )
+        .fetch_one(&mut *conn)
+        .await?,
+        None => 0,
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| Patient {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            date_of_birth: r.date_of_birth,
+            medical_notes: r.medical_notes,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// `%q%` with LIKE's metacharacters escaped, so `50%` or `a_b` match literally.
+pub fn like_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for c in q.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+pub async fn update(conn: &mut PgConnection, owner: Uuid, id: Uuid, u: &PatientUpdate) -> sqlx::Result<Option<Patient>> {
+    sqlx::query_as!(
+        Patient,
+        r#"update patients set
+               name = coalesce($3, name),
+               email = case when $4 then $5 else email end,
+               phone = case when $6 then $7 else phone end,
+               date_of_birth = case when $8 then $9 else date_of_birth end,
+               medical_notes = case when $10 then $11 else medical_notes end
+           where id = $1 and user_id = $2
+           returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at"#,
+        id,
+        owner,
+        u.name.as_ref().map(|n| n.as_str()),
+        u.email.is_some(),
+        u.email.as_ref().and_then(|v| v.as_ref().map(crate::email::Email::as_str)),
+        u.phone.is_some(),
+        u.phone.as_ref().and_then(|v| v.as_ref().map(|p| p.as_str())),
+        u.date_of_birth.is_some(),
+        u.date_of_birth.and_then(|v| v.map(|d| d.date())),
+        u.medical_notes.is_some(),
+        u.medical_notes.as_ref().and_then(|v| v.as_ref().map(|n| n.as_str())),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes the patient and, through the foreign key's cascade, its messages, in the caller's transaction.
+pub async fn delete(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query!("delete from patients where id = $1 and user_id = $2", id, owner)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

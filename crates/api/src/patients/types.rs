@@ -1,0 +1,356 @@
+//! Parsed patient fields: past the handler, no invalid value can exist.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer};
+use shared::FieldError;
+
+use crate::email::Email;
+use crate::error::ApiError;
+
+pub const NAME_MAX: usize = 200;
+pub const NOTES_MAX: usize = 10_000;
+
+fn field(field: &str, code: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(field, code, message)
+}
+
+/// Trimmed, 1-200 characters, no control characters.
+#[derive(Clone)]
+pub struct PatientName(String);
+
+impl PatientName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(field("name", "required", "Name is required."));
+        }
+        if s.chars().count() > NAME_MAX {
+            return Err(field("name", "too_long", format!("Name must be at most {NAME_MAX} characters.")));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(field("name", "invalid", "Name must not contain control characters."));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 (`+` and 8-15 digits) after removing spaces, dashes, dots and brackets.
+/// A leading `00` is read as `+`. Without a country code the number is refused, not guessed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let compact: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
+            .collect();
+        let digits = if let Some(rest) = compact.strip_prefix('+') {
+            rest
+        } else if let Some(rest) = compact.strip_prefix("00") {
+            rest
+        } else {
+            return Err(field(
+                "phone",
+                "invalid_phone",
+                "Phone must include the country code, e.g. +44 20 7946 0958.",
+            ));
+        };
+        let valid = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        if valid {
+            Ok(Self(format!("+{digits}")))
+        } else {
+            Err(field(
+                "phone",
+                "invalid_phone",
+                "Phone must be an international number: + then 8 to 15 digits.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `YYYY-MM-DD`, not in the future and not before 1900.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateOfBirth(NaiveDate);
+
+impl DateOfBirth {
+    pub fn parse(raw: &str, today: NaiveDate) -> Result<Self, FieldError> {
+        let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .ok()
+            .filter(|_| raw.trim().len() == 10)
+            .ok_or_else(|| field("dateOfBirth", "invalid_date", "Date of birth must be a date like 1985-04-23."))?;
+        if date > today {
+            return Err(field("dateOfBirth", "in_future", "Date of birth cannot be in the future."));
+        }
+        if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) {
+            return Err(field("dateOfBirth", "too_early", "Date of birth cannot be before 1900-01-01."));
+        }
+        Ok(Self(date))
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+/// Free-text clinical notes, at most 10,000 characters. Kept as typed (only outer blank lines trimmed).
+#[derive(Clone)]
+pub struct MedicalNotes(String);
+
+impl MedicalNotes {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let s = raw.trim();
+        if s.chars().count() > NOTES_MAX {
+            return Err(field(
+                "medicalNotes",
+                "too_long",
+                format!("Medical notes must be at most {NOTES_MAX} characters."),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `POST /patients` body as sent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatientInput {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub medical_notes: Option<String>,
+}
+
+/// A field of a partial update: absent (leave it), `null` (clear it) or a new value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Clear,
+    Set(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Only called when the key is present; `#[serde(default)]` covers the absent case.
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Patch::Clear,
+            Some(v) => Patch::Set(v),
+        })
+    }
+}
+
+/// `PATCH /patients/{id}` body as sent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatientPatchInput {
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    pub date_of_birth: Patch<String>,
+    #[serde(default)]
+    pub medical_notes: Patch<String>,
+}
+
+/// A patient to create.
+pub struct NewPatient {
+    pub name: PatientName,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub date_of_birth: Option<DateOfBirth>,
+    pub medical_notes: Option<MedicalNotes>,
+}
+
+/// A validated partial update; `None` leaves a field, `Some(None)` clears it.
+#[derive(Default)]
+pub struct PatientUpdate {
+    pub name: Option<PatientName>,
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<Phone>>,
+    pub date_of_birth: Option<Option<DateOfBirth>>,
+    pub medical_notes: Option<Option<MedicalNotes>>,
+}
+
+/// Blank optional text is "no value": a form's empty box clears the field rather than failing it.
+fn optional<T>(
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = raw.filter(|s| !s.trim().is_empty())?;
+    parse(raw).map_err(|e| errors.push(e)).ok()
+}
+
+fn parse_email(raw: &str) -> Result<Email, FieldError> {
+    Email::parse(raw).map_err(|e| field("email", e.code(), e.message()))
+}
+
+impl NewPatient {
+    pub fn parse(input: PatientInput, today: NaiveDate) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let name = match input.name.as_deref() {
+            Some(n) => PatientName::parse(n).map_err(|e| errors.push(e)).ok(),
+            None => {
+                errors.push(field("name", "required", "Name is required."));
+                None
+            }
+        };
+        let email = optional(input.email.as_deref(), parse_email, &mut errors);
+        let phone = optional(input.phone.as_deref(), Phone::parse, &mut errors);
+        let date_of_birth = optional(input.date_of_birth.as_deref(), |s| DateOfBirth::parse(s, today), &mut errors);
+        let medical_notes = optional(input.medical_notes.as_deref(), MedicalNotes::parse, &mut errors);
+        match name {
+            Some(name) if errors.is_empty() => Ok(Self {
+                name,
+                email,
+                phone,
+                date_of_birth,
+                medical_notes,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Parses one optional field of a patch: blank or `null` clears it.
+fn patch_field<T>(
+    patch: Patch<String>,
+    parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<T>> {
+    match patch {
+        Patch::Absent => None,
+        Patch::Clear => Some(None),
+        Patch::Set(s) if s.trim().is_empty() => Some(None),
+        Patch::Set(s) => match parse(&s) {
+            Ok(v) => Some(Some(v)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    }
+}
+
+impl PatientUpdate {
+    pub fn parse(input: PatientPatchInput, today: NaiveDate) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let name = match input.name {
+            Patch::Absent => None,
+            Patch::Clear => {
+                errors.push(field("name", "required", "Name cannot be cleared."));
+                None
+            }
+            Patch::Set(n) => PatientName::parse(&n).map_err(|e| errors.push(e)).ok(),
+        };
+        let update = Self {
+            name,
+            email: patch_field(input.email, parse_email, &mut errors),
+            phone: patch_field(input.phone, Phone::parse, &mut errors),
+            date_of_birth: patch_field(input.date_of_birth, |s| DateOfBirth::parse(s, today), &mut errors),
+            medical_notes: patch_field(input.medical_notes, MedicalNotes::parse, &mut errors),
+        };
+        if errors.is_empty() { Ok(update) } else { Err(ApiError::Validation(errors)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default()
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(PatientName::parse("  Ana  ").map(|n| n.0).ok().as_deref(), Some("Ana"));
+        assert!(PatientName::parse("   ").is_err());
+        assert!(PatientName::parse(&"a".repeat(201)).is_err());
+        assert!(PatientName::parse(&"é".repeat(200)).is_ok());
+        assert!(PatientName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn phones_normalise_to_e164() {
+        assert_eq!(Phone::parse("+44 20 7946-0958").ok(), Some(Phone("+442079460958".into())));
+        assert_eq!(Phone::parse("0034 (91) 123.45.67").ok(), Some(Phone("+34911234567".into())));
+        for bad in ["020 7946 0958", "+12", "+0123456789", "+1234567890123456", "+44 abc 123 4567"] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_of_birth_are_bounded() {
+        assert!(DateOfBirth::parse("1985-04-23", today()).is_ok());
+        assert!(DateOfBirth::parse("2026-11-26", today()).is_ok());
+        assert_eq!(DateOfBirth::parse("2026-11-27", today()).err().map(|e| e.code), Some("in_future".into()));
+        assert_eq!(DateOfBirth::parse("1899-12-31", today()).err().map(|e| e.code), Some("too_early".into()));
+        for bad in ["1985-4-23", "23/04/1985", "1985-02-30", "yesterday"] {
+            assert!(DateOfBirth::parse(bad, today()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn notes_are_bounded() {
+        assert!(MedicalNotes::parse(&"x".repeat(10_000)).is_ok());
+        assert!(MedicalNotes::parse(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn every_failing_field_of_a_new_patient_is_named() {
+        let input = PatientInput {
+            name: None,
+            email: Some("nope".into()),
+            phone: Some("123".into()),
+            date_of_birth: Some("2999-01-01".into()),
+            medical_notes: Some("x".repeat(10_001)),
+        };
+        let Err(ApiError::Validation(errors)) = NewPatient::parse(input, today()) else {
+            panic!("expected validation errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "email", "phone", "dateOfBirth", "medicalNotes"]);
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_null_and_value() {
+        let input: PatientPatchInput =
+            serde_json::from_str(r#"{"email": null, "phone": "+34 911 234 567"}"#).unwrap_or_else(|_| panic!("parses"));
+        let update = PatientUpdate::parse(input, today()).unwrap_or_else(|_| panic!("valid"));
+        assert!(update.name.is_none());
+        assert!(matches!(update.email, Some(None)));
+        assert!(matches!(update.phone, Some(Some(_))));
+        assert!(update.medical_notes.is_none());
+    }
+
+    #[test]
+    fn patch_cannot_clear_the_name() {
+        let input: PatientPatchInput = serde_json::from_str(r#"{"name": null}"#).unwrap_or_else(|_| panic!("parses"));
+        assert!(PatientUpdate::parse(input, today()).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! Serving with graceful shutdown: stop accepting, let in-flight requests and open streams finish
+//! within a grace period, and let background saves complete.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::state::AppState;
+
+pub const GRACE_PERIOD: Duration = Duration::from_secs(30);
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tasks = state.tasks.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut drain_rx = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let deadline = async move {
+        let _ = drain_rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(GRACE_PERIOD).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!("grace period over; closing the remaining connections"),
+    }
+    drop(stop_rx);
+    tasks.close();
+    if tokio::time::timeout(GRACE_PERIOD, tasks.wait()).await.is_err() {
+        tracing::warn!("background tasks still running at exit");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

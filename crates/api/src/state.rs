@@ -1,0 +1,54 @@
+//! Shared application state, cloned cheaply into every handler.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sqlx::PgPool;
+
+use crate::ai_client::AiClient;
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::ratelimit::Limiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub jwt: Arc<JwtKeys>,
+    pub ai: AiClient,
+    pub limiter: Arc<Limiter>,
+    /// Verified against when a login names an unknown account, so timing does not reveal which exist.
+    pub dummy_password_hash: Arc<str>,
+    /// Background work that must outlive its request (a stream's reply being saved after the client left).
+    pub tasks: tokio_util::task::TaskTracker,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
+        let jwt = JwtKeys::new(config.jwt_key());
+        let ai = AiClient::new(&config)?;
+        let dummy = uuid::Uuid::new_v4().to_string();
+        let dummy_password_hash: Arc<str> = crate::auth::password::hash_blocking(&dummy)?.into();
+        Ok(Self {
+            db,
+            jwt: Arc::new(jwt),
+            ai,
+            limiter: Arc::new(Limiter::in_memory()),
+            dummy_password_hash,
+            config: Arc::new(config),
+            tasks: tokio_util::task::TaskTracker::new(),
+        })
+    }
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<JwtKeys> {
+    fn from_ref(state: &AppState) -> Self {
+        state.jwt.clone()
+    }
+}

@@ -1,0 +1,129 @@
+//! The internal API of the `ai` service (called by `api` only).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Call emergency services / go to A&E now.
+    Emergency,
+    /// Contact the clinic now for a same-day appointment.
+    Urgent,
+}
+
+/// The triage result. `detected == false` implies `category` and `severity` are `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Triage {
+    pub detected: bool,
+    pub category: Option<String>,
+    pub severity: Option<Severity>,
+}
+
+impl Triage {
+    pub fn none() -> Self {
+        Self {
+            detected: false,
+            category: None,
+            severity: None,
+        }
+    }
+
+    /// The public API's `emergency` field: `null` unless something urgent was found.
+    pub fn into_emergency(self) -> Option<Triage> {
+        self.detected.then_some(self)
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriageRequest {
+    pub message: String,
+}
+
+/// What the model may know about the patient. Sent as data, never as instructions.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientContext {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medical_notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TurnRole {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryTurn {
+    pub role: TurnRole,
+    pub content: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRequest {
+    pub patient: PatientContext,
+    #[serde(default)]
+    pub history: Vec<HistoryTurn>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatResponse {
+    pub reply: String,
+    pub provider: String,
+    pub model: String,
+    pub emergency: Triage,
+    pub usage: Usage,
+    pub finish_reason: String,
+}
+
+/// `delta` event of both streams.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamDelta {
+    pub text: String,
+}
+
+/// `done` event of the ai stream.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamDone {
+    pub provider: String,
+    pub model: String,
+    pub emergency: Triage,
+    pub usage: Usage,
+    pub finish_reason: String,
+}
+
+/// `error` event of both streams.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StreamError {
+    pub code: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AiHealth {
+    pub status: String,
+    pub provider: String,
+}

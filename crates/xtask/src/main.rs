@@ -1,0 +1,141 @@
+//! Developer commands: `cargo xtask up | test | bench`.
+//!
+//! Nothing to install by hand beyond Rust, PostgreSQL's binaries and Node.js: a private PostgreSQL is
+//! started when `DATABASE_URL` is unset, the AI service runs its offline provider unless a model is
+//! configured, and the web app is built when Node.js is present.
+
+mod pg;
+mod stack;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Developer commands for the dental patient assistant")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build and run the whole system (database, AI service, API, web app) and print the URL.
+    Up {
+        /// Build and run optimised binaries.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run every test: the Rust workspace, then the web app's unit and browser tests.
+    Test {
+        /// Skip the web app's tests (Rust only).
+        #[arg(long)]
+        rust_only: bool,
+    },
+    /// Regenerate the committed sqlx query metadata (.sqlx/) against a migrated database.
+    Prepare,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Up { release } => stack::up(&root(), release),
+        Cmd::Test { rust_only } => test(&root(), rust_only),
+        Cmd::Prepare => prepare(&root()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+pub fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn test(root: &Path, rust_only: bool) -> Result<()> {
+    let started = Instant::now();
+    let db = pg::Database::resolve(root, "postgres")?;
+    let url = db.url("postgres");
+    let result = (|| -> Result<()> {
+        run(
+            Command::new(env!("CARGO"))
+                .current_dir(root)
+                .args(["test", "--workspace", "--all-targets"])
+                .env("DATABASE_URL", &url)
+                .env("SQLX_OFFLINE", "true"),
+            "cargo test",
+        )?;
+        if !rust_only && root.join("web/package.json").is_file() {
+            if !have("npm") {
+                bail!("Node.js and npm are needed for the web app's tests: install Node.js 20+ (or pass --rust-only)");
+            }
+            stack::build_web(root)?;
+            run(Command::new("npm").current_dir(root.join("web")).args(["test"]), "web unit tests")?;
+            stack::e2e(root, &url)?;
+        }
+        Ok(())
+    })();
+    db.release();
+    result?;
+    eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn prepare(root: &Path) -> Result<()> {
+    let db = pg::Database::resolve(root, "dental_prepare")?;
+    let url = db.url("dental_prepare");
+    let result = (|| -> Result<()> {
+        // Apply the migrations through the api itself would need its config; sqlx's macros only need
+        // the schema, so the files are applied in order with psql.
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("migrations"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        let psql = pg::find_bindir()?.join("psql");
+        run(Command::new(&psql).args([&url, "-qc", "drop schema public cascade; create schema public"]), "reset schema")?;
+        for f in files {
+            run(Command::new(&psql).args([&url, "-q", "-v", "ON_ERROR_STOP=1", "-f"]).arg(&f), "migration")?;
+        }
+        let sqlx_dir = root.join(".sqlx");
+        let _ = std::fs::remove_dir_all(&sqlx_dir);
+        std::fs::create_dir_all(&sqlx_dir)?;
+        run(Command::new(env!("CARGO")).current_dir(root).args(["clean", "-p", "api"]), "cargo clean")?;
+        run(
+            Command::new(env!("CARGO"))
+                .current_dir(root)
+                .args(["check", "--workspace", "--all-targets"])
+                .env("DATABASE_URL", &url)
+                .env("SQLX_OFFLINE", "false")
+                .env("SQLX_OFFLINE_DIR", &sqlx_dir),
+            "cargo check",
+        )
+    })();
+    db.release();
+    result
+}

@@ -1,0 +1,239 @@
+//! Running the whole system: database, AI service, API (serving the web app).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::pg::Database;
+use crate::{have, run};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A random secret for this machine, kept in `.data/` so sessions survive a restart of `up`.
+fn secret(root: &Path, name: &str) -> Result<String> {
+    let path = root.join(".data").join(name);
+    if let Ok(s) = std::fs::read_to_string(&path)
+        && s.trim().len() >= 32
+    {
+        return Ok(s.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    {
+        use std::io::Read as _;
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .context("reading /dev/urandom")?;
+    }
+    let s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(root.join(".data"))?;
+    std::fs::write(&path, &s)?;
+    Ok(s)
+}
+
+/// Builds `web/` when Node.js is present (npm ci only when the lock file changed).
+pub fn build_web(root: &Path) -> Result<()> {
+    let web = root.join("web");
+    let stamp = web.join("node_modules/.package-lock.json");
+    let lock = web.join("package-lock.json");
+    let stale = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
+        (Ok(s), Ok(l)) => s.modified().ok() < l.modified().ok(),
+        _ => true,
+    };
+    if stale {
+        run(
+            Command::new("npm").current_dir(&web).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
+            "npm ci",
+        )?;
+    }
+    run(Command::new("npm").current_dir(&web).args(["run", "build", "--silent"]), "web build")
+}
+
+pub struct Services {
+    children: Vec<(String, Child)>,
+    pub api_url: String,
+}
+
+impl Services {
+    /// Builds and starts ai and api against `database_url`, waiting until the API's health answers.
+    pub fn start(root: &Path, database_url: &str, release: bool, api_port: u16, ai_port: u16) -> Result<Self> {
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(root).args(["build", "-p", "api", "-p", "ai"]).env("SQLX_OFFLINE", "true");
+        if release {
+            build.arg("--release");
+        }
+        run(&mut build, "cargo build")?;
+        let bin_dir = root.join("target").join(if release { "release" } else { "debug" });
+        let token = secret(root, "ai_service_token")?;
+        let jwt = secret(root, "jwt_secret")?;
+        let web_dir = root.join("web/dist");
+        let api_url = format!("http://127.0.0.1:{api_port}");
+
+        let mut ai = Command::new(bin_dir.join("ai"));
+        ai.env("AI_BIND", format!("127.0.0.1:{ai_port}"))
+            .env("AI_SERVICE_TOKEN", &token)
+            .env("AI_PROVIDER", std::env::var("AI_PROVIDER").unwrap_or_else(|_| "offline".into()));
+        let ai = ai.spawn().context("starting the ai service")?;
+        let mut children = vec![("ai".to_owned(), ai)];
+
+        let mut api = Command::new(bin_dir.join("api"));
+        api.env("DATABASE_URL", database_url)
+            .env("JWT_SECRET", &jwt)
+            .env("API_BIND", format!("127.0.0.1:{api_port}"))
+            .env("AI_SERVICE_URL", format!("http://127.0.0.1:{ai_port}"))
+            .env("AI_SERVICE_TOKEN", &token)
+            .env(
+                "CORS_ALLOWED_ORIGINS",
+                std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "http://localhost:5173".into()),
+            );
+        if web_dir.join("index.html").is_file() {
+            api.env("WEB_DIR", &web_dir);
+        }
+        match api.spawn() {
+            Ok(child) => children.push(("api".to_owned(), child)),
+            Err(e) => {
+                let mut s = Self { children, api_url };
+                s.stop();
+                return Err(e).context("starting the api");
+            }
+        }
+        let mut services = Self { children, api_url };
+        if let Err(e) = services.wait_healthy(Duration::from_secs(90)) {
+            services.stop();
+            return Err(e);
+        }
+        Ok(services)
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        let addr = self.api_url.trim_start_matches("http://").to_owned();
+        while started.elapsed() < limit {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    bail!("the {name} service exited during start-up ({status})");
+                }
+            }
+            if health_ok(&addr) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!("the API did not become healthy within {limit:?}")
+    }
+
+    /// Whether any service has exited.
+    pub fn exited(&mut self) -> Option<String> {
+        self.children
+            .iter_mut()
+            .find_map(|(name, c)| matches!(c.try_wait(), Ok(Some(_))).then(|| name.clone()))
+    }
+
+    /// SIGTERM to every child (graceful), then wait.
+    pub fn stop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        }
+        for (_, child) in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(35);
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 health probe (keeps xtask free of an HTTP client).
+fn health_ok(addr: &str) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+    let request = format!("GET /api/v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    stream.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.1 200"))
+}
+
+pub fn up(root: &Path, release: bool) -> Result<()> {
+    let db = Database::resolve(root, "dental")?;
+    let url = db.url("dental");
+    let result = (|| -> Result<()> {
+        if root.join("web/package.json").is_file() {
+            if have("npm") {
+                build_web(root)?;
+            } else {
+                eprintln!("xtask: Node.js not found; serving the API without the web app");
+            }
+        }
+        let api_port = if port_free(8080) { 8080 } else { free_port() };
+        let ai_port = if port_free(8001) { 8001 } else { free_port() };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let mut services = Services::start(root, &url, release, api_port, ai_port)?;
+        println!();
+        println!("  Dental patient assistant is running: {}/", services.api_url);
+        println!("  API: {}/api/v1   docs: {}/api/v1/docs", services.api_url, services.api_url);
+        println!("  Press Ctrl-C to stop.");
+        println!();
+        while !stop.load(Ordering::SeqCst) {
+            if let Some(name) = services.exited() {
+                eprintln!("xtask: the {name} service stopped; shutting down");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        services.stop();
+        Ok(())
+    })();
+    db.release();
+    eprintln!("xtask: stopped");
+    result
+}
+
+/// The web app's browser tests against a real stack (api + ai + database), in headless Chromium.
+pub fn e2e(root: &Path, database_url_base: &str) -> Result<()> {
+    if !Path::new("/usr/bin/chromium").is_file() {
+        bail!("Chromium is needed for the browser tests: install it with `apt-get install chromium`");
+    }
+    // A database of its own, so the scenario starts from empty tables.
+    let url = database_url_base.rsplit_once('/').map_or_else(
+        || database_url_base.to_owned(),
+        |(base, _)| format!("{base}/dental_e2e"),
+    );
+    let psql = crate::pg::find_bindir()?.join("psql");
+    let _ = Command::new(&psql).args([database_url_base, "-qc", "drop database if exists dental_e2e with (force)"]).status();
+    run(Command::new(&psql).args([database_url_base, "-qc", "create database dental_e2e"]), "create e2e database")?;
+    let mut services = Services::start(root, &url, false, free_port(), free_port())?;
+    let result = run(
+        Command::new("node")
+            .current_dir(root.join("web"))
+            .arg("e2e/run.mjs")
+            .env("BASE_URL", &services.api_url)
+            .stdin(Stdio::null()),
+        "browser tests",
+    );
+    services.stop();
+    result
+}
