@@ -239,6 +239,34 @@ impl RawConfig {
 }
 
 impl Config {
+    /// A configuration for tests and embedding: every default of `--help`, the given database and
+    /// AI service, and a fixed JWT key.
+    pub fn for_tests(database: PgConnectOptions, ai_service_url: reqwest::Url, ai_service_token: &str) -> Self {
+        let minute = Duration::from_secs(60);
+        Self {
+            database,
+            database_max_connections: 8,
+            jwt_secret: SecretString::from("test-secret-test-secret-test-secret!"),
+            api_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ai_service_url,
+            ai_service_token: SecretString::from(ai_service_token.to_owned()),
+            ai_timeout: Duration::from_secs(60),
+            cors_allowed_origins: vec![http::HeaderValue::from_static("http://localhost:5173")],
+            metrics_bind: None,
+            redis_url: None,
+            web_dir: None,
+            rate_limits: RuleSet {
+                auth_per_ip: Rule::new(30, minute),
+                login_failures_per_ip: Rule::new(5, 15 * minute),
+                login_failures_per_account: Rule::new(50, 60 * minute),
+                global_per_client: Rule::new(600, minute),
+                chat_per_user: Rule::new(20, 15 * minute),
+            },
+            trust_forwarded_for: false,
+            cookie_secure: true,
+        }
+    }
+
     /// The JWT key bytes.
     pub fn jwt_key(&self) -> &[u8] {
         self.jwt_secret.expose_secret().as_bytes()

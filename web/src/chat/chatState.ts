@@ -1,0 +1,143 @@
+import { emergencyOf } from '../api/chat';
+import type { ChatMessage, MessagePage, Triage } from '../api/types';
+
+/** The message being sent: shown at once, kept visible when the reply fails so it can be retried. */
+export interface PendingTurn {
+  localId: string;
+  content: string;
+  /** The saved user message, once the server has sent it (`user` event) or it was found after a failure. */
+  userMessage: ChatMessage | null;
+  /** The reply so far. */
+  text: string;
+  status: 'sending' | 'streaming' | 'failed' | 'retrying';
+  error: string | null;
+}
+
+export interface ChatState {
+  /** Saved messages, oldest first. */
+  messages: ChatMessage[];
+  nextBefore: string | null;
+  history: 'loading' | 'loading-older' | 'idle' | 'error';
+  historyError: string | null;
+  pending: PendingTurn | null;
+  dismissedEmergencyId: string | null;
+}
+
+export type ChatAction =
+  | { type: 'history/loading'; older: boolean }
+  | { type: 'history/loaded'; page: MessagePage; older: boolean }
+  | { type: 'history/failed'; error: string }
+  | { type: 'send'; localId: string; content: string }
+  | { type: 'user'; message: ChatMessage }
+  | { type: 'delta'; text: string }
+  | { type: 'done'; assistantMessage: ChatMessage; emergency: Triage | null; userMessage?: ChatMessage | null }
+  | { type: 'failed'; error: string; userMessage?: ChatMessage | null }
+  | { type: 'retrying' }
+  | { type: 'discard' }
+  | { type: 'dismiss-emergency'; id: string };
+
+export const initialChatState: ChatState = {
+  messages: [],
+  nextBefore: null,
+  history: 'loading',
+  historyError: null,
+  pending: null,
+  dismissedEmergencyId: null,
+};
+
+function appendUnique(list: ChatMessage[], add: ChatMessage[]): ChatMessage[] {
+  const seen = new Set(list.map((m) => m.id));
+  const fresh = add.filter((m) => !seen.has(m.id));
+  return fresh.length ? [...list, ...fresh] : list;
+}
+
+/** The triage result travels in `done.emergency`; keep it on the message so history and live replies look alike. */
+function withEmergency(message: ChatMessage, emergency: Triage | null): ChatMessage {
+  if (!emergency || emergencyOf(message)) return message;
+  const meta = message.metadata && typeof message.metadata === 'object' ? message.metadata : {};
+  return { ...message, metadata: { ...meta, emergency } };
+}
+
+export function chatReducer(state: ChatState, action: ChatAction): ChatState {
+  switch (action.type) {
+    case 'history/loading':
+      return { ...state, history: action.older ? 'loading-older' : 'loading', historyError: null };
+    case 'history/loaded': {
+      const { items, nextBefore } = action.page;
+      if (action.older) {
+        const seen = new Set(state.messages.map((m) => m.id));
+        const older = items.filter((m) => !seen.has(m.id));
+        return { ...state, messages: [...older, ...state.messages], nextBefore, history: 'idle' };
+      }
+      return { ...state, messages: items, nextBefore, history: 'idle' };
+    }
+    case 'history/failed':
+      return { ...state, history: 'error', historyError: action.error };
+    case 'send':
+      return {
+        ...state,
+        pending: { localId: action.localId, content: action.content, userMessage: null, text: '', status: 'sending', error: null },
+      };
+    case 'user':
+      if (!state.pending) return state;
+      return { ...state, pending: { ...state.pending, userMessage: action.message, status: 'streaming' } };
+    case 'delta':
+      if (!state.pending) return state;
+      return { ...state, pending: { ...state.pending, text: state.pending.text + action.text, status: 'streaming' } };
+    case 'done': {
+      const pending = state.pending;
+      const user = action.userMessage ?? pending?.userMessage ?? null;
+      const add = [...(user ? [user] : []), withEmergency(action.assistantMessage, action.emergency)];
+      return { ...state, messages: appendUnique(state.messages, add), pending: null };
+    }
+    case 'failed':
+      if (!state.pending) return state;
+      return {
+        ...state,
+        pending: {
+          ...state.pending,
+          userMessage: action.userMessage ?? state.pending.userMessage,
+          status: 'failed',
+          error: action.error,
+          text: '',
+        },
+      };
+    case 'retrying':
+      if (!state.pending) return state;
+      return { ...state, pending: { ...state.pending, status: 'retrying', error: null, text: '' } };
+    case 'discard':
+      return { ...state, pending: null };
+    case 'dismiss-emergency':
+      return { ...state, dismissedEmergencyId: action.id };
+    default:
+      return state;
+  }
+}
+
+/** The newest emergency reply in the conversation, unless the user dismissed it. */
+export function activeEmergency(state: ChatState): { message: ChatMessage; triage: Triage } | null {
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const message = state.messages[i] as ChatMessage;
+    if (message.role !== 'assistant') continue;
+    const triage = emergencyOf(message);
+    if (triage) return message.id === state.dismissedEmergencyId ? null : { message, triage };
+  }
+  return null;
+}
+
+/** Words for a failed reply, by the stream's or the problem's `code`. */
+export function failureText(code: string | null, detail?: string | null): string {
+  switch (code) {
+    case 'ai_unavailable':
+      return 'The assistant is unavailable right now. Your message is saved; retry in a moment.';
+    case 'ai_timeout':
+    case 'timeout':
+      return 'The assistant took too long to answer. Your message is saved; retry in a moment.';
+    case 'rate_limited':
+      return 'The assistant is busy. Wait a moment, then retry.';
+    case 'stream_interrupted':
+      return 'The connection was lost before the reply was complete.';
+    default:
+      return detail || 'The assistant could not answer.';
+  }
+}

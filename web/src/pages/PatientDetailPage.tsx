@@ -1,0 +1,152 @@
+import { useEffect, useState } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router';
+import { isApiError, messageOf } from '../api';
+import { deletePatient, getPatient } from '../api/patients';
+import type { Patient } from '../api/types';
+import { ChatPanel } from '../chat/ChatPanel';
+import { Alert } from '../components/Alert';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { Loading } from '../components/Loading';
+import { formatDate, formatDateTime } from '../lib/format';
+import { useDocumentTitle } from '../lib/hooks';
+import { NotFoundPage } from './NotFoundPage';
+
+type Load = { state: 'loading' } | { state: 'ready'; patient: Patient } | { state: 'not-found' } | { state: 'error'; message: string };
+
+function ageOn(dob: string, now = new Date()): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dob);
+  if (!m) return null;
+  let age = now.getFullYear() - Number(m[1]);
+  const beforeBirthday = now.getMonth() + 1 < Number(m[2]) || (now.getMonth() + 1 === Number(m[2]) && now.getDate() < Number(m[3]));
+  if (beforeBirthday) age -= 1;
+  return age;
+}
+
+/** One patient: details on the left, the assistant conversation on the right. */
+export function PatientDetailPage() {
+  const { id = '' } = useParams();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const flash = (location.state as { flash?: string } | null)?.flash;
+  const [load, setLoad] = useState<Load>({ state: 'loading' });
+  const [confirming, setConfirming] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+  useDocumentTitle(load.state === 'ready' ? load.patient.name : load.state === 'not-found' ? 'Patient not found' : 'Patient');
+
+  useEffect(() => {
+    const controller = new AbortController();
+    setLoad({ state: 'loading' });
+    getPatient(id, controller.signal)
+      .then((patient) => setLoad({ state: 'ready', patient }))
+      .catch((e: unknown) => {
+        if (controller.signal.aborted) return;
+        // Another user's patient is indistinguishable from a missing one; a malformed id is missing too.
+        if (isApiError(e) && [400, 404, 422].includes(e.status)) setLoad({ state: 'not-found' });
+        else setLoad({ state: 'error', message: messageOf(e) });
+      });
+    return () => controller.abort();
+  }, [id]);
+
+  if (load.state === 'loading') return <Loading label="Loading patient…" />;
+  if (load.state === 'not-found') return <NotFoundPage what="Patient" />;
+  if (load.state === 'error') {
+    return (
+      <div className="page">
+        <h1>Patient</h1>
+        <Alert kind="error">{load.message}</Alert>
+      </div>
+    );
+  }
+  const p = load.patient;
+  const age = p.dateOfBirth ? ageOn(p.dateOfBirth) : null;
+
+  const onDelete = async () => {
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await deletePatient(p.id);
+      setConfirming(false);
+      navigate('/patients', { replace: true, state: { flash: `${p.name} was deleted.` } });
+    } catch (e) {
+      setDeleting(false);
+      setConfirming(false);
+      if (isApiError(e) && e.status === 404) navigate('/patients', { replace: true });
+      else setDeleteError(messageOf(e));
+    }
+  };
+
+  return (
+    <div className="page page-wide">
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to="/patients">Patients</Link>
+        <span aria-hidden="true"> / </span>
+        <span aria-current="page">{p.name}</span>
+      </nav>
+      <div className="page-header">
+        <h1>{p.name}</h1>
+      </div>
+      {flash && <Alert kind="success">{flash}</Alert>}
+      {deleteError && <Alert kind="error">{deleteError}</Alert>}
+      <div className="detail-grid">
+        <section className="card patient-info" aria-labelledby="info-title">
+          <h2 id="info-title">Patient details</h2>
+          <dl className="details">
+            <div>
+              <dt>Date of birth</dt>
+              <dd>
+                {p.dateOfBirth ? (
+                  <>
+                    {formatDate(p.dateOfBirth)}
+                    {age !== null && <span className="muted"> ({age} years)</span>}
+                  </>
+                ) : (
+                  <span className="muted">Not recorded</span>
+                )}
+              </dd>
+            </div>
+            <div>
+              <dt>Phone</dt>
+              <dd>{p.phone ? <a href={`tel:${p.phone}`}>{p.phone}</a> : <span className="muted">Not recorded</span>}</dd>
+            </div>
+            <div>
+              <dt>Email</dt>
+              <dd>{p.email ? <a href={`mailto:${p.email}`}>{p.email}</a> : <span className="muted">Not recorded</span>}</dd>
+            </div>
+            <div>
+              <dt>Medical notes</dt>
+              <dd className="notes">{p.medicalNotes || <span className="muted">None</span>}</dd>
+            </div>
+            <div>
+              <dt>Added</dt>
+              <dd>{formatDateTime(p.createdAt)}</dd>
+            </div>
+            <div>
+              <dt>Last updated</dt>
+              <dd>{formatDateTime(p.updatedAt)}</dd>
+            </div>
+          </dl>
+          <div className="form-actions">
+            <Link to={`/patients/${p.id}/edit`} className="btn btn-secondary">
+              Edit<span className="visually-hidden"> {p.name}</span>
+            </Link>
+            <button type="button" className="btn btn-danger-outline" onClick={() => setConfirming(true)}>
+              Delete<span className="visually-hidden"> {p.name}</span>
+            </button>
+          </div>
+        </section>
+        <ChatPanel key={p.id} patientId={p.id} />
+      </div>
+      <ConfirmDialog
+        open={confirming}
+        title={`Delete ${p.name}?`}
+        confirmLabel="Delete patient"
+        busy={deleting}
+        onConfirm={() => void onDelete()}
+        onCancel={() => setConfirming(false)}
+      >
+        <p>The patient and the whole conversation with the assistant will be deleted. This cannot be undone.</p>
+      </ConfirmDialog>
+    </div>
+  );
+}
