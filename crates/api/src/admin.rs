@@ -39,12 +39,24 @@ impl PageQuery {
         let limit = self.limit.unwrap_or(20);
         let mut errors = Vec::new();
         if page == 0 || page > 1_000_000 {
-            errors.push(shared::FieldError::new("page", "out_of_range", "page must be between 1 and 1000000."));
+            errors.push(shared::FieldError::new(
+                "page",
+                "out_of_range",
+                "page must be between 1 and 1000000.",
+            ));
         }
         if !(1..=100).contains(&limit) {
-            errors.push(shared::FieldError::new("limit", "out_of_range", "limit must be between 1 and 100."));
+            errors.push(shared::FieldError::new(
+                "limit",
+                "out_of_range",
+                "limit must be between 1 and 100.",
+            ));
         }
-        if errors.is_empty() { Ok((page, limit)) } else { Err(ApiError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok((page, limit))
+        } else {
+            Err(ApiError::Validation(errors))
+        }
     }
 }
 
@@ -82,7 +94,11 @@ async fn list_users(
     .await?;
     let total = match rows.first() {
         Some(r) => r.total,
-        None => sqlx::query_scalar!(r#"select count(*) as "n!" from users"#).fetch_one(&state.db).await?,
+        None => {
+            sqlx::query_scalar!(r#"select count(*) as "n!" from users"#)
+                .fetch_one(&state.db)
+                .await?
+        }
     };
     let items = rows
         .into_iter()
@@ -97,7 +113,12 @@ async fn list_users(
             })
         })
         .collect();
-    Ok(Json(UserPage { items, page, limit, total }))
+    Ok(Json(UserPage {
+        items,
+        page,
+        limit,
+        total,
+    }))
 }
 
 async fn update_user(
@@ -109,7 +130,10 @@ async fn update_user(
     require_admin(&state.db, user).await?;
     if id == user.id && (body.is_active == Some(false) || body.role == Some(Role::User)) {
         // An admin locking themselves out (possibly the last admin) is refused.
-        return Err(ApiError::conflict("cannot_demote_self", "You cannot deactivate or demote your own account."));
+        return Err(ApiError::conflict(
+            "cannot_demote_self",
+            "You cannot deactivate or demote your own account.",
+        ));
     }
     let mut tx = state.db.begin().await?;
     let row = sqlx::query_as!(

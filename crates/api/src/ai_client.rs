@@ -74,7 +74,7 @@ impl AiClient {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|e| transport_error(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(status_error(status, response.headers()));
@@ -108,42 +108,39 @@ impl AiClient {
         )
         .await
         .map_err(|_| timeout_error())?
-        .map_err(transport_error)?;
+        .map_err(|e| transport_error(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(status_error(status, response.headers()));
         }
         let events = response.bytes_stream().eventsource();
-        let stream = futures::stream::unfold(
-            (Box::pin(events), false),
-            move |(mut events, finished)| async move {
-                if finished {
-                    return None;
-                }
-                let next = tokio::time::timeout_at(deadline, events.next()).await;
-                let item = match next {
-                    Err(_) => AiEvent::Error(StreamError {
-                        code: "ai_timeout".into(),
-                        detail: "The AI service did not finish in time.".into(),
-                    }),
-                    Ok(None) => AiEvent::Error(StreamError {
-                        code: "ai_bad_gateway".into(),
-                        detail: "The AI service ended the stream early.".into(),
-                    }),
-                    Ok(Some(Err(_))) => AiEvent::Error(StreamError {
-                        code: "ai_bad_gateway".into(),
-                        detail: "The AI service's stream broke off.".into(),
-                    }),
-                    Ok(Some(Ok(event))) => match parse_event(&event.event, &event.data) {
-                        Some(item) => item,
-                        // Unknown event types are ignored, as SSE clients should.
-                        None => return Some((None, (events, false))),
-                    },
-                };
-                let finished = !matches!(item, AiEvent::Delta(_));
-                Some((Some(item), (events, finished)))
-            },
-        )
+        let stream = futures::stream::unfold((Box::pin(events), false), move |(mut events, finished)| async move {
+            if finished {
+                return None;
+            }
+            let next = tokio::time::timeout_at(deadline, events.next()).await;
+            let item = match next {
+                Err(_) => AiEvent::Error(StreamError {
+                    code: "ai_timeout".into(),
+                    detail: "The AI service did not finish in time.".into(),
+                }),
+                Ok(None) => AiEvent::Error(StreamError {
+                    code: "ai_bad_gateway".into(),
+                    detail: "The AI service ended the stream early.".into(),
+                }),
+                Ok(Some(Err(_))) => AiEvent::Error(StreamError {
+                    code: "ai_bad_gateway".into(),
+                    detail: "The AI service's stream broke off.".into(),
+                }),
+                Ok(Some(Ok(event))) => match parse_event(&event.event, &event.data) {
+                    Some(item) => item,
+                    // Unknown event types are ignored, as SSE clients should.
+                    None => return Some((None, (events, false))),
+                },
+            };
+            let finished = !matches!(item, AiEvent::Delta(_));
+            Some((Some(item), (events, finished)))
+        })
         .filter_map(futures::future::ready);
         Ok(stream)
     }
@@ -191,7 +188,7 @@ fn unavailable() -> ApiError {
     }
 }
 
-fn transport_error(e: reqwest::Error) -> ApiError {
+fn transport_error(e: &reqwest::Error) -> ApiError {
     if e.is_timeout() {
         timeout_error()
     } else {

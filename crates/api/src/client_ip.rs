@@ -31,10 +31,7 @@ pub struct ClientIp(pub IpAddr);
 impl axum::extract::FromRequestParts<crate::state::AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &crate::state::AppState) -> Result<Self, Self::Rejection> {
         Ok(Self(client_ip(parts, state.config.trust_forwarded_for)))
     }
 }

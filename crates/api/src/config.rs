@@ -41,7 +41,7 @@ pub struct RawConfig {
     /// When set, Prometheus text at http://METRICS_BIND/metrics (never on the public port).
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<String>,
-    /// When set, rate limits are shared by every api instance through Redis.
+    /// Reserved for rate limits shared through Redis; not used yet (limits are per process, see README).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The built web app served at `/` (default: web/dist of the source tree, when present).
@@ -163,7 +163,12 @@ impl RawConfig {
         }
 
         let mut cors_allowed_origins = Vec::new();
-        for origin in self.cors_allowed_origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        for origin in self
+            .cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
             let url = reqwest::Url::parse(origin)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
@@ -200,13 +205,22 @@ impl RawConfig {
 
         let minute = Duration::from_secs(60);
         let rate_limits = RuleSet {
-            auth_per_ip: Rule::new(positive("RATE_LIMIT_AUTH_PER_MINUTE", &self.rate_limit_auth_per_minute)?, minute),
+            auth_per_ip: Rule::new(
+                positive("RATE_LIMIT_AUTH_PER_MINUTE", &self.rate_limit_auth_per_minute)?,
+                minute,
+            ),
             login_failures_per_ip: Rule::new(
-                positive("RATE_LIMIT_LOGIN_FAILURES_PER_IP", &self.rate_limit_login_failures_per_ip)?,
+                positive(
+                    "RATE_LIMIT_LOGIN_FAILURES_PER_IP",
+                    &self.rate_limit_login_failures_per_ip,
+                )?,
                 15 * minute,
             ),
             login_failures_per_account: Rule::new(
-                positive("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", &self.rate_limit_login_failures_per_account)?,
+                positive(
+                    "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT",
+                    &self.rate_limit_login_failures_per_account,
+                )?,
                 60 * minute,
             ),
             global_per_client: Rule::new(
@@ -305,35 +319,57 @@ mod tests {
 
     #[test]
     fn missing_jwt_secret_names_the_variable() {
-        let e = RawConfig { jwt_secret: None, ..valid() }.validate().err().map(|e| e.to_string());
+        let e = RawConfig {
+            jwt_secret: None,
+            ..valid()
+        }
+        .validate()
+        .err()
+        .map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("invalid configuration: JWT_SECRET is required"));
     }
 
     #[test]
     fn short_jwt_secret_is_refused() {
-        let e = RawConfig { jwt_secret: Some("short".into()), ..valid() }.validate().err();
+        let e = RawConfig {
+            jwt_secret: Some("short".into()),
+            ..valid()
+        }
+        .validate()
+        .err();
         assert_eq!(e.map(|e| e.var), Some("JWT_SECRET"));
     }
 
     #[test]
     fn malformed_database_url_names_the_variable_without_echoing_it() {
-        let e = RawConfig { database_url: Some("mysql://secret@x".into()), ..valid() }
-            .validate()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let e = RawConfig {
+            database_url: Some("mysql://secret@x".into()),
+            ..valid()
+        }
+        .validate()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(e.contains("DATABASE_URL"), "{e}");
         assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]
     fn cors_origins_are_normalised_and_validated() {
-        let c = RawConfig { cors_allowed_origins: "https://a.example, http://localhost:5173".into(), ..valid() }
-            .validate()
-            .ok()
-            .map(|c| c.cors_allowed_origins);
+        let c = RawConfig {
+            cors_allowed_origins: "https://a.example, http://localhost:5173".into(),
+            ..valid()
+        }
+        .validate()
+        .ok()
+        .map(|c| c.cors_allowed_origins);
         assert_eq!(c.map(|v| v.len()), Some(2));
-        let e = RawConfig { cors_allowed_origins: "not an origin".into(), ..valid() }.validate().err();
+        let e = RawConfig {
+            cors_allowed_origins: "not an origin".into(),
+            ..valid()
+        }
+        .validate()
+        .err();
         assert_eq!(e.map(|e| e.var), Some("CORS_ALLOWED_ORIGINS"));
     }
 }

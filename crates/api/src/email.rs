@@ -88,15 +88,33 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Jane.Doe@Example.COM ").map(Email::into_inner), Ok("jane.doe@example.com".into()));
+        assert_eq!(
+            Email::parse("  Jane.Doe@Example.COM ").map(Email::into_inner),
+            Ok("jane.doe@example.com".into())
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "   ", "plain", "a@b", "@example.com", "a@.com", "a@example.", "a b@example.com", "a@@b.com", "a@exa mple.com", "a..b@example.com"] {
+        for bad in [
+            "",
+            "   ",
+            "plain",
+            "a@b",
+            "@example.com",
+            "a@.com",
+            "a@example.",
+            "a b@example.com",
+            "a@@b.com",
+            "a@exa mple.com",
+            "a..b@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
-        assert_eq!(Email::parse(&format!("{}@example.com", "a".repeat(250))), Err(EmailError::TooLong));
+        assert_eq!(
+            Email::parse(&format!("{}@example.com", "a".repeat(250))),
+            Err(EmailError::TooLong)
+        );
     }
 
     #[test]

@@ -125,7 +125,9 @@ impl ApiError {
                 "Too many requests",
                 format!("Too many requests; retry after {} second(s).", retry_secs(*retry_after)),
             ),
-            ApiError::Upstream { status, code, detail, .. } => (*status, code, "AI service error", (*detail).to_owned()),
+            ApiError::Upstream {
+                status, code, detail, ..
+            } => (*status, code, "AI service error", (*detail).to_owned()),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service_unavailable",
@@ -202,9 +204,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => ApiError::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::Unavailable(e.into())
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::Unavailable(e.into()),
             sqlx::Error::Database(db) => match (db.code().as_deref(), db.constraint()) {
                 (Some("23505"), Some("users_email_key")) => {
                     ApiError::conflict("email_taken", "An account with this email already exists.")
@@ -213,9 +213,7 @@ impl From<sqlx::Error> for ApiError {
                     ApiError::conflict("already_answered", "This message already has a reply.")
                 }
                 // The server is shutting down or restarting: the client may retry.
-                (Some(code), _) if code.starts_with("57P") || code.starts_with("08") => {
-                    ApiError::Unavailable(e.into())
-                }
+                (Some(code), _) if code.starts_with("57P") || code.starts_with("08") => ApiError::Unavailable(e.into()),
                 _ => ApiError::Internal(e.into()),
             },
             _ => ApiError::Internal(e.into()),

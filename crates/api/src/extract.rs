@@ -66,7 +66,10 @@ pub struct Query<T>(pub T);
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", format!("Invalid query string: {}", rejection.body_text()))
+        ApiError::bad_request(
+            "invalid_query",
+            format!("Invalid query string: {}", rejection.body_text()),
+        )
     }
 }
 

@@ -35,6 +35,10 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             redis: None,
         },
     };
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -49,7 +49,10 @@ pub fn app(state: AppState) -> Router {
         .merge(chat::routes::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(middleware::from_fn_with_state(state.clone(), ratelimit::limit_per_client));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_per_client,
+        ));
 
     let request_timeout = state.config.ai_timeout + Duration::from_secs(15);
     Router::new()

@@ -53,11 +53,14 @@ impl Limiter {
     }
 
     /// Counts one event for `key` and refuses it when the window is already full.
+    // `async` so that a shared (networked) backend can sit behind the same call sites.
+    #[allow(clippy::unused_async)]
     pub async fn hit(&self, key: &str, rule: Rule) -> Result<(), RetryAfter> {
         self.memory.add(key, rule, 1, Instant::now())
     }
 
     /// Refuses when `key` has already used the window up, without counting anything.
+    #[allow(clippy::unused_async)]
     pub async fn check(&self, key: &str, rule: Rule) -> Result<(), RetryAfter> {
         self.memory.add(key, rule, 0, Instant::now())
     }
@@ -150,7 +153,11 @@ pub async fn limit_per_client(
             crate::client_ip::client_ip(&parts, state.config.trust_forwarded_for)
         ),
     };
-    if let Err(retry) = state.limiter.hit(&key, state.config.rate_limits.global_per_client).await {
+    if let Err(retry) = state
+        .limiter
+        .hit(&key, state.config.rate_limits.global_per_client)
+        .await
+    {
         return crate::error::ApiError::RateLimited { retry_after: retry.0 }.into_response();
     }
     next.run(axum::extract::Request::from_parts(parts, body)).await

@@ -9,8 +9,12 @@ pub fn init() {
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
     if json {
-        let _ = registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init();
+        let _ = registry
+            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .try_init();
     } else {
-        let _ = registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init();
+        let _ = registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init();
     }
 }

@@ -94,7 +94,10 @@ fn test(root: &Path, rust_only: bool) -> Result<()> {
                 bail!("Node.js and npm are needed for the web app's tests: install Node.js 20+ (or pass --rust-only)");
             }
             stack::build_web(root)?;
-            run(Command::new("npm").current_dir(root.join("web")).args(["test"]), "web unit tests")?;
+            run(
+                Command::new("npm").current_dir(root.join("web")).args(["test"]),
+                "web unit tests",
+            )?;
             stack::e2e(root, &url)?;
         }
         Ok(())
@@ -118,14 +121,27 @@ fn prepare(root: &Path) -> Result<()> {
             .collect();
         files.sort();
         let psql = pg::find_bindir()?.join("psql");
-        run(Command::new(&psql).args([&url, "-qc", "drop schema public cascade; create schema public"]), "reset schema")?;
+        run(
+            Command::new(&psql).args([&url, "-qc", "drop schema public cascade; create schema public"]),
+            "reset schema",
+        )?;
         for f in files {
-            run(Command::new(&psql).args([&url, "-q", "-v", "ON_ERROR_STOP=1", "-f"]).arg(&f), "migration")?;
+            run(
+                Command::new(&psql)
+                    .args([&url, "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                    .arg(&f),
+                "migration",
+            )?;
         }
         let sqlx_dir = root.join(".sqlx");
         let _ = std::fs::remove_dir_all(&sqlx_dir);
         std::fs::create_dir_all(&sqlx_dir)?;
-        run(Command::new(env!("CARGO")).current_dir(root).args(["clean", "-p", "api"]), "cargo clean")?;
+        run(
+            Command::new(env!("CARGO"))
+                .current_dir(root)
+                .args(["clean", "-p", "api"]),
+            "cargo clean",
+        )?;
         run(
             Command::new(env!("CARGO"))
                 .current_dir(root)

@@ -90,9 +90,14 @@ impl PrivatePg {
             // The postgres user must reach the folder: open the parents for traversal, give it the cluster.
             let _ = Command::new("chmod").arg("755").arg(root.join(".data")).status();
             let _ = Command::new("chmod").arg("o+x").arg(root).status();
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status();
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status();
             if !status.is_ok_and(|s| s.success()) {
-                bail!("cannot give .data/pg to the `postgres` system user (does it exist? install PostgreSQL's server package)");
+                bail!(
+                    "cannot give .data/pg to the `postgres` system user (does it exist? install PostgreSQL's server package)"
+                );
             }
         }
         let port_file = dir.join("port");

@@ -37,7 +37,11 @@ fn secret(root: &Path, name: &str) -> Result<String> {
             .and_then(|mut f| f.read_exact(&mut bytes))
             .context("reading /dev/urandom")?;
     }
-    let s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let s = bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
     std::fs::create_dir_all(root.join(".data"))?;
     std::fs::write(&path, &s)?;
     Ok(s)
@@ -54,11 +58,16 @@ pub fn build_web(root: &Path) -> Result<()> {
     };
     if stale {
         run(
-            Command::new("npm").current_dir(&web).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
+            Command::new("npm")
+                .current_dir(&web)
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
             "npm ci",
         )?;
     }
-    run(Command::new("npm").current_dir(&web).args(["run", "build", "--silent"]), "web build")
+    run(
+        Command::new("npm").current_dir(&web).args(["run", "build", "--silent"]),
+        "web build",
+    )
 }
 
 pub struct Services {
@@ -70,7 +79,10 @@ impl Services {
     /// Builds and starts ai and api against `database_url`, waiting until the API's health answers.
     pub fn start(root: &Path, database_url: &str, release: bool, api_port: u16, ai_port: u16) -> Result<Self> {
         let mut build = Command::new(env!("CARGO"));
-        build.current_dir(root).args(["build", "-p", "api", "-p", "ai"]).env("SQLX_OFFLINE", "true");
+        build
+            .current_dir(root)
+            .args(["build", "-p", "api", "-p", "ai"])
+            .env("SQLX_OFFLINE", "true");
         if release {
             build.arg("--release");
         }
@@ -84,7 +96,10 @@ impl Services {
         let mut ai = Command::new(bin_dir.join("ai"));
         ai.env("AI_BIND", format!("127.0.0.1:{ai_port}"))
             .env("AI_SERVICE_TOKEN", &token)
-            .env("AI_PROVIDER", std::env::var("AI_PROVIDER").unwrap_or_else(|_| "offline".into()));
+            .env(
+                "AI_PROVIDER",
+                std::env::var("AI_PROVIDER").unwrap_or_else(|_| "offline".into()),
+            );
         let ai = ai.spawn().context("starting the ai service")?;
         let mut children = vec![("ai".to_owned(), ai)];
 
@@ -172,7 +187,9 @@ fn health_ok(addr: &str) -> bool {
         return false;
     }
     let mut buf = [0u8; 16];
-    stream.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.1 200"))
+    stream
+        .read(&mut buf)
+        .is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.1 200"))
 }
 
 pub fn up(root: &Path, release: bool) -> Result<()> {
@@ -194,7 +211,10 @@ pub fn up(root: &Path, release: bool) -> Result<()> {
         let mut services = Services::start(root, &url, release, api_port, ai_port)?;
         println!();
         println!("  Dental patient assistant is running: {}/", services.api_url);
-        println!("  API: {}/api/v1   docs: {}/api/v1/docs", services.api_url, services.api_url);
+        println!(
+            "  API: {}/api/v1   docs: {}/api/v1/docs",
+            services.api_url, services.api_url
+        );
         println!("  Press Ctrl-C to stop.");
         println!();
         while !stop.load(Ordering::SeqCst) {
@@ -223,8 +243,17 @@ pub fn e2e(root: &Path, database_url_base: &str) -> Result<()> {
         |(base, _)| format!("{base}/dental_e2e"),
     );
     let psql = crate::pg::find_bindir()?.join("psql");
-    let _ = Command::new(&psql).args([database_url_base, "-qc", "drop database if exists dental_e2e with (force)"]).status();
-    run(Command::new(&psql).args([database_url_base, "-qc", "create database dental_e2e"]), "create e2e database")?;
+    let _ = Command::new(&psql)
+        .args([
+            database_url_base,
+            "-qc",
+            "drop database if exists dental_e2e with (force)",
+        ])
+        .status();
+    run(
+        Command::new(&psql).args([database_url_base, "-qc", "create database dental_e2e"]),
+        "create e2e database",
+    )?;
     let mut services = Services::start(root, &url, false, free_port(), free_port())?;
     let result = run(
         Command::new("node")

@@ -48,7 +48,11 @@ impl JwtKeys {
             exp: now + ttl,
             jti: Uuid::new_v4(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies signature, algorithm and expiry; any failure is `None` (the caller answers 401).
@@ -90,8 +94,14 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_refused() {
-        let token = JwtKeys::new(KEY).issue(Uuid::new_v4(), Role::User, now()).unwrap_or_default();
-        assert!(JwtKeys::new(b"another-key-another-key-another-k").verify(&token).is_none());
+        let token = JwtKeys::new(KEY)
+            .issue(Uuid::new_v4(), Role::User, now())
+            .unwrap_or_default();
+        assert!(
+            JwtKeys::new(b"another-key-another-key-another-k")
+                .verify(&token)
+                .is_none()
+        );
     }
 
     #[test]

@@ -46,7 +46,9 @@ impl PasswordError {
 
     pub fn message(&self) -> String {
         match self {
-            PasswordError::TooShort => format!("Password must be at least {MIN_LENGTH} characters."),
+            PasswordError::TooShort => {
+                format!("Password must be at least {MIN_LENGTH} characters.")
+            }
             PasswordError::TooLong => format!("Password must be at most {MAX_LENGTH} characters."),
             PasswordError::TooWeak(why) => format!("Password is too easy to guess. {why}"),
         }
@@ -113,12 +115,11 @@ pub async fn verify(password: SecretString, stored: String) -> bool {
 }
 
 pub fn verify_blocking(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => {
-            tracing::error!("a stored password hash is malformed");
-            false
-        }
+    if let Ok(parsed) = PasswordHash::new(stored) {
+        hasher().verify_password(password.as_bytes(), &parsed).is_ok()
+    } else {
+        tracing::error!("a stored password hash is malformed");
+        false
     }
 }
 
@@ -128,7 +129,10 @@ mod tests {
 
     #[test]
     fn short_and_common_passwords_are_refused() {
-        assert_eq!(Password::parse("short".into(), &[]).err(), Some(PasswordError::TooShort));
+        assert_eq!(
+            Password::parse("short".into(), &[]).err(),
+            Some(PasswordError::TooShort)
+        );
         let weak = Password::parse("Password1234!".into(), &[]).err();
         assert_eq!(weak.as_ref().map(PasswordError::code), Some("too_weak"));
     }

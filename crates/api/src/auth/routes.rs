@@ -35,7 +35,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
 async fn limit_per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let ip = client_ip(&parts, state.config.trust_forwarded_for);
-    if let Err(retry) = state.limiter.hit(&format!("auth:ip:{ip}"), state.config.rate_limits.auth_per_ip).await {
+    if let Err(retry) = state
+        .limiter
+        .hit(&format!("auth:ip:{ip}"), state.config.rate_limits.auth_per_ip)
+        .await
+    {
         return ApiError::RateLimited { retry_after: retry.0 }.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
@@ -125,7 +129,10 @@ async fn login(
         },
         _ => {
             let _ = state.limiter.hit(&per_ip_key, rules.login_failures_per_ip).await;
-            let _ = state.limiter.hit(&per_account_key, rules.login_failures_per_account).await;
+            let _ = state
+                .limiter
+                .hit(&per_account_key, rules.login_failures_per_account)
+                .await;
             tracing::info!("login failed");
             return Err(INVALID_CREDENTIALS);
         }
@@ -192,7 +199,11 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> ApiResult<Optio
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -221,9 +232,12 @@ fn session_response(state: &AppState, status: StatusCode, user: UserRow, refresh
     };
     let max_age = i64::try_from(FAMILY_TTL.as_secs()).unwrap_or(i64::MAX);
     let mut response = (status, Json(session)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie::set(&refresh.value, max_age, state.config.cookie_secure),
+    );
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie::set(&refresh.value, max_age, state.config.cookie_secure));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -36,7 +36,6 @@ pub fn hash(value: &str) -> Vec<u8> {
 /// Starts a new family (a login) with its first token.
 pub async fn create_family(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<NewToken> {
     let token = mint();
-    let ttl = i64::try_from(FAMILY_TTL.as_secs()).unwrap_or(i64::MAX);
     sqlx::query!(
         r#"with family as (
                insert into refresh_token_families (user_id, expires_at)
@@ -45,7 +44,7 @@ pub async fn create_family(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Resu
            )
            insert into refresh_tokens (token_hash, family_id) select $3, id from family"#,
         user_id,
-        ttl as f64,
+        FAMILY_TTL.as_secs_f64(),
         &token.hash
     )
     .execute(conn)

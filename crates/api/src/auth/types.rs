@@ -20,10 +20,18 @@ impl FullName {
             return Err(FieldError::new("fullName", "required", "Full name is required."));
         }
         if s.chars().count() > 200 {
-            return Err(FieldError::new("fullName", "too_long", "Full name must be at most 200 characters."));
+            return Err(FieldError::new(
+                "fullName",
+                "too_long",
+                "Full name must be at most 200 characters.",
+            ));
         }
         if s.chars().any(char::is_control) {
-            return Err(FieldError::new("fullName", "invalid", "Full name must not contain control characters."));
+            return Err(FieldError::new(
+                "fullName",
+                "invalid",
+                "Full name must not contain control characters.",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

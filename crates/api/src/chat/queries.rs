@@ -9,7 +9,11 @@ use uuid::Uuid;
 pub const HISTORY_TURNS: i64 = 5;
 
 fn role_of(role: &str) -> MessageRole {
-    if role == "assistant" { MessageRole::Assistant } else { MessageRole::User }
+    if role == "assistant" {
+        MessageRole::Assistant
+    } else {
+        MessageRole::User
+    }
 }
 
 pub async fn insert_user_message(
@@ -111,7 +115,11 @@ pub async fn context(
         .into_iter()
         .filter_map(|r| {
             Some(HistoryTurn {
-                role: if r.role? == "assistant" { TurnRole::Assistant } else { TurnRole::User },
+                role: if r.role? == "assistant" {
+                    TurnRole::Assistant
+                } else {
+                    TurnRole::User
+                },
                 content: r.content?,
             })
         })

@@ -20,9 +20,9 @@ use uuid::Uuid;
 use crate::ai_client::{AiEvent, stream_error_of};
 use crate::auth::AuthUser;
 use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
+use crate::chat::queries;
 use crate::chat::service::{self, Guard};
 use crate::chat::types::MessageContent;
-use crate::chat::queries;
 use crate::db::{Action, UserTx};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
@@ -53,7 +53,11 @@ async fn list(
 ) -> ApiResult<Json<MessagePage>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "out_of_range", "limit must be between 1 and 100."));
+        return Err(ApiError::validation(
+            "limit",
+            "out_of_range",
+            "limit must be between 1 and 100.",
+        ));
     }
     let mut tx = UserTx::begin(&state.db, user.id, Action::MessagesRead, Some(patient_id)).await?;
     let (items, next_before) = queries::page(tx.conn(), user.id, patient_id, query.before, i64::from(limit)).await?;
@@ -169,7 +173,10 @@ async fn stream(
     let saved = service::save_user_message(&state, user.id, patient_id, &content, None).await?;
 
     let (events, receiver) = mpsc::channel::<Event>(64);
-    let first = Event::default().event("user").json_data(&saved.user_message).map_err(anyhow::Error::from)?;
+    let first = Event::default()
+        .event("user")
+        .json_data(&saved.user_message)
+        .map_err(anyhow::Error::from)?;
     // The channel is empty, so this cannot wait.
     let _ = events.try_send(first);
     // The relay runs in a task the request does not own: when the browser goes away mid-stream the
@@ -196,7 +203,10 @@ async fn relay(state: AppState, user: AuthUser, patient_id: Uuid, saved: service
                 match event {
                     AiEvent::Delta(text) => {
                         reply.push_str(&text);
-                        if let Ok(e) = Event::default().event("delta").json_data(shared::ai::StreamDelta { text }) {
+                        if let Ok(e) = Event::default()
+                            .event("delta")
+                            .json_data(shared::ai::StreamDelta { text })
+                        {
                             let _ = events.send(e).await;
                         }
                     }
@@ -215,7 +225,17 @@ async fn relay(state: AppState, user: AuthUser, patient_id: Uuid, saved: service
     };
     let last = match outcome {
         Ok(done) => {
-            match service::save_streamed(&state, user.id, patient_id, saved.user_message.id, &reply, &done, started).await {
+            match service::save_streamed(
+                &state,
+                user.id,
+                patient_id,
+                saved.user_message.id,
+                &reply,
+                &done,
+                started,
+            )
+            .await
+            {
                 Ok(assistant_message) => Event::default().event("done").json_data(StreamDonePublic {
                     assistant_message,
                     emergency: done.emergency.into_emergency(),

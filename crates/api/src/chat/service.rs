@@ -69,13 +69,21 @@ pub async fn save_user_message(
 }
 
 /// Loads a saved, unanswered user message and the request to answer it (`/reply`, idempotent retry).
-pub async fn load_unanswered(state: &AppState, owner: Uuid, patient_id: Uuid, message_id: Uuid) -> ApiResult<ChatRequest> {
+pub async fn load_unanswered(
+    state: &AppState,
+    owner: Uuid,
+    patient_id: Uuid,
+    message_id: Uuid,
+) -> ApiResult<ChatRequest> {
     let mut tx = UserTx::begin(&state.db, owner, Action::MessageReply, Some(patient_id)).await?;
     let message = queries::user_message(tx.conn(), owner, patient_id, message_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if message.answered {
-        return Err(ApiError::conflict("already_answered", "This message already has a reply."));
+        return Err(ApiError::conflict(
+            "already_answered",
+            "This message already has a reply.",
+        ));
     }
     let (patient, history) = queries::context(tx.conn(), owner, patient_id, Some(message_id))
         .await?
@@ -128,7 +136,14 @@ pub async fn answer(
         usage,
         finish_reason,
     } = state.ai.chat(request).await?;
-    let meta = metadata(&provider, &model, usage, elapsed_ms(started), &emergency, &finish_reason);
+    let meta = metadata(
+        &provider,
+        &model,
+        usage,
+        elapsed_ms(started),
+        &emergency,
+        &finish_reason,
+    );
     let message = save_reply(state, owner, patient_id, user_message_id, &reply, &meta).await?;
     Ok((message, emergency))
 }

@@ -12,7 +12,11 @@ impl MessageContent {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let s = raw.trim();
         if s.is_empty() {
-            return Err(ApiError::validation("content", "required", "The message cannot be empty."));
+            return Err(ApiError::validation(
+                "content",
+                "required",
+                "The message cannot be empty.",
+            ));
         }
         if s.chars().count() > CONTENT_MAX {
             return Err(ApiError::validation(

@@ -5,7 +5,8 @@ use shared::api::Patient;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::patients::types::{NewPatient, PatientUpdate};
+use crate::email::Email;
+use crate::patients::types::{DateOfBirth, MedicalNotes, NewPatient, PatientName, PatientUpdate, Phone};
 
 pub async fn insert(conn: &mut PgConnection, owner: Uuid, id: Uuid, p: &NewPatient) -> sqlx::Result<Patient> {
     sqlx::query_as!(
@@ -16,10 +17,10 @@ pub async fn insert(conn: &mut PgConnection, owner: Uuid, id: Uuid, p: &NewPatie
         id,
         owner,
         p.name.as_str(),
-        p.email.as_ref().map(crate::email::Email::as_str),
-        p.phone.as_ref().map(|v| v.as_str()),
-        p.date_of_birth.map(|d| d.date()),
-        p.medical_notes.as_ref().map(|v| v.as_str()),
+        p.email.as_ref().map(Email::as_str),
+        p.phone.as_ref().map(Phone::as_str),
+        p.date_of_birth.map(DateOfBirth::date),
+        p.medical_notes.as_ref().map(MedicalNotes::as_str),
     )
     .fetch_one(conn)
     .await
@@ -65,12 +66,14 @@ pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64)
     .await?;
     let total = match rows.first() {
         Some(r) => r.total,
-        None => sqlx::query_scalar!(
-            r#"select coalesce((select n from patient_counts where user_id = $1), 0) as "n!""#,
-            owner
-        )
-        .fetch_one(&mut *conn)
-        .await?,
+        None => {
+            sqlx::query_scalar!(
+                r#"select coalesce((select n from patient_counts where user_id = $1), 0) as "n!""#,
+                owner
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
     };
     let items = rows
         .into_iter()
@@ -114,15 +117,17 @@ pub async fn search(
     .await?;
     let total = match rows.first() {
         Some(r) => r.total,
-        None if offset > 0 => sqlx::query_scalar!(
-            r#"select count(*) as "n!" from patients
+        None if offset > 0 => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from patients
                where user_id = $1
                  and (name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ilike $2"#,
-            owner,
-            pattern
-        )
-        .fetch_one(&mut *conn)
-        .await?,
+                owner,
+                pattern
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
         None => 0,
     };
     let items = rows
@@ -155,7 +160,12 @@ pub fn like_pattern(q: &str) -> String {
     pattern
 }
 
-pub async fn update(conn: &mut PgConnection, owner: Uuid, id: Uuid, u: &PatientUpdate) -> sqlx::Result<Option<Patient>> {
+pub async fn update(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    id: Uuid,
+    u: &PatientUpdate,
+) -> sqlx::Result<Option<Patient>> {
     sqlx::query_as!(
         Patient,
         r#"update patients set
@@ -168,15 +178,15 @@ pub async fn update(conn: &mut PgConnection, owner: Uuid, id: Uuid, u: &PatientU
            returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at"#,
         id,
         owner,
-        u.name.as_ref().map(|n| n.as_str()),
-        u.email.is_some(),
-        u.email.as_ref().and_then(|v| v.as_ref().map(crate::email::Email::as_str)),
-        u.phone.is_some(),
-        u.phone.as_ref().and_then(|v| v.as_ref().map(|p| p.as_str())),
-        u.date_of_birth.is_some(),
-        u.date_of_birth.and_then(|v| v.map(|d| d.date())),
-        u.medical_notes.is_some(),
-        u.medical_notes.as_ref().and_then(|v| v.as_ref().map(|n| n.as_str())),
+        u.name.as_ref().map(PatientName::as_str),
+        u.email.is_present(),
+        u.email.value().map(Email::as_str),
+        u.phone.is_present(),
+        u.phone.value().map(Phone::as_str),
+        u.date_of_birth.is_present(),
+        u.date_of_birth.value().map(|d| d.date()),
+        u.medical_notes.is_present(),
+        u.medical_notes.value().map(MedicalNotes::as_str),
     )
     .fetch_optional(conn)
     .await

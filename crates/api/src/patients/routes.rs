@@ -39,7 +39,7 @@ async fn create(
     user: AuthUser,
     Json(input): Json<PatientInput>,
 ) -> ApiResult<(StatusCode, Json<Patient>)> {
-    let patient = NewPatient::parse(input, today())?;
+    let patient = NewPatient::parse(&input, today())?;
     let id = Uuid::now_v7();
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientCreate, Some(id)).await?;
     let created = queries::insert(tx.conn(), user.id, id, &patient).await?;
@@ -59,7 +59,11 @@ async fn list(
     .resolve()?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 200) {
-        return Err(ApiError::validation("q", "too_long", "The search text must be at most 200 characters."));
+        return Err(ApiError::validation(
+            "q",
+            "too_long",
+            "The search text must be at most 200 characters.",
+        ));
     }
     let offset = i64::from(page - 1) * i64::from(limit);
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientList, None).await?;
@@ -68,7 +72,12 @@ async fn list(
         None => queries::list(tx.conn(), user.id, i64::from(limit), offset).await?,
     };
     tx.commit().await?;
-    Ok(Json(PatientPage { items, page, limit, total }))
+    Ok(Json(PatientPage {
+        items,
+        page,
+        limit,
+        total,
+    }))
 }
 
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
@@ -86,7 +95,9 @@ async fn update(
 ) -> ApiResult<Json<Patient>> {
     let changes = PatientUpdate::parse(input, today())?;
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientUpdate, Some(id)).await?;
-    let patient = queries::update(tx.conn(), user.id, id, &changes).await?.ok_or(ApiError::NotFound)?;
+    let patient = queries::update(tx.conn(), user.id, id, &changes)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(patient))
 }

@@ -25,7 +25,11 @@ impl PatientName {
             return Err(field("name", "required", "Name is required."));
         }
         if s.chars().count() > NAME_MAX {
-            return Err(field("name", "too_long", format!("Name must be at most {NAME_MAX} characters.")));
+            return Err(field(
+                "name",
+                "too_long",
+                format!("Name must be at most {NAME_MAX} characters."),
+            ));
         }
         if s.chars().any(char::is_control) {
             return Err(field("name", "invalid", "Name must not contain control characters."));
@@ -61,9 +65,8 @@ impl Phone {
                 "Phone must include the country code, e.g. +44 20 7946 0958.",
             ));
         };
-        let valid = (8..=15).contains(&digits.len())
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && !digits.starts_with('0');
+        let valid =
+            (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
         if valid {
             Ok(Self(format!("+{digits}")))
         } else {
@@ -89,12 +92,26 @@ impl DateOfBirth {
         let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
             .ok()
             .filter(|_| raw.trim().len() == 10)
-            .ok_or_else(|| field("dateOfBirth", "invalid_date", "Date of birth must be a date like 1985-04-23."))?;
+            .ok_or_else(|| {
+                field(
+                    "dateOfBirth",
+                    "invalid_date",
+                    "Date of birth must be a date like 1985-04-23.",
+                )
+            })?;
         if date > today {
-            return Err(field("dateOfBirth", "in_future", "Date of birth cannot be in the future."));
+            return Err(field(
+                "dateOfBirth",
+                "in_future",
+                "Date of birth cannot be in the future.",
+            ));
         }
         if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) {
-            return Err(field("dateOfBirth", "too_early", "Date of birth cannot be before 1900-01-01."));
+            return Err(field(
+                "dateOfBirth",
+                "too_early",
+                "Date of birth cannot be before 1900-01-01.",
+            ));
         }
         Ok(Self(date))
     }
@@ -185,14 +202,29 @@ pub struct NewPatient {
     pub medical_notes: Option<MedicalNotes>,
 }
 
-/// A validated partial update; `None` leaves a field, `Some(None)` clears it.
+/// A validated partial update.
 #[derive(Default)]
 pub struct PatientUpdate {
     pub name: Option<PatientName>,
-    pub email: Option<Option<Email>>,
-    pub phone: Option<Option<Phone>>,
-    pub date_of_birth: Option<Option<DateOfBirth>>,
-    pub medical_notes: Option<Option<MedicalNotes>>,
+    pub email: Patch<Email>,
+    pub phone: Patch<Phone>,
+    pub date_of_birth: Patch<DateOfBirth>,
+    pub medical_notes: Patch<MedicalNotes>,
+}
+
+impl<T> Patch<T> {
+    /// Whether the request mentioned the field at all.
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Patch::Absent)
+    }
+
+    /// The new value, when one was given.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Patch::Set(v) => Some(v),
+            Patch::Absent | Patch::Clear => None,
+        }
+    }
 }
 
 /// Blank optional text is "no value": a form's empty box clears the field rather than failing it.
@@ -210,18 +242,21 @@ fn parse_email(raw: &str) -> Result<Email, FieldError> {
 }
 
 impl NewPatient {
-    pub fn parse(input: PatientInput, today: NaiveDate) -> Result<Self, ApiError> {
+    pub fn parse(input: &PatientInput, today: NaiveDate) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        let name = match input.name.as_deref() {
-            Some(n) => PatientName::parse(n).map_err(|e| errors.push(e)).ok(),
-            None => {
-                errors.push(field("name", "required", "Name is required."));
-                None
-            }
+        let name = if let Some(n) = input.name.as_deref() {
+            PatientName::parse(n).map_err(|e| errors.push(e)).ok()
+        } else {
+            errors.push(field("name", "required", "Name is required."));
+            None
         };
         let email = optional(input.email.as_deref(), parse_email, &mut errors);
         let phone = optional(input.phone.as_deref(), Phone::parse, &mut errors);
-        let date_of_birth = optional(input.date_of_birth.as_deref(), |s| DateOfBirth::parse(s, today), &mut errors);
+        let date_of_birth = optional(
+            input.date_of_birth.as_deref(),
+            |s| DateOfBirth::parse(s, today),
+            &mut errors,
+        );
         let medical_notes = optional(input.medical_notes.as_deref(), MedicalNotes::parse, &mut errors);
         match name {
             Some(name) if errors.is_empty() => Ok(Self {
@@ -238,19 +273,19 @@ impl NewPatient {
 
 /// Parses one optional field of a patch: blank or `null` clears it.
 fn patch_field<T>(
-    patch: Patch<String>,
+    patch: &Patch<String>,
     parse: impl FnOnce(&str) -> Result<T, FieldError>,
     errors: &mut Vec<FieldError>,
-) -> Option<Option<T>> {
+) -> Patch<T> {
     match patch {
-        Patch::Absent => None,
-        Patch::Clear => Some(None),
-        Patch::Set(s) if s.trim().is_empty() => Some(None),
-        Patch::Set(s) => match parse(&s) {
-            Ok(v) => Some(Some(v)),
+        Patch::Absent => Patch::Absent,
+        Patch::Clear => Patch::Clear,
+        Patch::Set(s) if s.trim().is_empty() => Patch::Clear,
+        Patch::Set(s) => match parse(s) {
+            Ok(v) => Patch::Set(v),
             Err(e) => {
                 errors.push(e);
-                None
+                Patch::Absent
             }
         },
     }
@@ -269,12 +304,16 @@ impl PatientUpdate {
         };
         let update = Self {
             name,
-            email: patch_field(input.email, parse_email, &mut errors),
-            phone: patch_field(input.phone, Phone::parse, &mut errors),
-            date_of_birth: patch_field(input.date_of_birth, |s| DateOfBirth::parse(s, today), &mut errors),
-            medical_notes: patch_field(input.medical_notes, MedicalNotes::parse, &mut errors),
+            email: patch_field(&input.email, parse_email, &mut errors),
+            phone: patch_field(&input.phone, Phone::parse, &mut errors),
+            date_of_birth: patch_field(&input.date_of_birth, |s| DateOfBirth::parse(s, today), &mut errors),
+            medical_notes: patch_field(&input.medical_notes, MedicalNotes::parse, &mut errors),
         };
-        if errors.is_empty() { Ok(update) } else { Err(ApiError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(update)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
     }
 }
 
@@ -297,9 +336,21 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164() {
-        assert_eq!(Phone::parse("+44 20 7946-0958").ok(), Some(Phone("+442079460958".into())));
-        assert_eq!(Phone::parse("0034 (91) 123.45.67").ok(), Some(Phone("+34911234567".into())));
-        for bad in ["020 7946 0958", "+12", "+0123456789", "+1234567890123456", "+44 abc 123 4567"] {
+        assert_eq!(
+            Phone::parse("+44 20 7946-0958").ok(),
+            Some(Phone("+442079460958".into()))
+        );
+        assert_eq!(
+            Phone::parse("0034 (91) 123.45.67").ok(),
+            Some(Phone("+34911234567".into()))
+        );
+        for bad in [
+            "020 7946 0958",
+            "+12",
+            "+0123456789",
+            "+1234567890123456",
+            "+44 abc 123 4567",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }
@@ -308,8 +359,14 @@ mod tests {
     fn dates_of_birth_are_bounded() {
         assert!(DateOfBirth::parse("1985-04-23", today()).is_ok());
         assert!(DateOfBirth::parse("2026-11-26", today()).is_ok());
-        assert_eq!(DateOfBirth::parse("2026-11-27", today()).err().map(|e| e.code), Some("in_future".into()));
-        assert_eq!(DateOfBirth::parse("1899-12-31", today()).err().map(|e| e.code), Some("too_early".into()));
+        assert_eq!(
+            DateOfBirth::parse("2026-11-27", today()).err().map(|e| e.code),
+            Some("in_future".into())
+        );
+        assert_eq!(
+            DateOfBirth::parse("1899-12-31", today()).err().map(|e| e.code),
+            Some("too_early".into())
+        );
         for bad in ["1985-4-23", "23/04/1985", "1985-02-30", "yesterday"] {
             assert!(DateOfBirth::parse(bad, today()).is_err(), "{bad}");
         }
@@ -330,7 +387,7 @@ mod tests {
             date_of_birth: Some("2999-01-01".into()),
             medical_notes: Some("x".repeat(10_001)),
         };
-        let Err(ApiError::Validation(errors)) = NewPatient::parse(input, today()) else {
+        let Err(ApiError::Validation(errors)) = NewPatient::parse(&input, today()) else {
             panic!("expected validation errors");
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -343,9 +400,9 @@ mod tests {
             serde_json::from_str(r#"{"email": null, "phone": "+34 911 234 567"}"#).unwrap_or_else(|_| panic!("parses"));
         let update = PatientUpdate::parse(input, today()).unwrap_or_else(|_| panic!("valid"));
         assert!(update.name.is_none());
-        assert!(matches!(update.email, Some(None)));
-        assert!(matches!(update.phone, Some(Some(_))));
-        assert!(update.medical_notes.is_none());
+        assert!(matches!(update.email, Patch::Clear));
+        assert!(matches!(update.phone, Patch::Set(_)));
+        assert!(matches!(update.medical_notes, Patch::Absent));
     }
 
     #[test]

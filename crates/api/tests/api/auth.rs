@@ -78,7 +78,12 @@ async fn weak_passwords_and_bad_fields_are_422_naming_each_field(_: PgPoolOption
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let body = problem(r, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
     assert_eq!(fields, ["email", "fullName", "password"]);
 }
 
@@ -98,16 +103,29 @@ async fn a_duplicate_email_in_any_case_is_409(_: PgPoolOptions, options: PgConne
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn login_with_wrong_password_returns_401_and_same_body_as_unknown_email(_: PgPoolOptions, options: PgConnectOptions) {
+async fn login_with_wrong_password_returns_401_and_same_body_as_unknown_email(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
     let app = TestApp::spawn(options).await;
     let (_, session) = app.register().await;
     let email = session["user"]["email"].as_str().unwrap_or_default();
 
     let t = Instant::now();
-    let wrong = problem(login(&app, email, "wrong horse battery staple").await, 401, "invalid_credentials").await;
+    let wrong = problem(
+        login(&app, email, "wrong horse battery staple").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
     let wrong_time = t.elapsed();
     let t = Instant::now();
-    let unknown = problem(login(&app, "nobody@clinic.example", PASSWORD).await, 401, "invalid_credentials").await;
+    let unknown = problem(
+        login(&app, "nobody@clinic.example", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
     let unknown_time = t.elapsed();
     let strip = |mut v: Value| {
         v["requestId"] = Value::Null;
@@ -115,7 +133,10 @@ async fn login_with_wrong_password_returns_401_and_same_body_as_unknown_email(_:
     };
     assert_eq!(strip(wrong), strip(unknown));
     // Both paths run one argon2 verification; neither is an order of magnitude faster.
-    assert!(unknown_time * 5 > wrong_time && wrong_time * 5 > unknown_time, "{wrong_time:?} vs {unknown_time:?}");
+    assert!(
+        unknown_time * 5 > wrong_time && wrong_time * 5 > unknown_time,
+        "{wrong_time:?} vs {unknown_time:?}"
+    );
 
     let ok = json(login(&app, email, PASSWORD).await, 200).await;
     assert!(ok["accessToken"].is_string());
@@ -127,10 +148,17 @@ async fn forged_expired_and_garbage_tokens_are_401(_: PgPoolOptions, options: Pg
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let app = TestApp::spawn(options).await;
     let (token, session) = app.register().await;
-    let user_id: uuid::Uuid = session["user"]["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
+    let user_id: uuid::Uuid = session["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
     let parts: Vec<&str> = token.split('.').collect();
 
-    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
     let other_key = api::auth::jwt::JwtKeys::new(b"some-other-key-some-other-key-123")
         .issue(user_id, shared::api::Role::User, chrono::Utc::now().timestamp())
         .unwrap_or_default();
@@ -140,13 +168,29 @@ async fn forged_expired_and_garbage_tokens_are_401(_: PgPoolOptions, options: Pg
         .issue(user_id, shared::api::Role::User, chrono::Utc::now().timestamp() - 3600)
         .unwrap_or_default();
     let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default()).unwrap_or_default();
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.replace("\"user\"", "\"admin\"")), parts[2]);
-    for (what, bad) in [("alg none", none), ("wrong key", other_key), ("expired", expired), ("tampered", tampered), ("garbage", "garbage".to_owned())] {
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.replace("\"user\"", "\"admin\"")),
+        parts[2]
+    );
+    for (what, bad) in [
+        ("alg none", none),
+        ("wrong key", other_key),
+        ("expired", expired),
+        ("tampered", tampered),
+        ("garbage", "garbage".to_owned()),
+    ] {
         let r = app.get(&bad, "/auth/me").await;
         assert_eq!(r.status(), 401, "{what}");
         problem(r, 401, "invalid_token").await;
     }
-    let r = app.http.get(app.url("/auth/me")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = app
+        .http
+        .get(app.url("/auth/me"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     problem(r, 401, "invalid_token").await;
 }
 
@@ -167,11 +211,12 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(_: PgPoolOptions, op
     problem(refresh(&app, &third_token).await, 401, "invalid_refresh_token").await;
 
     // Only hashes are stored.
-    let stored: i64 = sqlx::query_scalar("select count(*) from refresh_tokens where token_hash = convert_to($1, 'UTF8')")
-        .bind(&first)
-        .fetch_one(&app.admin_db)
-        .await
-        .unwrap_or(-1);
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from refresh_tokens where token_hash = convert_to($1, 'UTF8')")
+            .bind(&first)
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap_or(-1);
     assert_eq!(stored, 0);
 }
 
@@ -198,7 +243,12 @@ async fn the_refresh_cookie_works_for_the_browser_and_logout_clears_it(_: PgPool
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 204);
-    assert!(r.headers()["set-cookie"].to_str().unwrap_or_default().contains("Max-Age=0"));
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("Max-Age=0")
+    );
     problem(refresh(&app, new_token).await, 401, "invalid_refresh_token").await;
     problem(refresh(&app, "").await, 401, "invalid_refresh_token").await;
 }
@@ -212,7 +262,12 @@ async fn repeated_failed_logins_lock_the_account_for_that_ip_even_with_the_right
     let (_, session) = app.register().await;
     let email = session["user"]["email"].as_str().unwrap_or_default();
     for _ in 0..5 {
-        problem(login(&app, email, "wrong horse battery staple").await, 401, "invalid_credentials").await;
+        problem(
+            login(&app, email, "wrong horse battery staple").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
     }
     let r = login(&app, email, PASSWORD).await;
     assert!(r.headers().contains_key("retry-after"));
@@ -232,7 +287,11 @@ async fn the_per_ip_auth_limit_answers_429_with_retry_after(_: PgPoolOptions, op
         assert_eq!(r.status(), 401);
     }
     let r = login(&app, "x@clinic.example", "whatever whatever").await;
-    let retry: u64 = r.headers()["retry-after"].to_str().ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     assert!((1..=60).contains(&retry));
     problem(r, 429, "rate_limited").await;
 }
@@ -260,20 +319,60 @@ async fn admins_list_and_deactivate_users_and_users_get_403(_: PgPoolOptions, op
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
     problem(app.get(&admin, "/admin/users?limit=0").await, 422, "validation_failed").await;
 
-    let updated = json(app.patch(&admin, &format!("/admin/users/{user_id}"), json!({"isActive": false})).await, 200).await;
+    let updated = json(
+        app.patch(&admin, &format!("/admin/users/{user_id}"), json!({"isActive": false}))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(updated["isActive"], false);
     // Takes effect on the very next request, and refresh and login are refused.
     problem(app.get(&user_token, "/auth/me").await, 401, "invalid_token").await;
     problem(app.get(&user_token, "/patients").await, 401, "invalid_token").await;
-    problem(refresh(&app, user["refreshToken"].as_str().unwrap_or_default()).await, 401, "invalid_refresh_token").await;
+    problem(
+        refresh(&app, user["refreshToken"].as_str().unwrap_or_default()).await,
+        401,
+        "invalid_refresh_token",
+    )
+    .await;
     let email = user["user"]["email"].as_str().unwrap_or_default();
     problem(login(&app, email, PASSWORD).await, 401, "invalid_credentials").await;
 
-    let promoted = json(app.patch(&admin, &format!("/admin/users/{user_id}"), json!({"role": "admin", "isActive": true})).await, 200).await;
+    let promoted = json(
+        app.patch(
+            &admin,
+            &format!("/admin/users/{user_id}"),
+            json!({"role": "admin", "isActive": true}),
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(promoted["role"], "admin");
-    problem(app.patch(&admin, &format!("/admin/users/{}", uuid::Uuid::new_v4()), json!({"isActive": true})).await, 404, "not_found").await;
-    problem(app.patch(&admin, "/admin/users/not-a-uuid", json!({})).await, 400, "invalid_path").await;
-    problem(app.patch(&admin, &format!("/admin/users/{user_id}"), json!({"role": "root"})).await, 400, "invalid_body").await;
+    problem(
+        app.patch(
+            &admin,
+            &format!("/admin/users/{}", uuid::Uuid::new_v4()),
+            json!({"isActive": true}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.patch(&admin, "/admin/users/not-a-uuid", json!({})).await,
+        400,
+        "invalid_path",
+    )
+    .await;
+    problem(
+        app.patch(&admin, &format!("/admin/users/{user_id}"), json!({"role": "root"}))
+            .await,
+        400,
+        "invalid_body",
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -288,6 +387,10 @@ async fn create_admin_promotes_from_the_command_line(_: PgPoolOptions, options: 
         .await
         .unwrap_or_default();
     assert_eq!(role, "admin");
-    assert!(api::admin::create_admin(&app.state.db, "x@clinic.example", "X", "Password1234!".into()).await.is_err());
+    assert!(
+        api::admin::create_admin(&app.state.db, "x@clinic.example", "X", "Password1234!".into())
+            .await
+            .is_err()
+    );
     let _ = Duration::ZERO;
 }

@@ -9,7 +9,10 @@ use crate::helpers::{AI_TOKEN, TestApp, json, problem};
 
 async fn patient(app: &TestApp, token: &str) -> String {
     let p = app
-        .create_patient(token, json!({"name": "Maria Lopez", "medicalNotes": "Diabetic; takes metformin."}))
+        .create_patient(
+            token,
+            json!({"name": "Maria Lopez", "medicalNotes": "Diabetic; takes metformin."}),
+        )
         .await;
     p["id"].as_str().unwrap_or_default().to_owned()
 }
@@ -46,7 +49,16 @@ async fn sending_saves_both_messages_with_metadata_and_history_pages_oldest_firs
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    let sent = json(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "  How often should I floss?  "})).await, 201).await;
+    let sent = json(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "  How often should I floss?  "}),
+        )
+        .await,
+        201,
+    )
+    .await;
     assert_eq!(sent["userMessage"]["content"], "How often should I floss?");
     assert_eq!(sent["userMessage"]["role"], "user");
     assert_eq!(sent["assistantMessage"]["role"], "assistant");
@@ -58,10 +70,20 @@ async fn sending_saves_both_messages_with_metadata_and_history_pages_oldest_firs
     assert!(meta["latencyMs"].is_u64());
     assert_eq!(meta["emergency"]["detected"], false);
     assert!(meta["finishReason"].is_string());
-    assert!(!sent["assistantMessage"]["content"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        !sent["assistantMessage"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
 
     for q in ["Is whitening safe with crowns?", "What about bad breath?"] {
-        json(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": q})).await, 201).await;
+        json(
+            app.post(&token, &format!("/patients/{id}/messages"), json!({"content": q}))
+                .await,
+            201,
+        )
+        .await;
     }
     let page = json(app.get(&token, &format!("/patients/{id}/messages?limit=4")).await, 200).await;
     let items = page["items"].as_array().cloned().unwrap_or_default();
@@ -69,11 +91,21 @@ async fn sending_saves_both_messages_with_metadata_and_history_pages_oldest_firs
     assert_eq!(items[0]["content"], "Is whitening safe with crowns?");
     assert_eq!(items[3]["role"], "assistant");
     let before = page["nextBefore"].as_str().unwrap_or_default();
-    let older = json(app.get(&token, &format!("/patients/{id}/messages?limit=4&before={before}")).await, 200).await;
+    let older = json(
+        app.get(&token, &format!("/patients/{id}/messages?limit=4&before={before}"))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(older["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(older["items"][0]["content"], "How often should I floss?");
     assert_eq!(older["nextBefore"], Value::Null);
-    problem(app.get(&token, &format!("/patients/{id}/messages?limit=0")).await, 422, "validation_failed").await;
+    problem(
+        app.get(&token, &format!("/patients/{id}/messages?limit=0")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -81,11 +113,23 @@ async fn an_emergency_is_flagged_with_first_aid(_: PgPoolOptions, options: PgCon
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    let sent = json(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "my son's tooth got knocked out playing football"})).await, 201).await;
+    let sent = json(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "my son's tooth got knocked out playing football"}),
+        )
+        .await,
+        201,
+    )
+    .await;
     assert_eq!(sent["emergency"]["detected"], true);
     assert!(sent["emergency"]["category"].is_string());
     assert_eq!(sent["assistantMessage"]["metadata"]["emergency"]["detected"], true);
-    let reply = sent["assistantMessage"]["content"].as_str().unwrap_or_default().to_lowercase();
+    let reply = sent["assistantMessage"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
     assert!(reply.contains("milk") || reply.contains("crown"), "{reply}");
 }
 
@@ -94,14 +138,30 @@ async fn empty_blank_and_overlong_content_is_422_and_nothing_is_saved(_: PgPoolO
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    for (content, code) in [("", "required"), ("   \n ", "required"), (&"a".repeat(4001) as &str, "too_long")] {
+    for (content, code) in [
+        ("", "required"),
+        ("   \n ", "required"),
+        (&"a".repeat(4001) as &str, "too_long"),
+    ] {
         for path in ["messages", "messages/stream"] {
-            let p = problem(app.post(&token, &format!("/patients/{id}/{path}"), json!({"content": content})).await, 422, "validation_failed").await;
+            let p = problem(
+                app.post(&token, &format!("/patients/{id}/{path}"), json!({"content": content}))
+                    .await,
+                422,
+                "validation_failed",
+            )
+            .await;
             assert_eq!(p["errors"][0]["field"], "content");
             assert_eq!(p["errors"][0]["code"], code);
         }
     }
-    problem(app.post(&token, &format!("/patients/{id}/messages"), json!({"text": "hi"})).await, 400, "invalid_body").await;
+    problem(
+        app.post(&token, &format!("/patients/{id}/messages"), json!({"text": "hi"}))
+            .await,
+        400,
+        "invalid_body",
+    )
+    .await;
     assert_eq!(user_count(&app).await, 0);
 }
 
@@ -110,15 +170,30 @@ async fn the_stream_sends_user_deltas_then_done_and_saves_the_reply(_: PgPoolOpt
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    let r = app.post(&token, &format!("/patients/{id}/messages/stream"), json!({"content": "How do I care for my dentures?"})).await;
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "How do I care for my dentures?"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/event-stream"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/event-stream")
+    );
     let evs = events(r).await;
     let names: Vec<&str> = evs.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(names.first(), Some(&"user"));
     assert_eq!(names.last(), Some(&"done"));
     assert!(names.iter().filter(|n| **n == "delta").count() >= 2, "{names:?}");
-    let streamed: String = evs.iter().filter(|(e, _)| e == "delta").filter_map(|(_, d)| d["text"].as_str()).collect();
+    let streamed: String = evs
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .filter_map(|(_, d)| d["text"].as_str())
+        .collect();
     let done = &evs.last().map(|(_, d)| d.clone()).unwrap_or_default();
     assert_eq!(done["assistantMessage"]["content"], streamed.as_str());
     assert_eq!(done["emergency"], Value::Null);
@@ -134,7 +209,13 @@ async fn a_stream_emergency_is_flagged_in_done(_: PgPoolOptions, options: PgConn
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    let r = app.post(&token, &format!("/patients/{id}/messages/stream"), json!({"content": "I can't stop the bleeding after my extraction yesterday"})).await;
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "I can't stop the bleeding after my extraction yesterday"}),
+        )
+        .await;
     let evs = events(r).await;
     let (name, done) = evs.last().cloned().unwrap_or_default();
     assert_eq!(name, "done");
@@ -146,7 +227,13 @@ async fn the_reply_is_saved_even_when_the_client_disconnects_mid_stream(_: PgPoo
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
-    let r = app.post(&token, &format!("/patients/{id}/messages/stream"), json!({"content": "Tell me about dental implants"})).await;
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "Tell me about dental implants"}),
+        )
+        .await;
     let mut stream = r.bytes_stream();
     let first = stream.next().await;
     assert!(first.is_some());
@@ -174,10 +261,26 @@ async fn when_the_ai_is_down_the_message_is_kept_and_answered_later_without_dupl
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
 
-    let p = problem(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "Is flossing important?"})).await, 503, "ai_unavailable").await;
+    let p = problem(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "Is flossing important?"}),
+        )
+        .await,
+        503,
+        "ai_unavailable",
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap_or_default().contains("saved"));
     assert_eq!(user_count(&app).await, 1);
-    let r = app.post(&token, &format!("/patients/{id}/messages/stream"), json!({"content": "And mouthwash?"})).await;
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "And mouthwash?"}),
+        )
+        .await;
     let evs = events(r).await;
     assert_eq!(evs.first().map(|(e, _)| e.as_str()), Some("user"));
     let (last, data) = evs.last().cloned().unwrap_or_default();
@@ -189,22 +292,48 @@ async fn when_the_ai_is_down_the_message_is_kept_and_answered_later_without_dupl
     // The AI service comes back.
     let config = ai::Config::for_tests(AI_TOKEN);
     let state = ai::AppState::new(&config).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(ai::serve(listener, state, std::future::pending()));
 
     let history = json(app.get(&token, &format!("/patients/{id}/messages")).await, 200).await;
     let first_id = history["items"][0]["id"].as_str().unwrap_or_default().to_owned();
-    let reply = json(app.post(&token, &format!("/patients/{id}/messages/{first_id}/reply"), json!({})).await, 201).await;
+    let reply = json(
+        app.post(&token, &format!("/patients/{id}/messages/{first_id}/reply"), json!({}))
+            .await,
+        201,
+    )
+    .await;
     assert_eq!(reply["assistantMessage"]["role"], "assistant");
-    problem(app.post(&token, &format!("/patients/{id}/messages/{first_id}/reply"), json!({})).await, 409, "already_answered").await;
+    problem(
+        app.post(&token, &format!("/patients/{id}/messages/{first_id}/reply"), json!({}))
+            .await,
+        409,
+        "already_answered",
+    )
+    .await;
     let assistant_id = reply["assistantMessage"]["id"].as_str().unwrap_or_default();
-    problem(app.post(&token, &format!("/patients/{id}/messages/{assistant_id}/reply"), json!({})).await, 404, "not_found").await;
+    problem(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages/{assistant_id}/reply"),
+            json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
     assert_eq!(user_count(&app).await, 2);
     assert_eq!(assistant_count(&app).await, 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn an_idempotent_retry_returns_the_first_result_without_a_second_message(_: PgPoolOptions, options: PgConnectOptions) {
+async fn an_idempotent_retry_returns_the_first_result_without_a_second_message(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
@@ -216,14 +345,37 @@ async fn an_idempotent_retry_returns_the_first_result_without_a_second_message(_
             .json(&json!({"content": content}))
             .send()
     };
-    let first = json(send("key-1", "What is a crown?").await.unwrap_or_else(|e| panic!("{e}")), 201).await;
-    let again = json(send("key-1", "What is a crown?").await.unwrap_or_else(|e| panic!("{e}")), 201).await;
+    let first = json(
+        send("key-1", "What is a crown?")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        201,
+    )
+    .await;
+    let again = json(
+        send("key-1", "What is a crown?")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        201,
+    )
+    .await;
     assert_eq!(first, again);
     assert_eq!(user_count(&app).await, 1);
     assert_eq!(assistant_count(&app).await, 1);
-    let p = problem(send("key-1", "Something else").await.unwrap_or_else(|e| panic!("{e}")), 422, "validation_failed").await;
+    let p = problem(
+        send("key-1", "Something else").await.unwrap_or_else(|e| panic!("{e}")),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(p["errors"][0]["code"], "key_reused");
-    json(send("key-2", "What is a crown?").await.unwrap_or_else(|e| panic!("{e}")), 201).await;
+    json(
+        send("key-2", "What is a crown?")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        201,
+    )
+    .await;
     assert_eq!(user_count(&app).await, 2);
 }
 
@@ -234,11 +386,39 @@ async fn the_chat_rate_limit_is_per_user(_: PgPoolOptions, options: PgConnectOpt
     let (token, _) = app.register().await;
     let id = patient(&app, &token).await;
     for _ in 0..2 {
-        json(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "Hello there"})).await, 201).await;
+        json(
+            app.post(
+                &token,
+                &format!("/patients/{id}/messages"),
+                json!({"content": "Hello there"}),
+            )
+            .await,
+            201,
+        )
+        .await;
     }
-    problem(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "Hello there"})).await, 429, "rate_limited").await;
+    problem(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "Hello there"}),
+        )
+        .await,
+        429,
+        "rate_limited",
+    )
+    .await;
     assert_eq!(user_count(&app).await, 2);
     let (other, _) = app.register().await;
     let other_patient = patient(&app, &other).await;
-    json(app.post(&other, &format!("/patients/{other_patient}/messages"), json!({"content": "Hello"})).await, 201).await;
+    json(
+        app.post(
+            &other,
+            &format!("/patients/{other_patient}/messages"),
+            json!({"content": "Hello"}),
+        )
+        .await,
+        201,
+    )
+    .await;
 }

@@ -26,7 +26,9 @@ pub struct TestApp {
 pub async fn spawn_ai() -> reqwest::Url {
     let config = ai::Config::for_tests(AI_TOKEN);
     let state = ai::AppState::new(&config).unwrap_or_else(|e| panic!("ai state: {e}"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
     tokio::spawn(ai::serve(listener, state, std::future::pending()));
     reqwest::Url::parse(&format!("http://{addr}")).unwrap_or_else(|e| panic!("url: {e}"))
@@ -56,7 +58,9 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("admin pool: {e}"));
         let pool = api::db::pool(options, 8);
         let state = AppState::new(config, pool).unwrap_or_else(|e| panic!("state: {e}"));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
         tokio::spawn(api::serve::serve(listener, state.clone(), std::future::pending()));
         Self {
@@ -73,7 +77,11 @@ impl TestApp {
     }
 
     pub fn unique_email(&self) -> String {
-        format!("user{}-{}@clinic.example", self.counter.fetch_add(1, Ordering::SeqCst), uuid::Uuid::new_v4().simple())
+        format!(
+            "user{}-{}@clinic.example",
+            self.counter.fetch_add(1, Ordering::SeqCst),
+            uuid::Uuid::new_v4().simple()
+        )
     }
 
     /// Registers a fresh account; returns (access token, the whole session body).

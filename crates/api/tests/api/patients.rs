@@ -28,7 +28,16 @@ async fn create_get_patch_delete_round_trip(_: PgPoolOptions, options: PgConnect
     assert_eq!(got, created);
 
     // Partial: absent fields untouched, null clears.
-    let patched = json(app.patch(&token, &format!("/patients/{id}"), json!({"email": null, "medicalNotes": "Now fine."})).await, 200).await;
+    let patched = json(
+        app.patch(
+            &token,
+            &format!("/patients/{id}"),
+            json!({"email": null, "medicalNotes": "Now fine."}),
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(patched["email"], Value::Null);
     assert_eq!(patched["phone"], "+34911234567");
     assert_eq!(patched["medicalNotes"], "Now fine.");
@@ -50,10 +59,26 @@ async fn each_validation_rule_is_a_422_naming_the_field(_: PgPoolOptions, option
         (json!({"name": "a".repeat(201)}), "name", "too_long"),
         (json!({"name": "A", "email": "nope"}), "email", "invalid_email"),
         (json!({"name": "A", "phone": "020 7946 0958"}), "phone", "invalid_phone"),
-        (json!({"name": "A", "dateOfBirth": "2999-01-01"}), "dateOfBirth", "in_future"),
-        (json!({"name": "A", "dateOfBirth": "1899-12-31"}), "dateOfBirth", "too_early"),
-        (json!({"name": "A", "dateOfBirth": "23/04/1985"}), "dateOfBirth", "invalid_date"),
-        (json!({"name": "A", "medicalNotes": "x".repeat(10_001)}), "medicalNotes", "too_long"),
+        (
+            json!({"name": "A", "dateOfBirth": "2999-01-01"}),
+            "dateOfBirth",
+            "in_future",
+        ),
+        (
+            json!({"name": "A", "dateOfBirth": "1899-12-31"}),
+            "dateOfBirth",
+            "too_early",
+        ),
+        (
+            json!({"name": "A", "dateOfBirth": "23/04/1985"}),
+            "dateOfBirth",
+            "invalid_date",
+        ),
+        (
+            json!({"name": "A", "medicalNotes": "x".repeat(10_001)}),
+            "medicalNotes",
+            "too_long",
+        ),
     ];
     for (body, field, code) in cases {
         let r = app.post(&token, "/patients", body).await;
@@ -62,14 +87,42 @@ async fn each_validation_rule_is_a_422_naming_the_field(_: PgPoolOptions, option
         assert_eq!(p["errors"][0]["code"], code, "{p}");
     }
     // Several failures at once are all named.
-    let p = problem(app.post(&token, "/patients", json!({"email": "x", "phone": "1"})).await, 422, "validation_failed").await;
+    let p = problem(
+        app.post(&token, "/patients", json!({"email": "x", "phone": "1"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(p["errors"].as_array().map(Vec::len), Some(3));
     // Unknown fields and wrong types are 400; a malformed id is 400; never a 500.
-    problem(app.post(&token, "/patients", json!({"name": "A", "ssn": "1"})).await, 400, "invalid_body").await;
-    let p = problem(app.post(&token, "/patients", json!({"name": 42})).await, 400, "invalid_body").await;
-    assert!(!p["detail"].as_str().unwrap_or_default().contains("42") || p["detail"].as_str().unwrap_or_default().contains("integer"));
+    problem(
+        app.post(&token, "/patients", json!({"name": "A", "ssn": "1"})).await,
+        400,
+        "invalid_body",
+    )
+    .await;
+    let p = problem(
+        app.post(&token, "/patients", json!({"name": 42})).await,
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert!(
+        !p["detail"].as_str().unwrap_or_default().contains("42")
+            || p["detail"].as_str().unwrap_or_default().contains("integer")
+    );
     problem(app.get(&token, "/patients/not-a-uuid").await, 400, "invalid_path").await;
-    problem(app.patch(&token, &format!("/patients/{}", uuid::Uuid::new_v4()), json!({"name": null})).await, 422, "validation_failed").await;
+    problem(
+        app.patch(
+            &token,
+            &format!("/patients/{}", uuid::Uuid::new_v4()),
+            json!({"name": null}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
     // Nothing was stored by any of the rejected requests.
     let page = json(app.get(&token, "/patients").await, 200).await;
     assert_eq!(page["total"], 0);
@@ -121,16 +174,58 @@ async fn another_users_patient_is_404_on_every_route_and_unchanged(_: PgPoolOpti
     let (bob, _) = app.register().await;
     let patient = app.create_patient(&alice, full_patient()).await;
     let id = patient["id"].as_str().unwrap_or_default();
-    let msg = json(app.post(&alice, &format!("/patients/{id}/messages"), json!({"content": "How often should I floss?"})).await, 201).await;
+    let msg = json(
+        app.post(
+            &alice,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "How often should I floss?"}),
+        )
+        .await,
+        201,
+    )
+    .await;
     let msg_id = msg["userMessage"]["id"].as_str().unwrap_or_default();
 
     problem(app.get(&bob, &format!("/patients/{id}")).await, 404, "not_found").await;
-    problem(app.patch(&bob, &format!("/patients/{id}"), json!({"name": "Hacked"})).await, 404, "not_found").await;
+    problem(
+        app.patch(&bob, &format!("/patients/{id}"), json!({"name": "Hacked"}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
     problem(app.delete(&bob, &format!("/patients/{id}")).await, 404, "not_found").await;
-    problem(app.get(&bob, &format!("/patients/{id}/messages")).await, 404, "not_found").await;
-    problem(app.post(&bob, &format!("/patients/{id}/messages"), json!({"content": "hi"})).await, 404, "not_found").await;
-    problem(app.post(&bob, &format!("/patients/{id}/messages/stream"), json!({"content": "hi"})).await, 404, "not_found").await;
-    problem(app.post(&bob, &format!("/patients/{id}/messages/{msg_id}/reply"), json!({})).await, 404, "not_found").await;
+    problem(
+        app.get(&bob, &format!("/patients/{id}/messages")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.post(&bob, &format!("/patients/{id}/messages"), json!({"content": "hi"}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.post(
+            &bob,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "hi"}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.post(&bob, &format!("/patients/{id}/messages/{msg_id}/reply"), json!({}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
     let bobs_list = json(app.get(&bob, "/patients").await, 200).await;
     assert_eq!(bobs_list["total"], 0);
     let bobs_search = json(app.get(&bob, "/patients?q=Ana").await, 200).await;
@@ -143,21 +238,36 @@ async fn another_users_patient_is_404_on_every_route_and_unchanged(_: PgPoolOpti
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(_: PgPoolOptions, options: PgConnectOptions) {
+async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
     let app = TestApp::spawn(options).await;
     let (alice, _) = app.register().await;
     app.create_patient(&alice, full_patient()).await;
 
     // As the superuser that owns the tables (RLS bypassed): the row exists.
-    let all: i64 = sqlx::query_scalar("select count(*) from patients").fetch_one(&app.admin_db).await.unwrap_or(-1);
+    let all: i64 = sqlx::query_scalar("select count(*) from patients")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1);
     assert_eq!(all, 1);
     // Through the api's pool (role dental_app), without `app.user_id`: nothing is visible.
     let mut conn = app.state.db.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    let role: String = sqlx::query_scalar("select current_user::text").fetch_one(&mut *conn).await.unwrap_or_default();
+    let role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or_default();
     assert_eq!(role, "dental_app");
-    let visible: i64 = sqlx::query_scalar("select count(*) from patients").fetch_one(&mut *conn).await.unwrap_or(-1);
+    let visible: i64 = sqlx::query_scalar("select count(*) from patients")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or(-1);
     assert_eq!(visible, 0);
-    let messages: i64 = sqlx::query_scalar("select count(*) from chat_messages").fetch_one(&mut *conn).await.unwrap_or(-1);
+    let messages: i64 = sqlx::query_scalar("select count(*) from chat_messages")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or(-1);
     assert_eq!(messages, 0);
     // With another user's id set, still nothing; and writing a row for someone else is refused.
     let mut tx = app.state.db.begin().await.unwrap_or_else(|e| panic!("{e}"));
@@ -166,10 +276,19 @@ async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(_: Pg
         .execute(&mut *tx)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let visible: i64 = sqlx::query_scalar("select count(*) from patients").fetch_one(&mut *tx).await.unwrap_or(-1);
+    let visible: i64 = sqlx::query_scalar("select count(*) from patients")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap_or(-1);
     assert_eq!(visible, 0);
-    let owner: uuid::Uuid = sqlx::query_scalar("select id from users").fetch_one(&app.admin_db).await.unwrap_or_default();
-    let insert = sqlx::query("insert into patients (user_id, name) values ($1, 'x')").bind(owner).execute(&mut *tx).await;
+    let owner: uuid::Uuid = sqlx::query_scalar("select id from users")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or_default();
+    let insert = sqlx::query("insert into patients (user_id, name) values ($1, 'x')")
+        .bind(owner)
+        .execute(&mut *tx)
+        .await;
     assert!(insert.is_err(), "RLS must refuse a row for another owner");
 }
 
@@ -179,11 +298,26 @@ async fn deleting_a_patient_deletes_its_messages(_: PgPoolOptions, options: PgCo
     let (token, _) = app.register().await;
     let patient = app.create_patient(&token, json!({"name": "To Delete"})).await;
     let id = patient["id"].as_str().unwrap_or_default();
-    json(app.post(&token, &format!("/patients/{id}/messages"), json!({"content": "What is a bridge?"})).await, 201).await;
+    json(
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "What is a bridge?"}),
+        )
+        .await,
+        201,
+    )
+    .await;
     assert_eq!(app.delete(&token, &format!("/patients/{id}")).await.status(), 204);
-    let left: i64 = sqlx::query_scalar("select count(*) from chat_messages").fetch_one(&app.admin_db).await.unwrap_or(-1);
+    let left: i64 = sqlx::query_scalar("select count(*) from chat_messages")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1);
     assert_eq!(left, 0);
-    let count: i64 = sqlx::query_scalar("select coalesce(sum(n), 0)::bigint from patient_counts").fetch_one(&app.admin_db).await.unwrap_or(-1);
+    let count: i64 = sqlx::query_scalar("select coalesce(sum(n), 0)::bigint from patient_counts")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1);
     assert_eq!(count, 0);
 }
 
@@ -194,14 +328,17 @@ async fn every_patient_access_is_audited_without_phi(_: PgPoolOptions, options: 
     let patient = app.create_patient(&token, full_patient()).await;
     let id = patient["id"].as_str().unwrap_or_default();
     json(app.get(&token, &format!("/patients/{id}")).await, 200).await;
-    let actions: Vec<String> = sqlx::query_scalar("select action from audit_events where patient_id = $1::uuid order by id")
-        .bind(id)
-        .fetch_all(&app.admin_db)
-        .await
-        .unwrap_or_default();
+    let actions: Vec<String> =
+        sqlx::query_scalar("select action from audit_events where patient_id = $1::uuid order by id")
+            .bind(id)
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap_or_default();
     assert_eq!(actions, ["patient.create", "patient.read"]);
     // Append-only, whoever connects (here: the superuser).
-    let update = sqlx::query("update audit_events set action = 'x'").execute(&app.admin_db).await;
+    let update = sqlx::query("update audit_events set action = 'x'")
+        .execute(&app.admin_db)
+        .await;
     assert!(update.is_err());
     let delete = sqlx::query("delete from audit_events").execute(&app.admin_db).await;
     assert!(delete.is_err());
