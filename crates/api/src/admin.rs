@@ -26,10 +26,15 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `page` (from 1) and `limit` (1-100) of a listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -75,7 +80,12 @@ async fn require_admin(db: &PgPool, user: AuthUser) -> ApiResult<()> {
     Ok(())
 }
 
-async fn list_users(
+/// All accounts, newest first (admins only).
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, description = "A page of accounts", body = UserPage),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn list_users(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<PageQuery>,
@@ -121,7 +131,15 @@ async fn list_users(
     }))
 }
 
-async fn update_user(
+/// Change an account's role or deactivate / reactivate it (admins only). Deactivation ends its sessions at once.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The account's id")), request_body = UpdateUserRequest,
+    responses((status = 200, description = "The updated account", body = User),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
+        (status = 404, description = "No such account", content_type = "application/problem+json", body = shared::Problem),
+        (status = 409, description = "`cannot_demote_self`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn update_user(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,

@@ -24,6 +24,9 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// No route matches the path (the router's fallback).
+    #[error("no such route")]
+    RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict: {code}")]
@@ -99,6 +102,12 @@ impl ApiError {
                 "not_found",
                 "Not found",
                 "No such resource.".to_owned(),
+            ),
+            ApiError::RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "No such route. The API lives under /api/v1; see /api/v1/docs.".to_owned(),
             ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -179,6 +188,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(d).max(1)));
         }
+        if matches!(self, ApiError::RouteNotFound | ApiError::MethodNotAllowed) {
+            // Lets the route-coverage test tell "no such route" from a handler's 404.
+            response.extensions_mut().insert(UnmatchedRoute);
+        }
         if matches!(self, ApiError::Unauthorized { .. }) {
             response
                 .headers_mut()
@@ -187,6 +200,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Marks a response produced by the router's fallbacks (unknown path or method).
+#[derive(Debug, Clone, Copy)]
+pub struct UnmatchedRoute;
 
 /// Serialises a problem with the right media type.
 pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {

@@ -13,6 +13,13 @@ use crate::state::AppState;
 
 const DB_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Health of the api and its dependencies (database, AI service). `HEAD` answers the same status.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "Everything is up", body = Health),
+        (status = 503, description = "A dependency is down; `checks` names it", body = Health),
+        (status = 429, description = "Rate limited", content_type = "application/problem+json", body = shared::Problem),
+    ))]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let database = async {
         match tokio::time::timeout(DB_TIMEOUT, sqlx::query!("select 1 as one").fetch_one(&state.db)).await {

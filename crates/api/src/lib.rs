@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod openapi;
 pub mod patients;
 pub mod ratelimit;
 pub mod request_id;
@@ -47,7 +48,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(patients::routes::router())
         .merge(chat::routes::router())
-        .fallback(|| async { ApiError::NotFound })
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

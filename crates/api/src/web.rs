@@ -14,6 +14,6 @@ pub fn router(web_dir: Option<&Path>) -> Router<AppState> {
             let index = ServeFile::new(dir.join("index.html"));
             Router::new().fallback_service(ServeDir::new(dir).fallback(index))
         }
-        None => Router::new().fallback(|| async { ApiError::NotFound }),
+        None => Router::new().fallback(|| async { ApiError::RouteNotFound }),
     }
 }

@@ -96,6 +96,7 @@ pub struct ChatResponse {
 
 /// `delta` event of both streams.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StreamDelta {
     pub text: String,

@@ -55,7 +55,12 @@ const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
     detail: "The refresh token is missing, expired or revoked. Sign in again.",
 };
 
-async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, description = "Signed in; the refresh token is also set as a cookie", body = Session),
+        (status = 409, description = "`email_taken`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
     let registration = Registration::try_from(body)?;
     let hash = password::hash(SecretString::from(registration.password.expose().to_owned())).await?;
     let mut tx = state.db.begin().await?;
@@ -75,7 +80,12 @@ async fn register(State(state): State<AppState>, Json(body): Json<RegisterReques
     session_response(&state, StatusCode::CREATED, user, &refresh)
 }
 
-async fn login(
+/// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`).
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in", body = Session),
+        (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<LoginRequest>,
@@ -144,7 +154,13 @@ async fn login(
     session_response(&state, StatusCode::OK, user, &refresh)
 }
 
-async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+/// Exchange a refresh token (body or cookie) for a new session; the refresh token rotates. A reused token revokes its
+/// whole family (`refresh_token_reused`).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
+    responses((status = 200, description = "A new session", body = Session),
+        (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let presented = presented_refresh_token(&headers, &body)?.ok_or(INVALID_REFRESH)?;
     let mut tx = state.db.begin().await?;
     let outcome = tokens::rotate(&mut tx, &presented).await?;
@@ -163,7 +179,10 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+/// Sign out: the refresh token's whole family is revoked and the cookie cleared. Idempotent.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
+    responses((status = 204, description = "Signed out"), crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     if let Some(presented) = presented_refresh_token(&headers, &body)? {
         let mut conn = state.db.acquire().await?;
         if let Some(user_id) = tokens::revoke_by_token(&mut conn, &presented).await? {
@@ -177,7 +196,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     Ok(response)
 }
 
-async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user", body = User), crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
     let row = sqlx::query_as!(
         UserRow,
         r#"select id, email::text as "email!", full_name, role, is_active, created_at

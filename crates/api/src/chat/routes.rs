@@ -38,14 +38,22 @@ pub fn router() -> Router<AppState> {
 /// Comments sent on long pauses so proxies and browsers keep the stream open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Return messages older than this message (the previous page's `nextBefore`).
     pub before: Option<Uuid>,
+    /// Messages per page, 1-100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
-async fn list(
+/// A patient's conversation, oldest first within the page; page backwards with `before`.
+#[utoipa::path(get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id"), HistoryQuery),
+    responses((status = 200, description = "A page of messages", body = MessagePage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Path(patient_id): Path<Uuid>,
@@ -68,7 +76,17 @@ async fn list(
     Ok(Json(MessagePage { items, next_before }))
 }
 
-async fn send(
+/// Send a message and get the assistant's reply. The message is saved before the AI is called; if the AI fails
+/// it stays saved and `.../reply` answers it later. An `Idempotency-Key` makes retries safe for 24 hours.
+#[utoipa::path(post, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; the same key and body return the first result")),
+    request_body = SendMessageRequest,
+    responses((status = 201, description = "Both messages and the triage result", body = SendMessageResponse),
+        (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
+        (status = 409, description = "`idempotency_in_progress`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::AiErrors, crate::openapi::CommonErrors))]
+pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
     Path(patient_id): Path<Uuid>,
@@ -144,7 +162,15 @@ async fn finish_pending(
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
 
-async fn reply(
+/// Answer a saved user message that has no reply yet (after an AI failure).
+#[utoipa::path(post, path = "/patients/{id}/messages/{messageId}/reply", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id"), ("messageId" = Uuid, Path, description = "The user message to answer")),
+    request_body(content = Object, description = "`{}`"),
+    responses((status = 201, description = "The reply", body = ReplyResponse),
+        (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
+        (status = 409, description = "`already_answered`", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::AiErrors, crate::openapi::CommonErrors))]
+pub async fn reply(
     State(state): State<AppState>,
     user: AuthUser,
     Path((patient_id, message_id)): Path<(Uuid, Uuid)>,
@@ -162,7 +188,16 @@ async fn reply(
     ))
 }
 
-async fn stream(
+/// Send a message and stream the reply as Server-Sent Events: `event: user` (the saved message, `ChatMessage`), then
+/// `event: delta` (`{"text"}`, repeated), then exactly one of `event: done` (`StreamDonePublic`) or `event: error`
+/// (`{"code","detail"}`). Comments (`:`) keep the connection alive. The reply is saved even if the client disconnects.
+#[utoipa::path(post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id")),
+    request_body = SendMessageRequest,
+    responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = String),
+        (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn stream(
     State(state): State<AppState>,
     user: AuthUser,
     Path(patient_id): Path<Uuid>,

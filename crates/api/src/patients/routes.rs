@@ -22,11 +22,18 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{id}", get(read).patch(update).delete(remove))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// Case-insensitive substring of name, email or phone (at most 200 characters).
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
@@ -34,7 +41,10 @@ fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-async fn create(
+/// Create a patient.
+#[utoipa::path(post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = PatientInput,
+    responses((status = 201, description = "The new patient", body = Patient), crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     Json(input): Json<PatientInput>,
@@ -47,7 +57,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list(
+/// The caller's patients, newest first, with an optional search.
+#[utoipa::path(get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of patients", body = PatientPage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<ListQuery>,
@@ -80,14 +93,24 @@ async fn list(
     }))
 }
 
-async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
+/// One patient.
+#[utoipa::path(get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id")),
+    responses((status = 200, description = "The patient", body = Patient), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientRead, Some(id)).await?;
     let patient = queries::get(tx.conn(), user.id, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(patient))
 }
 
-async fn update(
+/// Change some fields of a patient: an absent field is untouched, `null` clears an optional one.
+#[utoipa::path(patch, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id")), request_body = PatientPatchInput,
+    responses((status = 200, description = "The updated patient", body = Patient),
+        (status = 404, description = "Unknown, or another user's", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,
@@ -102,7 +125,11 @@ async fn update(
     Ok(Json(patient))
 }
 
-async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+/// Delete a patient and its messages.
+#[utoipa::path(delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The patient's id")),
+    responses((status = 204, description = "Deleted"), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientDelete, Some(id)).await?;
     if !queries::delete(tx.conn(), user.id, id).await? {
         return Err(ApiError::NotFound);

@@ -143,18 +143,27 @@ impl MedicalNotes {
     }
 }
 
-/// `POST /patients` body as sent.
-#[derive(Deserialize)]
+/// `POST /patients` body as sent. Blank optional fields are stored as null.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "Ana García", "email": "ana@example.com", "phone": "+34 911 234 567", "dateOfBirth": "1985-04-23", "medicalNotes": "Allergic to penicillin."}))]
 pub struct PatientInput {
+    /// Trimmed, 1-200 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// International format; spaces, dashes, dots and brackets are removed (`+` or `00` and 8-15 digits).
     #[serde(default)]
     pub phone: Option<String>,
+    /// `YYYY-MM-DD`, not in the future, not before 1900-01-01.
     #[serde(default)]
+    #[schema(format = Date)]
     pub date_of_birth: Option<String>,
+    /// At most 10,000 characters.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub medical_notes: Option<String>,
 }
 
@@ -177,19 +186,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
-/// `PATCH /patients/{id}` body as sent.
-#[derive(Deserialize)]
+/// `PATCH /patients/{id}` body as sent: any subset of the patient's fields; `null` (or blank) clears an optional one.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatientPatchInput {
+    /// Cannot be cleared.
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub name: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub email: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub date_of_birth: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub medical_notes: Patch<String>,
 }
 

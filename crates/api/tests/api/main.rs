@@ -5,4 +5,5 @@ mod auth;
 mod chat;
 mod foundation;
 mod helpers;
+mod openapi;
 mod patients;
