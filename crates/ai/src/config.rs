@@ -1,0 +1,332 @@
+//! Configuration: parsed once from the environment (and `.env`), validated at start-up.
+//!
+//! Every field is read as an optional string by clap and validated here, so a bad value ends the
+//! process with one line naming the variable instead of clap's multi-line usage error.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use secrecy::SecretString;
+
+/// Command-line / environment description shown by `ai --help`.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "ai",
+    version,
+    about = "Internal AI service of the dental patient assistant: emergency triage, prompt building and model providers.",
+    long_about = "Internal AI service of the dental patient assistant.\n\n\
+        Every setting is read from the environment (and from a .env file in the working directory when one exists); \
+        each can also be given as the matching --flag. Invalid or missing configuration ends the process with one \
+        line naming the variable.\n\n\
+        Routes: GET|HEAD /health (no auth); POST /v1/triage, /v1/chat, /v1/chat/stream \
+        (Authorization: Bearer <AI_SERVICE_TOKEN>)."
+)]
+pub struct Args {
+    /// Listen address of the service.
+    #[arg(long, env = "AI_BIND", value_name = "ADDR", default_value = "127.0.0.1:8001")]
+    pub ai_bind: Option<String>,
+    /// Shared secret the api presents as `Authorization: Bearer <token>` (required).
+    #[arg(long, env = "AI_SERVICE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub ai_service_token: Option<String>,
+    /// Model provider: `offline` (built-in knowledge base, no key), `gemini` or `openai` (any OpenAI-compatible server).
+    #[arg(long, env = "AI_PROVIDER", value_name = "NAME", default_value = "offline")]
+    pub ai_provider: Option<String>,
+    /// Gemini API key (required when AI_PROVIDER=gemini); sent in the x-goog-api-key header.
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub gemini_api_key: Option<String>,
+    /// Gemini model name.
+    #[arg(long, env = "GEMINI_MODEL", value_name = "MODEL", default_value = "gemini-2.5-flash")]
+    pub gemini_model: Option<String>,
+    /// Gemini REST base URL (the service appends /v1beta/models/...).
+    #[arg(
+        long,
+        env = "GEMINI_BASE_URL",
+        value_name = "URL",
+        default_value = "https://generativelanguage.googleapis.com"
+    )]
+    pub gemini_base_url: Option<String>,
+    /// OpenAI-compatible server (required when AI_PROVIDER=openai), e.g. http://127.0.0.1:8080 or
+    /// http://127.0.0.1:11434/v1; the service calls <base>/v1/chat/completions (a trailing /v1 is accepted once).
+    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    pub openai_base_url: Option<String>,
+    /// Bearer key for the OpenAI-compatible server (optional: local servers often need none).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub openai_api_key: Option<String>,
+    /// Model name sent to the OpenAI-compatible server (required when AI_PROVIDER=openai).
+    #[arg(long, env = "OPENAI_MODEL", value_name = "MODEL")]
+    pub openai_model: Option<String>,
+    /// End-to-end limit of one model call in seconds (whole reply, including a streamed one).
+    #[arg(long, env = "AI_TIMEOUT_SECS", value_name = "SECS", default_value = "60")]
+    pub ai_timeout_secs: Option<String>,
+    /// When set, Prometheus text is served at http://METRICS_BIND/metrics (never on the service port).
+    #[arg(long, env = "METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+    /// Tracing filter (tracing-subscriber EnvFilter syntax), e.g. `info` or `ai=debug,info`.
+    #[arg(long, env = "RUST_LOG", value_name = "FILTER", default_value = "info")]
+    pub rust_log: Option<String>,
+}
+
+/// Default of `AI_TIMEOUT_SECS`.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// A configuration problem; its `Display` is the one line printed before exiting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Which model answers, with what it needs.
+#[derive(Debug, Clone)]
+pub enum ProviderConfig {
+    Offline,
+    Gemini {
+        api_key: SecretString,
+        model: String,
+        base_url: String,
+    },
+    OpenAi {
+        base_url: String,
+        api_key: Option<SecretString>,
+        model: String,
+    },
+}
+
+impl ProviderConfig {
+    /// The contract's provider name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Gemini { .. } => "gemini",
+            Self::OpenAi { .. } => "openai",
+        }
+    }
+}
+
+/// The validated configuration of one `ai` process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub service_token: SecretString,
+    pub provider: ProviderConfig,
+    pub timeout: Duration,
+    pub metrics_bind: Option<SocketAddr>,
+    pub log_filter: String,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: offline provider, given token, default timeout.
+    pub fn for_tests(token: &str) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            service_token: SecretString::from(token.to_owned()),
+            provider: ProviderConfig::Offline,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            metrics_bind: None,
+            log_filter: "info".to_owned(),
+        }
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parse_addr(variable: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError::new(
+            variable,
+            format!("must be a host:port socket address like 127.0.0.1:8001, got {value:?}"),
+        )
+    })
+}
+
+fn parse_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let parsed =
+        reqwest::Url::parse(value).map_err(|_| ConfigError::new(variable, "must be an absolute http(s) URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ConfigError::new(variable, "must be an absolute http(s) URL"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::new(variable, "must not have a query or fragment"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+impl TryFrom<Args> for Config {
+    type Error = ConfigError;
+
+    fn try_from(args: Args) -> Result<Self, Self::Error> {
+        let bind = parse_addr(
+            "AI_BIND",
+            &non_empty(args.ai_bind).unwrap_or_else(|| "127.0.0.1:8001".to_owned()),
+        )?;
+        let service_token =
+            non_empty(args.ai_service_token).ok_or_else(|| ConfigError::new("AI_SERVICE_TOKEN", "is required"))?;
+        let timeout_text = non_empty(args.ai_timeout_secs).unwrap_or_else(|| "60".to_owned());
+        let timeout_secs: u64 = timeout_text
+            .parse()
+            .ok()
+            .filter(|secs| (1..=3600).contains(secs))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "AI_TIMEOUT_SECS",
+                    "must be a whole number of seconds between 1 and 3600",
+                )
+            })?;
+        let metrics_bind = non_empty(args.metrics_bind)
+            .map(|v| parse_addr("METRICS_BIND", &v))
+            .transpose()?;
+        let provider_name = non_empty(args.ai_provider)
+            .unwrap_or_else(|| "offline".to_owned())
+            .to_ascii_lowercase();
+        let provider = match provider_name.as_str() {
+            "offline" => ProviderConfig::Offline,
+            "gemini" => ProviderConfig::Gemini {
+                api_key: SecretString::from(
+                    non_empty(args.gemini_api_key)
+                        .ok_or_else(|| ConfigError::new("GEMINI_API_KEY", "is required when AI_PROVIDER=gemini"))?,
+                ),
+                model: non_empty(args.gemini_model).unwrap_or_else(|| "gemini-2.5-flash".to_owned()),
+                base_url: parse_url(
+                    "GEMINI_BASE_URL",
+                    &non_empty(args.gemini_base_url)
+                        .unwrap_or_else(|| "https://generativelanguage.googleapis.com".to_owned()),
+                )?,
+            },
+            "openai" => ProviderConfig::OpenAi {
+                base_url: parse_url(
+                    "OPENAI_BASE_URL",
+                    &non_empty(args.openai_base_url)
+                        .ok_or_else(|| ConfigError::new("OPENAI_BASE_URL", "is required when AI_PROVIDER=openai"))?,
+                )?,
+                api_key: non_empty(args.openai_api_key).map(SecretString::from),
+                model: non_empty(args.openai_model)
+                    .ok_or_else(|| ConfigError::new("OPENAI_MODEL", "is required when AI_PROVIDER=openai"))?,
+            },
+            _ => {
+                return Err(ConfigError::new(
+                    "AI_PROVIDER",
+                    format!("must be one of offline, gemini, openai, got {provider_name:?}"),
+                ));
+            }
+        };
+        Ok(Self {
+            bind,
+            service_token: SecretString::from(service_token),
+            provider,
+            timeout: Duration::from_secs(timeout_secs),
+            metrics_bind,
+            log_filter: non_empty(args.rust_log).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> Args {
+        Args {
+            ai_service_token: Some("secret".into()),
+            ..Args::default()
+        }
+    }
+
+    #[test]
+    fn defaults_give_offline_provider_on_port_8001() {
+        let config = Config::try_from(args()).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:8001".parse().unwrap());
+        assert_eq!(config.provider.name(), "offline");
+        assert_eq!(config.timeout.as_secs(), DEFAULT_TIMEOUT_SECS);
+    }
+
+    #[test]
+    fn missing_token_names_the_variable() {
+        let err = Config::try_from(Args::default()).unwrap_err();
+        assert_eq!(err.to_string(), "invalid configuration: AI_SERVICE_TOKEN is required");
+    }
+
+    #[test]
+    fn gemini_without_key_names_the_variable() {
+        let err = Config::try_from(Args {
+            ai_provider: Some("gemini".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "GEMINI_API_KEY");
+    }
+
+    #[test]
+    fn openai_needs_base_url_and_model() {
+        let err = Config::try_from(Args {
+            ai_provider: Some("openai".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "OPENAI_BASE_URL");
+        let err = Config::try_from(Args {
+            ai_provider: Some("openai".into()),
+            openai_base_url: Some("http://127.0.0.1:11434/v1/".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "OPENAI_MODEL");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_one_line() {
+        for (args, variable) in [
+            (
+                Args {
+                    ai_timeout_secs: Some("0".into()),
+                    ..args()
+                },
+                "AI_TIMEOUT_SECS",
+            ),
+            (
+                Args {
+                    ai_timeout_secs: Some("abc".into()),
+                    ..args()
+                },
+                "AI_TIMEOUT_SECS",
+            ),
+            (
+                Args {
+                    ai_bind: Some("nope".into()),
+                    ..args()
+                },
+                "AI_BIND",
+            ),
+            (
+                Args {
+                    metrics_bind: Some("nope".into()),
+                    ..args()
+                },
+                "METRICS_BIND",
+            ),
+            (
+                Args {
+                    ai_provider: Some("claude".into()),
+                    ..args()
+                },
+                "AI_PROVIDER",
+            ),
+        ] {
+            let err = Config::try_from(args).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+}

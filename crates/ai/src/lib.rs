@@ -1,0 +1,152 @@
+//! The `ai` service: emergency triage, prompt building and model providers behind a small
+//! internal HTTP API (see `CONTRACT.md`, "Internal API (ai)").
+//!
+//! [`app`] builds the router (used by the binary and by tests), [`serve`] runs it on a listener
+//! until a shutdown future resolves, and [`run`] is the whole process: bind, metrics, signals and
+//! a bounded graceful shutdown.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod prompt;
+pub mod providers;
+pub mod routes;
+pub mod state;
+pub mod triage;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// How long open requests and streams may run after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// The service's router.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Serves the app on `listener` until `shutdown` resolves, then waits for open connections
+/// (including streams) to finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // Small SSE writes must leave at once (Nagle plus delayed ACKs would add ~40 ms per event).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Installs the tracing subscriber (`RUST_LOG` syntax).
+pub fn init_tracing(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the whole process until SIGTERM / Ctrl-C, then drains for at most [`SHUTDOWN_GRACE`].
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let state = AppState::new(&config)?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on AI_BIND={}", config.bind))?;
+    if let Some(metrics_bind) = config.metrics_bind {
+        let metrics_listener = TcpListener::bind(metrics_bind)
+            .await
+            .with_context(|| format!("cannot listen on METRICS_BIND={metrics_bind}"))?;
+        let metrics_state = state.clone();
+        let metrics_app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let state = metrics_state.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        state.metrics().render(),
+                    )
+                }
+            }),
+        );
+        tracing::info!(%metrics_bind, "metrics listening");
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(metrics_listener, metrics_app).await {
+                tracing::error!(error = %err, "metrics server stopped");
+            }
+        });
+    }
+    let signal = shutdown_signal();
+    tracing::info!(
+        bind = %listener.local_addr()?,
+        provider = state.provider().name(),
+        model = state.provider().model(),
+        timeout_secs = config.timeout.as_secs(),
+        "ai service listening"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    tokio::select! {
+        result = &mut server => {
+            result.context("server task failed")?.context("server failed")?;
+            return Ok(());
+        }
+        () = signal => {
+            tracing::info!(grace_secs = SHUTDOWN_GRACE.as_secs(), "shutdown signal received, draining");
+            let _ = stop_tx.send(());
+        }
+    }
+    if let Ok(result) = tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+        result.context("server task failed")?.context("server failed")?;
+    } else {
+        tracing::warn!("grace period over, closing remaining connections");
+        server.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Registers the Ctrl-C and SIGTERM handlers now (so a signal sent right after start-up is not
+/// missed) and resolves when either arrives.
+fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    #[cfg(unix)]
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            result = ctrl_c => {
+                if result.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            () = terminate => {}
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! HTTP routes, the JSON extractor, authentication and request-id middleware.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use shared::ai::{
+    AiHealth, ChatRequest, ChatResponse, HistoryTurn, PatientContext, StreamDelta, StreamDone, StreamError, Triage,
+    TriageRequest, TurnRole, Usage,
+};
+use shared::{FieldError, Problem};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::error::AppError;
+use crate::prompt::Prompt;
+use crate::providers::offline::word_groups;
+use crate::providers::{ChunkStream, StreamChunk, UpstreamError};
+use crate::state::AppState;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Longest accepted message, in characters (the api allows 4,000; this is a defensive bound).
+pub const MESSAGE_LIMIT: usize = 16_000;
+const NAME_LIMIT: usize = 1_000;
+const NOTES_LIMIT: usize = 100_000;
+const HISTORY_LIMIT: usize = 1_000;
+/// `model` reported for triage answers (no model was called).
+pub const TRIAGE_MODEL: &str = "triage";
+/// `finishReason` of triage answers.
+pub const TRIAGE_FINISH: &str = "triage";
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the service's router.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/triage", post(triage))
+        .route("/v1/chat", post(chat))
+        .route("/v1/chat/stream", post(chat_stream))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// `axum::Json` with problem+json rejections.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+                JsonRejection::JsonDataError(err) => AppError::InvalidJson(err.body_text()),
+                JsonRejection::JsonSyntaxError(err) => AppError::InvalidJson(err.body_text()),
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+                other => AppError::InvalidJson(other.body_text()),
+            }),
+        }
+    }
+}
+
+/// Request id, tracing span and request log line; stamps `requestId` on problem bodies.
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_valid_request_id(value))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = req.method().clone();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if let Some(mut problem) = response.extensions_mut().remove::<Problem>() {
+        problem.request_id = Some(id.clone());
+        if let Ok(body) = serde_json::to_vec(&problem) {
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+            *response.body_mut() = Body::from(body);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request finished"
+        );
+    });
+    response
+}
+
+/// The request id of the current request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// 1-128 characters of `[A-Za-z0-9._:-]`.
+pub fn is_valid_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match presented {
+        Some(token) if state.token_matches(token) => next.run(req).await,
+        _ => AppError::Unauthorized.into_response(),
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Json<AiHealth> {
+    Json(AiHealth {
+        status: "ok".to_owned(),
+        provider: state.provider().name().to_owned(),
+    })
+}
+
+fn check_message(field: &str, message: &str, errors: &mut Vec<FieldError>) {
+    if message.trim().is_empty() {
+        errors.push(FieldError::new(field, "required", "must not be empty"));
+    } else if message.chars().count() > MESSAGE_LIMIT {
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("must be at most {MESSAGE_LIMIT} characters"),
+        ));
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn triage(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TriageRequest>,
+) -> Result<Json<Triage>, AppError> {
+    let mut errors = Vec::new();
+    check_message("message", &body.message, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(Json(state.triage(&body.message).triage))
+}
+
+/// The chat body as received: unknown fields are rejected.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatBody {
+    patient: PatientBody,
+    #[serde(default)]
+    history: Vec<HistoryBody>,
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PatientBody {
+    name: String,
+    #[serde(default)]
+    medical_notes: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HistoryBody {
+    role: TurnRole,
+    content: String,
+}
+
+impl TryFrom<ChatBody> for ChatRequest {
+    type Error = AppError;
+
+    fn try_from(body: ChatBody) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        check_message("message", &body.message, &mut errors);
+        if body.patient.name.chars().count() > NAME_LIMIT {
+            errors.push(FieldError::new(
+                "patient.name",
+                "too_long",
+                format!("must be at most {NAME_LIMIT} characters"),
+            ));
+        }
+        if body
+            .patient
+            .medical_notes
+            .as_ref()
+            .is_some_and(|notes| notes.chars().count() > NOTES_LIMIT)
+        {
+            errors.push(FieldError::new(
+                "patient.medicalNotes",
+                "too_long",
+                format!("must be at most {NOTES_LIMIT} characters"),
+            ));
+        }
+        if body.history.len() > HISTORY_LIMIT {
+            errors.push(FieldError::new(
+                "history",
+                "too_many",
+                format!("at most {HISTORY_LIMIT} turns"),
+            ));
+        }
+        for (index, turn) in body.history.iter().enumerate() {
+            if turn.content.chars().count() > MESSAGE_LIMIT {
+                errors.push(FieldError::new(
+                    format!("history[{index}].content"),
+                    "too_long",
+                    format!("must be at most {MESSAGE_LIMIT} characters"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(Self {
+            patient: PatientContext {
+                name: body.patient.name,
+                medical_notes: body.patient.medical_notes,
+            },
+            history: body
+                .history
+                .into_iter()
+                .map(|turn| HistoryTurn {
+                    role: turn.role,
+                    content: turn.content,
+                })
+                .collect(),
+            message: body.message,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn chat(State(state): State<AppState>, ApiJson(body): ApiJson<ChatBody>) -> Result<Json<ChatResponse>, AppError> {
+    let request = ChatRequest::try_from(body)?;
+    let provider = state.provider();
+    let triage = state.triage(&request.message);
+    if let Some(first_aid) = triage.first_aid {
+        return Ok(Json(ChatResponse {
+            reply: first_aid.to_owned(),
+            provider: provider.name().to_owned(),
+            model: TRIAGE_MODEL.to_owned(),
+            emergency: triage.triage,
+            usage: Usage::default(),
+            finish_reason: TRIAGE_FINISH.to_owned(),
+        }));
+    }
+    let prompt = Prompt::build(&request);
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(state.timeout(), provider.complete(&prompt))
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout));
+    state.record_call(
+        started.elapsed(),
+        outcome.as_ref().map(|c| c.usage).map_err(UpstreamError::code),
+    );
+    let completion = outcome?;
+    Ok(Json(ChatResponse {
+        reply: completion.text,
+        provider: provider.name().to_owned(),
+        model: provider.model().to_owned(),
+        emergency: Triage::none(),
+        usage: completion.usage,
+        finish_reason: completion.finish_reason,
+    }))
+}
+
+fn json_event(name: &'static str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+fn sse_response<S>(events: S) -> Response
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    response
+}
+
+#[tracing::instrument(skip_all)]
+async fn chat_stream(State(state): State<AppState>, ApiJson(body): ApiJson<ChatBody>) -> Result<Response, AppError> {
+    let request = ChatRequest::try_from(body)?;
+    let provider = state.provider();
+    let triage = state.triage(&request.message);
+    if let Some(first_aid) = triage.first_aid {
+        let done = StreamDone {
+            provider: provider.name().to_owned(),
+            model: TRIAGE_MODEL.to_owned(),
+            emergency: triage.triage,
+            usage: Usage::default(),
+            finish_reason: TRIAGE_FINISH.to_owned(),
+        };
+        let events: Vec<Result<Event, Infallible>> = word_groups(first_aid, 6)
+            .into_iter()
+            .map(|text| Ok(json_event("delta", &StreamDelta { text })))
+            .chain(std::iter::once(Ok(json_event("done", &done))))
+            .collect();
+        return Ok(sse_response(futures::stream::iter(events)));
+    }
+    let prompt = Prompt::build(&request);
+    let started = Instant::now();
+    let deadline = started + state.timeout();
+    let chunks = match tokio::time::timeout_at(deadline, provider.stream(&prompt)).await {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(err)) => {
+            state.record_call(started.elapsed(), Err(err.code()));
+            return Err(err.into());
+        }
+        Err(_) => {
+            state.record_call(started.elapsed(), Err(UpstreamError::Timeout.code()));
+            return Err(UpstreamError::Timeout.into());
+        }
+    };
+    let relay = Relay {
+        chunks,
+        deadline,
+        started,
+        state: state.clone(),
+        finished: false,
+        provider: provider.name(),
+        model: provider.model().to_owned(),
+    };
+    let span = tracing::Span::current();
+    let events = futures::stream::unfold(relay, move |mut relay| {
+        async move {
+            let event = relay.next_event().await?;
+            Some((Ok::<_, Infallible>(event), relay))
+        }
+        .instrument(span.clone())
+    });
+    Ok(sse_response(events))
+}
+
+/// Relays provider chunks as SSE events under the whole-call deadline.
+struct Relay {
+    chunks: ChunkStream,
+    deadline: Instant,
+    started: Instant,
+    state: AppState,
+    finished: bool,
+    provider: &'static str,
+    model: String,
+}
+
+impl Relay {
+    async fn next_event(&mut self) -> Option<Event> {
+        if self.finished {
+            return None;
+        }
+        let next = tokio::time::timeout_at(self.deadline, self.chunks.next()).await;
+        let outcome = match next {
+            Ok(Some(Ok(StreamChunk::Delta(text)))) => return Some(json_event("delta", &StreamDelta { text })),
+            Ok(Some(Ok(StreamChunk::Done { usage, finish_reason }))) => Ok((usage, finish_reason)),
+            Ok(Some(Err(err))) => Err(err),
+            Ok(None) => Err(UpstreamError::bad("model stream ended without an outcome")),
+            Err(_) => Err(UpstreamError::Timeout),
+        };
+        self.finished = true;
+        self.state.record_call(
+            self.started.elapsed(),
+            outcome.as_ref().map(|(usage, _)| *usage).map_err(UpstreamError::code),
+        );
+        Some(match outcome {
+            Ok((usage, finish_reason)) => json_event(
+                "done",
+                &StreamDone {
+                    provider: self.provider.to_owned(),
+                    model: self.model.clone(),
+                    emergency: Triage::none(),
+                    usage,
+                    finish_reason,
+                },
+            ),
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "model stream failed after the response started");
+                json_event(
+                    "error",
+                    &StreamError {
+                        code: err.code().to_owned(),
+                        detail: err.detail(),
+                    },
+                )
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_validated() {
+        assert!(is_valid_request_id("abc-123_x.y:z"));
+        assert!(!is_valid_request_id(""));
+        assert!(!is_valid_request_id("has space"));
+        assert!(!is_valid_request_id(&"a".repeat(129)));
+        assert!(is_valid_request_id(&"a".repeat(128)));
+    }
+}

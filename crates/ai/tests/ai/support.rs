@@ -1,0 +1,340 @@
+//! Test support: the service on port 0, fake model servers speaking raw HTTP/1.1 bytes, and an
+//! SSE reader.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ai::config::{Config, ProviderConfig};
+use ai::{AppState, serve};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const TOKEN: &str = "test-service-token";
+pub const GEMINI_KEY: &str = "gemini-test-key";
+pub const OPENAI_KEY: &str = "openai-test-key";
+
+/// A running `ai` service.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn(provider: ProviderConfig, timeout: Duration) -> Self {
+        let mut config = Config::for_tests(TOKEN);
+        config.provider = provider;
+        config.timeout = timeout;
+        let state = AppState::new(&config).unwrap();
+        Self::spawn_state(state).await
+    }
+
+    pub async fn spawn_state(state: AppState) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, state, std::future::pending()));
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn offline() -> Self {
+        Self::spawn(ProviderConfig::Offline, Duration::from_secs(5)).await
+    }
+
+    pub async fn gemini(fake: &FakeServer, timeout: Duration) -> Self {
+        Self::spawn(
+            ProviderConfig::Gemini {
+                api_key: SecretString::from(GEMINI_KEY),
+                model: "gemini-test".into(),
+                base_url: fake.base(),
+            },
+            timeout,
+        )
+        .await
+    }
+
+    pub async fn openai(base_url: String, timeout: Duration) -> Self {
+        Self::spawn(
+            ProviderConfig::OpenAi {
+                base_url,
+                api_key: Some(SecretString::from(OPENAI_KEY)),
+                model: "local-model".into(),
+            },
+            timeout,
+        )
+        .await
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.base)).bearer_auth(TOKEN)
+    }
+
+    pub async fn chat(&self, message: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self.post("/v1/chat").json(&chat_body(message)).send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap();
+        (status, headers, body)
+    }
+
+    pub async fn stream(&self, message: &str) -> (u16, Vec<(String, Value)>) {
+        let response = self
+            .post("/v1/chat/stream")
+            .json(&chat_body(message))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        if !content_type.starts_with("text/event-stream") {
+            return (status, vec![("problem".into(), serde_json::from_str(&text).unwrap())]);
+        }
+        (status, parse_sse(&text))
+    }
+}
+
+pub fn chat_body(message: &str) -> Value {
+    serde_json::json!({
+        "patient": {"name": "Test Patient", "medicalNotes": "No known allergies."},
+        "history": [
+            {"role": "user", "content": "Hello"},
+            {"role": "assistant", "content": "Hi! How can I help?"}
+        ],
+        "message": message,
+    })
+}
+
+/// Parses `event:`/`data:` blocks (the service writes LF framing and one-line JSON data).
+pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(rest) = line.strip_prefix("event:") {
+                    event = Some(rest.trim().to_owned());
+                } else if let Some(rest) = line.strip_prefix("data:") {
+                    data = Some(rest.trim().to_owned());
+                }
+            }
+            Some((event?, serde_json::from_str(&data?).unwrap()))
+        })
+        .collect()
+}
+
+/// The concatenated `delta` text and the final event of a stream.
+pub fn stream_outcome(events: &[(String, Value)]) -> (String, &(String, Value)) {
+    let text = events
+        .iter()
+        .filter(|(name, _)| name == "delta")
+        .map(|(_, data)| data["text"].as_str().unwrap())
+        .collect();
+    let last = events.last().unwrap();
+    let finals = events
+        .iter()
+        .filter(|(name, _)| name == "done" || name == "error")
+        .count();
+    assert_eq!(finals, 1, "exactly one done or error event: {events:?}");
+    (text, last)
+}
+
+/// A scripted reply of a fake model server.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// Piece sizes the body is written in (cycled); empty = all at once.
+    pub pieces: Vec<usize>,
+    /// Wait before the status line.
+    pub delay: Duration,
+    /// Stop after this many body bytes and hold the connection open (for timeouts).
+    pub stall_after: Option<usize>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self::raw(
+            status,
+            "application/json; charset=UTF-8",
+            serde_json::to_string_pretty(body).unwrap() + "\n",
+        )
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+            pieces: Vec::new(),
+            delay: Duration::ZERO,
+            stall_after: None,
+        }
+    }
+
+    pub fn sse(body: impl Into<Vec<u8>>) -> Self {
+        Self::raw(200, "text/event-stream", body).awkward()
+    }
+
+    /// Irregular tiny pieces, so splits land inside `data:`, between CR and LF and inside
+    /// multi-byte characters.
+    pub fn awkward(mut self) -> Self {
+        self.pieces = vec![1, 3, 2, 7, 1, 1, 5, 2, 11, 4, 1, 6];
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+}
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A fake model server on 127.0.0.1:0 answering every request with the same reply.
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeServer {
+    pub async fn start(reply: Reply) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let task_log = log.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let reply = reply.clone();
+                let log = task_log.clone();
+                tokio::spawn(async move {
+                    let _ = handle(socket, reply, log).await;
+                });
+            }
+        });
+        Self { addr, log }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+async fn handle(mut socket: TcpStream, reply: Reply, log: Arc<Mutex<Vec<Recorded>>>) -> std::io::Result<()> {
+    socket.set_nodelay(true)?;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < header_end + length {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = serde_json::from_slice(&buffer[header_end..]).unwrap_or(Value::Null);
+    log.lock().unwrap().push(Recorded {
+        method,
+        target,
+        headers,
+        body,
+    });
+
+    tokio::time::sleep(reply.delay).await;
+    let mut head = format!(
+        "HTTP/1.1 {} Fake\r\ncontent-type: {}\r\nconnection: close\r\n",
+        reply.status, reply.content_type
+    );
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket.write_all(head.as_bytes()).await?;
+    socket.flush().await?;
+    let limit = reply.stall_after.unwrap_or(reply.body.len()).min(reply.body.len());
+    let body = &reply.body[..limit];
+    if reply.pieces.is_empty() {
+        socket.write_all(body).await?;
+    } else {
+        let mut offset = 0;
+        for size in reply.pieces.iter().cycle() {
+            if offset >= body.len() {
+                break;
+            }
+            let end = (offset + size).min(body.len());
+            socket.write_all(&body[offset..end]).await?;
+            socket.flush().await?;
+            offset = end;
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+    }
+    socket.flush().await?;
+    if reply.stall_after.is_some() {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    socket.shutdown().await?;
+    Ok(())
+}
+
+/// An address where nothing listens.
+pub async fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
