@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::state::AppState;
@@ -20,6 +21,10 @@ pub async fn serve(
     let tasks = state.tasks.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small SSE writes (one delta each) must leave at once rather than wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let mut drain_rx = stop_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

@@ -78,6 +78,18 @@ pub struct Services {
 impl Services {
     /// Builds and starts ai and api against `database_url`, waiting until the API's health answers.
     pub fn start(root: &Path, database_url: &str, release: bool, api_port: u16, ai_port: u16) -> Result<Self> {
+        Self::start_with(root, database_url, release, api_port, ai_port, &[])
+    }
+
+    /// As [`Services::start`], with extra environment for the api (e.g. rate limits for a load run).
+    pub fn start_with(
+        root: &Path,
+        database_url: &str,
+        release: bool,
+        api_port: u16,
+        ai_port: u16,
+        api_env: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut build = Command::new(env!("CARGO"));
         build
             .current_dir(root)
@@ -115,6 +127,9 @@ impl Services {
             );
         if web_dir.join("index.html").is_file() {
             api.env("WEB_DIR", &web_dir);
+        }
+        for (k, v) in api_env {
+            api.env(k, v);
         }
         match api.spawn() {
             Ok(child) => children.push(("api".to_owned(), child)),
@@ -265,4 +280,112 @@ pub fn e2e(root: &Path, database_url_base: &str) -> Result<()> {
     );
     services.stop();
     result
+}
+
+/// One HTTP/1.1 request without a client library; returns the status and the body.
+pub fn http(addr: &str, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        use std::fmt::Write as _;
+        let _ = write!(request, "{k}: {v}\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    Ok((status, body))
+}
+
+/// The value of a top-level string field in a small JSON object (enough for a token).
+pub fn json_string_field(body: &str, field: &str) -> Option<String> {
+    let key = format!("\"{field}\":\"");
+    let start = body.find(&key)? + key.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// Contract fuzzing: schemathesis (in `.venv`, created when missing) against a running stack with a signed-in user.
+pub fn fuzz(root: &Path, database_url_base: &str) -> Result<()> {
+    let venv = root.join(".venv");
+    let schemathesis = venv.join("bin/schemathesis");
+    if !schemathesis.is_file() {
+        if !have("python3") {
+            bail!("Python 3 is needed for the contract fuzzing (schemathesis): install python3 and python3-venv");
+        }
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv (install python3-venv)",
+        )?;
+        run(
+            Command::new(venv.join("bin/pip")).args(["install", "-q", "schemathesis>=4,<5"]),
+            "pip install schemathesis",
+        )?;
+    }
+    let url = fresh_database(database_url_base, "dental_fuzz")?;
+    let limits = [
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
+        ("RATE_LIMIT_LOGIN_FAILURES_PER_IP", "100000"),
+        ("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "100000"),
+        ("RATE_LIMIT_GLOBAL_PER_MINUTE", "1000000"),
+        ("RATE_LIMIT_CHAT_PER_15_MINUTES", "100000"),
+    ];
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &limits)?;
+    let result = (|| -> Result<()> {
+        let addr = services.api_url.trim_start_matches("http://").to_owned();
+        let (status, body) = http(
+            &addr,
+            "POST",
+            "/api/v1/auth/register",
+            r#"{"email":"fuzz@clinic.example","password":"correct horse battery staple lamp","fullName":"Fuzz"}"#,
+            &[],
+        )?;
+        if status != 201 {
+            bail!("registering the fuzzing user failed ({status})");
+        }
+        let token = json_string_field(&body, "accessToken").context("no access token in the session")?;
+        let report = root.join("target/schemathesis");
+        std::fs::create_dir_all(&report)?;
+        run(
+            Command::new(&schemathesis)
+                .current_dir(&report)
+                .arg("run")
+                .arg(format!("{}/api/v1/openapi.json", services.api_url))
+                .args(["--url", &format!("{}/api/v1", services.api_url)])
+                .args([
+                    "--checks",
+                    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                ])
+                .args(["--max-examples", "80", "--seed", "20261126", "--workers", "2"])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .stdin(Stdio::null()),
+            "schemathesis",
+        )
+    })();
+    services.stop();
+    result
+}
+
+/// Drops and recreates `name` next to the database of `base`; returns its URL.
+pub fn fresh_database(base: &str, name: &str) -> Result<String> {
+    let url = base
+        .rsplit_once('/')
+        .map_or_else(|| base.to_owned(), |(b, _)| format!("{b}/{name}"));
+    let psql = crate::pg::find_bindir()?.join("psql");
+    let _ = Command::new(&psql)
+        .args([base, "-qc", &format!("drop database if exists {name} with (force)")])
+        .status();
+    run(
+        Command::new(&psql).args([base, "-qc", &format!("create database {name}")]),
+        "create database",
+    )?;
+    Ok(url)
 }

@@ -18,6 +18,9 @@ impl MessageContent {
                 "The message cannot be empty.",
             ));
         }
+        if s.contains('\0') {
+            return Err(ApiError::validation("content", "invalid", "The message must not contain NUL characters."));
+        }
         if s.chars().count() > CONTENT_MAX {
             return Err(ApiError::validation(
                 "content",

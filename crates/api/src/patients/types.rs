@@ -128,6 +128,10 @@ pub struct MedicalNotes(String);
 impl MedicalNotes {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let s = raw.trim();
+        if s.contains('\0') {
+            // PostgreSQL text cannot hold NUL; refuse it rather than fail on insert.
+            return Err(field("medicalNotes", "invalid", "Medical notes must not contain NUL characters."));
+        }
         if s.chars().count() > NOTES_MAX {
             return Err(field(
                 "medicalNotes",
