@@ -5,10 +5,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, patch};
 use serde::Deserialize;
-use shared::api::{Role, UpdateUserRequest, User, UserPage};
+use shared::api::{AuditEventPage, Role, UpdateUserRequest, User, UserPage};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::audit::{self, AuthAction};
 use crate::auth::AuthUser;
 use crate::auth::extractor::UNAUTHORIZED;
 use crate::auth::password::{self, Password};
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}", patch(update_user))
+        .route("/admin/audit-events", get(list_audit_events))
 }
 
 /// `page` (from 1) and `limit` (1-100) of a listing.
@@ -154,11 +156,13 @@ pub async fn update_user(
         ));
     }
     let mut tx = state.db.begin().await?;
-    let row = sqlx::query_as!(
-        UserRow,
-        r#"update users set role = coalesce($2, role), is_active = coalesce($3, is_active)
-           where id = $1
-           returning id, email::text as "email!", full_name, role, is_active, created_at"#,
+    let updated = sqlx::query!(
+        r#"with old as (select role, is_active from users where id = $1 for update)
+           update users u set role = coalesce($2, u.role), is_active = coalesce($3, u.is_active)
+           from old
+           where u.id = $1
+           returning u.id, u.email::text as "email!", u.full_name, u.role, u.is_active, u.created_at,
+                     old.role as old_role, old.is_active as old_is_active"#,
         id,
         body.role.map(Role::as_str),
         body.is_active
@@ -170,9 +174,93 @@ pub async fn update_user(
         // Deactivation ends every session: refresh fails at once, access tokens on their next use.
         tokens::revoke_all_for_user(&mut tx, id, "deactivated").await?;
     }
+    // The trail: the admin who acted, and each change on the account concerned (same request id).
+    audit::record(&mut *tx, Some(user.id), AuthAction::AdminUserUpdate, None).await?;
+    if updated.old_role != updated.role {
+        audit::record(&mut *tx, Some(id), AuthAction::RoleChanged, None).await?;
+    }
+    if updated.old_is_active != updated.is_active {
+        let action = if updated.is_active {
+            AuthAction::Reactivated
+        } else {
+            AuthAction::Deactivated
+        };
+        audit::record(&mut *tx, Some(id), action, None).await?;
+    }
     tx.commit().await?;
+    let row = UserRow {
+        id: updated.id,
+        email: updated.email,
+        full_name: updated.full_name,
+        role: updated.role,
+        is_active: updated.is_active,
+        created_at: updated.created_at,
+    };
     tracing::info!(admin = %user.id, target = %id, role = ?body.role, is_active = ?body.is_active, "account updated by admin");
     Ok(Json(row.into()))
+}
+
+/// Filters and page of the audit listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AuditQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Only events of this account.
+    pub user_id: Option<Uuid>,
+    /// Only events about this patient.
+    pub patient_id: Option<Uuid>,
+    /// Only this action (e.g. `patient.read`, `auth.login_failed`).
+    #[param(pattern = "^[a-z_.]{1,64}$")]
+    pub action: Option<String>,
+}
+
+/// The audit trail, newest first (admins only): every access to patient data, sign-ins, failed sign-ins, refresh
+/// token reuse and account changes. Ids and actions only; never names, notes or message text.
+#[utoipa::path(get, path = "/admin/audit-events", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, description = "A page of audit events", body = AuditEventPage),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
+        crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<Json<AuditEventPage>> {
+    require_admin(&state.db, user).await?;
+    let (page, limit) = PageQuery {
+        page: query.page,
+        limit: query.limit,
+    }
+    .resolve()?;
+    let valid_action =
+        |a: &str| (1..=64).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.');
+    if query.action.as_deref().is_some_and(|a| !valid_action(a)) {
+        return Err(ApiError::validation(
+            "action",
+            "invalid",
+            "action is 1-64 characters of a-z, '_' and '.'.",
+        ));
+    }
+    let filter = audit::Filter {
+        user_id: query.user_id,
+        patient_id: query.patient_id,
+        action: query.action,
+    };
+    // Reading the trail is itself recorded.
+    audit::record(&state.db, Some(user.id), AuthAction::AuditList, None).await?;
+    let offset = i64::from(page - 1) * i64::from(limit);
+    let (items, total) = audit::page(&state.db, &filter, i64::from(limit), offset).await?;
+    Ok(Json(AuditEventPage {
+        items,
+        page,
+        limit,
+        total,
+    }))
 }
 
 /// Creates an admin account, or promotes (and reactivates) an existing one. Used by `api create-admin`.

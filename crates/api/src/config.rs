@@ -41,9 +41,14 @@ pub struct RawConfig {
     /// When set, Prometheus text at http://METRICS_BIND/metrics (never on the public port).
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<String>,
-    /// Reserved for rate limits shared through Redis; not used yet (limits are per process, see README).
+    /// When set, rate limits are shared by every api instance through this Redis (redis:// or rediss://).
+    /// If Redis stops answering, the api fails open: it keeps serving and counts per instance until Redis
+    /// returns (health reports `redis: unreachable`, still 200). Unset: limits are per process.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Prefix of every rate-limit key in Redis (lets several deployments share one Redis).
+    #[arg(long, env = "RATE_LIMIT_REDIS_PREFIX", default_value = "dental:rl:")]
+    pub rate_limit_redis_prefix: String,
     /// The built web app served at `/` (default: web/dist of the source tree, when present).
     #[arg(long, env = "WEB_DIR")]
     pub web_dir: Option<String>,
@@ -86,6 +91,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<http::HeaderValue>,
     pub metrics_bind: Option<SocketAddr>,
     pub redis_url: Option<SecretString>,
+    /// Prefix of the rate-limit keys in Redis.
+    pub rate_limit_prefix: String,
     pub web_dir: Option<PathBuf>,
     pub rate_limits: RuleSet,
     pub trust_forwarded_for: bool,
@@ -206,10 +213,12 @@ impl RawConfig {
         let minute = Duration::from_secs(60);
         let rate_limits = RuleSet {
             auth_per_ip: Rule::new(
+                "auth_per_ip",
                 positive("RATE_LIMIT_AUTH_PER_MINUTE", &self.rate_limit_auth_per_minute)?,
                 minute,
             ),
             login_failures_per_ip: Rule::new(
+                "login_failures_per_ip",
                 positive(
                     "RATE_LIMIT_LOGIN_FAILURES_PER_IP",
                     &self.rate_limit_login_failures_per_ip,
@@ -217,6 +226,7 @@ impl RawConfig {
                 15 * minute,
             ),
             login_failures_per_account: Rule::new(
+                "login_failures_per_account",
                 positive(
                     "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT",
                     &self.rate_limit_login_failures_per_account,
@@ -224,10 +234,12 @@ impl RawConfig {
                 60 * minute,
             ),
             global_per_client: Rule::new(
+                "global_per_client",
                 positive("RATE_LIMIT_GLOBAL_PER_MINUTE", &self.rate_limit_global_per_minute)?,
                 minute,
             ),
             chat_per_user: Rule::new(
+                "chat_per_user",
                 positive("RATE_LIMIT_CHAT_PER_15_MINUTES", &self.rate_limit_chat_per_15_minutes)?,
                 15 * minute,
             ),
@@ -244,6 +256,7 @@ impl RawConfig {
             cors_allowed_origins,
             metrics_bind,
             redis_url,
+            rate_limit_prefix: self.rate_limit_redis_prefix,
             web_dir,
             rate_limits,
             trust_forwarded_for: parse_bool("TRUST_FORWARDED_FOR", &self.trust_forwarded_for)?,
@@ -268,13 +281,14 @@ impl Config {
             cors_allowed_origins: vec![http::HeaderValue::from_static("http://localhost:5173")],
             metrics_bind: None,
             redis_url: None,
+            rate_limit_prefix: "dental:rl:".to_owned(),
             web_dir: None,
             rate_limits: RuleSet {
-                auth_per_ip: Rule::new(30, minute),
-                login_failures_per_ip: Rule::new(5, 15 * minute),
-                login_failures_per_account: Rule::new(50, 60 * minute),
-                global_per_client: Rule::new(600, minute),
-                chat_per_user: Rule::new(20, 15 * minute),
+                auth_per_ip: Rule::new("auth_per_ip", 30, minute),
+                login_failures_per_ip: Rule::new("login_failures_per_ip", 5, 15 * minute),
+                login_failures_per_account: Rule::new("login_failures_per_account", 50, 60 * minute),
+                global_per_client: Rule::new("global_per_client", 600, minute),
+                chat_per_user: Rule::new("chat_per_user", 20, 15 * minute),
             },
             trust_forwarded_for: false,
             cookie_secure: true,
@@ -308,6 +322,7 @@ mod tests {
             trust_forwarded_for: "false".into(),
             cookie_secure: "true".into(),
             database_max_connections: "16".into(),
+            rate_limit_redis_prefix: "dental:rl:".into(),
             ..RawConfig::default()
         }
     }

@@ -1,5 +1,9 @@
 //! `GET`/`HEAD /api/v1/health`: for uptime monitors and load balancers. Checks the database and the AI
 //! service with short timeouts, concurrently, and answers 503 (same body shape) when either is down.
+//!
+//! Redis (only when `REDIS_URL` is set) is reported as `checks.redis` but never makes the answer 503:
+//! the api fails open without it (rate limits fall back to per-instance counting), so a load balancer
+//! must keep sending traffic.
 
 use std::time::Duration;
 
@@ -13,7 +17,8 @@ use crate::state::AppState;
 
 const DB_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Health of the api and its dependencies (database, AI service). `HEAD` answers the same status.
+/// Health of the api and its dependencies (database, AI service). `HEAD` answers the same status. `checks.redis`
+/// appears only when Redis is configured and never causes a 503 (rate limits fail open without it).
 #[utoipa::path(get, path = "/health", tag = "health",
     responses(
         (status = 200, description = "Everything is up", body = Health),
@@ -32,14 +37,14 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     let ai = async { state.ai.health().await.map_or_else(|reason| reason, |()| "ok") };
-    let (database, ai) = tokio::join!(database, ai);
+    let (database, ai, redis) = tokio::join!(database, ai, state.limiter.redis_health());
     let healthy = database == "ok" && ai == "ok";
     let body = Health {
         status: if healthy { "ok" } else { "degraded" }.to_owned(),
         checks: HealthChecks {
             database: database.to_owned(),
             ai: ai.to_owned(),
-            redis: None,
+            redis: redis.map(str::to_owned),
         },
     };
     let status = if healthy {

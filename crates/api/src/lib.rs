@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod ai_client;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod client_ip;
@@ -14,6 +15,7 @@ pub mod email;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod patients;
 pub mod ratelimit;
@@ -54,7 +56,9 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit_per_client,
-        ));
+        ))
+        // Outermost route layer: sees the matched route and every status, 429s included.
+        .route_layer(middleware::from_fn(metrics::track_http));
 
     let request_timeout = state.config.ai_timeout + Duration::from_secs(15);
     Router::new()

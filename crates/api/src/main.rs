@@ -87,7 +87,13 @@ async fn serve(config: api::config::Config) -> anyhow::Result<()> {
     migrate_with_retry(&config).await?;
     let pool = api::db::pool(config.database.clone(), config.database_max_connections);
     let bind = config.api_bind;
+    let metrics_bind = config.metrics_bind;
     let state = AppState::new(config, pool)?;
+    if let Some(bind) = metrics_bind {
+        // A separate listener: the public port never serves metrics.
+        let address = api::metrics::spawn(bind, state.clone()).await?;
+        tracing::info!(%address, "metrics listening");
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on API_BIND {bind}"))?;

@@ -32,6 +32,7 @@ with `Retry-After`. Another user's patient is indistinguishable from one that do
         crate::auth::routes::me,
         crate::admin::list_users,
         crate::admin::update_user,
+        crate::admin::list_audit_events,
         crate::patients::routes::create,
         crate::patients::routes::list,
         crate::patients::routes::read,
@@ -57,6 +58,28 @@ with `Retry-After`. Another user's patient is indistinguishable from one that do
 )]
 pub struct ApiDoc;
 
+/// One Server-Sent Event of `POST /patients/{id}/messages/stream`. `data` is one line of JSON: the saved
+/// `ChatMessage` for `user`, a `StreamDelta` for each `delta`, then exactly one `StreamDonePublic` (`done`) or
+/// `StreamError` (`error`). Comment lines (`:`) are keep-alives.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChatStreamEvent {
+    pub event: ChatStreamEventType,
+    /// The event's JSON payload, as text.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ChatStreamEventType {
+    User,
+    Delta,
+    Done,
+    Error,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -64,7 +87,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -187,7 +215,10 @@ async fn swagger_js() -> impl IntoResponse {
 }
 
 async fn swagger_css() -> impl IntoResponse {
-    static_file("text/css; charset=utf-8", include_bytes!("../assets/swagger-ui/swagger-ui.css"))
+    static_file(
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+    )
 }
 
 async fn init_js() -> impl IntoResponse {

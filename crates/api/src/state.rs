@@ -21,6 +21,8 @@ pub struct AppState {
     pub dummy_password_hash: Arc<str>,
     /// Background work that must outlive its request (a stream's reply being saved after the client left).
     pub tasks: tokio_util::task::TaskTracker,
+    /// Renders the Prometheus text; `Some` only when `METRICS_BIND` is set.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -29,11 +31,17 @@ impl AppState {
         let ai = AiClient::new(&config)?;
         let dummy = uuid::Uuid::new_v4().to_string();
         let dummy_password_hash: Arc<str> = crate::auth::password::hash_blocking(&dummy)?.into();
+        let limiter = match &config.redis_url {
+            Some(url) => Limiter::redis(url, &config.rate_limit_prefix)?,
+            None => Limiter::in_memory(),
+        };
+        let metrics = config.metrics_bind.and_then(|_| crate::metrics::install());
         Ok(Self {
             db,
             jwt: Arc::new(jwt),
             ai,
-            limiter: Arc::new(Limiter::in_memory()),
+            limiter: Arc::new(limiter),
+            metrics,
             dummy_password_hash,
             config: Arc::new(config),
             tasks: tokio_util::task::TaskTracker::new(),

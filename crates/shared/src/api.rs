@@ -223,3 +223,31 @@ pub struct StreamDonePublic {
     pub assistant_message: ChatMessage,
     pub emergency: Option<Triage>,
 }
+
+/// One row of the audit trail: who did what, to which patient, in which request. Never names, notes or text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The account concerned (the actor for patient-data access; the account signed into, failed on or changed for
+    /// auth events); `null` for a failed login naming no known account.
+    pub user_id: Option<Uuid>,
+    /// E.g. `patient.read`, `message.send`, `auth.login`, `auth.login_failed`, `auth.refresh_reused`,
+    /// `account.role_changed`, `account.deactivated`.
+    pub action: String,
+    pub patient_id: Option<Uuid>,
+    pub request_id: Option<String>,
+}
+
+/// `GET /admin/audit-events`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventPage {
+    pub items: Vec<AuditEvent>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: i64,
+}

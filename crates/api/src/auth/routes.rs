@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use secrecy::SecretString;
 use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, User};
 
+use crate::audit::{self, AuthAction};
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
 use crate::auth::password;
 use crate::auth::tokens::{self, FAMILY_TTL, NewToken, Rotation};
@@ -137,7 +138,9 @@ pub async fn login(
             is_active: r.is_active,
             created_at: r.created_at,
         },
-        _ => {
+        other => {
+            // The account concerned when the email is known (wrong password or deactivated), else none.
+            audit::record(&state.db, other.map(|r| r.id), AuthAction::LoginFailed, Some(ip)).await?;
             let _ = state.limiter.hit(&per_ip_key, rules.login_failures_per_ip).await;
             let _ = state
                 .limiter
@@ -149,6 +152,7 @@ pub async fn login(
     };
     let mut tx = state.db.begin().await?;
     let refresh = tokens::create_family(&mut tx, user.id).await?;
+    audit::record(&mut *tx, Some(user.id), AuthAction::Login, Some(ip)).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "login succeeded");
     session_response(&state, StatusCode::OK, user, &refresh)
@@ -164,6 +168,9 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: By
     let presented = presented_refresh_token(&headers, &body)?.ok_or(INVALID_REFRESH)?;
     let mut tx = state.db.begin().await?;
     let outcome = tokens::rotate(&mut tx, &presented).await?;
+    if matches!(outcome, Rotation::Reused) {
+        audit::record_refresh_reuse(&mut *tx, &tokens::hash(&presented)).await?;
+    }
     // Commit in every case: a detected reuse must leave its family revoked.
     tx.commit().await?;
     match outcome {

@@ -194,7 +194,7 @@ pub async fn reply(
 #[utoipa::path(post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     request_body = SendMessageRequest,
-    responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::openapi::ChatStreamEvent),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn stream(
@@ -282,6 +282,7 @@ async fn relay(state: AppState, user: AuthUser, patient_id: Uuid, saved: service
             }
         }
         Err(e) => {
+            crate::metrics::ai_call("unknown", started.elapsed(), Err(&e.code));
             tracing::warn!(code = %e.code, "chat stream ended with an error; the user's message is kept");
             Event::default().event("error").json_data(e)
         }

@@ -128,6 +128,11 @@ pub async fn answer(
     request: &ChatRequest,
 ) -> ApiResult<(ChatMessage, Triage)> {
     let started = Instant::now();
+    let response = state.ai.chat(request).await;
+    match &response {
+        Ok(r) => crate::metrics::ai_call(&r.provider, started.elapsed(), Ok(r.usage)),
+        Err(e) => crate::metrics::ai_call("unknown", started.elapsed(), Err(&e.to_problem().code)),
+    }
     let ChatResponse {
         reply,
         provider,
@@ -135,7 +140,7 @@ pub async fn answer(
         emergency,
         usage,
         finish_reason,
-    } = state.ai.chat(request).await?;
+    } = response?;
     let meta = metadata(
         &provider,
         &model,
@@ -174,6 +179,7 @@ pub async fn save_streamed(
     done: &StreamDone,
     started: Instant,
 ) -> ApiResult<ChatMessage> {
+    crate::metrics::ai_call(&done.provider, started.elapsed(), Ok(done.usage));
     let meta = metadata(
         &done.provider,
         &done.model,

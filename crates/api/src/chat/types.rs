@@ -19,7 +19,11 @@ impl MessageContent {
             ));
         }
         if s.contains('\0') {
-            return Err(ApiError::validation("content", "invalid", "The message must not contain NUL characters."));
+            return Err(ApiError::validation(
+                "content",
+                "invalid",
+                "The message must not contain NUL characters.",
+            ));
         }
         if s.chars().count() > CONTENT_MAX {
             return Err(ApiError::validation(

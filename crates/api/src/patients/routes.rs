@@ -72,7 +72,11 @@ pub async fn list(
     .resolve()?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.contains('\0')) {
-        return Err(ApiError::validation("q", "invalid", "The search text must not contain NUL characters."));
+        return Err(ApiError::validation(
+            "q",
+            "invalid",
+            "The search text must not contain NUL characters.",
+        ));
     }
     if q.is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::validation(

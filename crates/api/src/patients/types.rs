@@ -130,7 +130,11 @@ impl MedicalNotes {
         let s = raw.trim();
         if s.contains('\0') {
             // PostgreSQL text cannot hold NUL; refuse it rather than fail on insert.
-            return Err(field("medicalNotes", "invalid", "Medical notes must not contain NUL characters."));
+            return Err(field(
+                "medicalNotes",
+                "invalid",
+                "Medical notes must not contain NUL characters.",
+            ));
         }
         if s.chars().count() > NOTES_MAX {
             return Err(field(

@@ -1,9 +1,13 @@
 //! Integration tests of the api: real PostgreSQL (a fresh database per test), the real AI service on
 //! its own socket, and HTTP over real sockets.
 
+mod audit;
 mod auth;
 mod chat;
+mod faults;
 mod foundation;
 mod helpers;
+mod metrics;
 mod openapi;
 mod patients;
+mod ratelimit;

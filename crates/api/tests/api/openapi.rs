@@ -17,6 +17,7 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("get", "/auth/me"),
     ("get", "/admin/users"),
     ("patch", "/admin/users/{id}"),
+    ("get", "/admin/audit-events"),
     ("post", "/patients"),
     ("get", "/patients"),
     ("get", "/patients/{id}"),
@@ -43,12 +44,29 @@ fn described(spec: &Value) -> BTreeSet<(String, String)> {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn the_description_is_openapi_3_1_and_lists_exactly_the_contract_routes(_: PgPoolOptions, options: PgConnectOptions) {
+async fn the_description_is_openapi_3_1_and_lists_exactly_the_contract_routes(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
     let app = TestApp::spawn(options).await;
-    let spec = json(app.http.get(app.url("/openapi.json")).send().await.unwrap_or_else(|e| panic!("{e}")), 200).await;
-    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", spec["openapi"]);
-    let contract: BTreeSet<(String, String)> =
-        CONTRACT_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let spec = json(
+        app.http
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        200,
+    )
+    .await;
+    assert!(
+        spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        spec["openapi"]
+    );
+    let contract: BTreeSet<(String, String)> = CONTRACT_ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
     assert_eq!(described(&spec), contract);
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     let stream = &spec["paths"]["/patients/{id}/messages/stream"]["post"]["responses"]["200"]["content"];
@@ -58,14 +76,21 @@ async fn the_description_is_openapi_3_1_and_lists_exactly_the_contract_routes(_:
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(_: PgPoolOptions, options: PgConnectOptions) {
+async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
     let app = TestApp::spawn(options).await;
     let router = api::app(app.state.clone());
     let spec = serde_json::to_value(<api::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap_or_default();
     let id = uuid::Uuid::new_v4().to_string();
     let routes = described(&spec);
     assert!(!routes.is_empty());
-    for (method, path) in routes.iter().map(|(m, p)| (m.clone(), p.clone())).chain([("get".to_owned(), "/no/such/route".to_owned())]) {
+    for (method, path) in routes
+        .iter()
+        .map(|(m, p)| (m.clone(), p.clone()))
+        .chain([("get".to_owned(), "/no/such/route".to_owned())])
+    {
         let uri = format!("/api/v1{}", path.replace("{id}", &id).replace("{messageId}", &id));
         let request = axum::http::Request::builder()
             .method(method.to_uppercase().as_str())
@@ -75,21 +100,39 @@ async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(_: P
             .unwrap_or_else(|e| panic!("{e}"));
         let response = router.clone().oneshot(request).await.unwrap_or_else(|e| panic!("{e}"));
         let unmatched = response.extensions().get::<api::error::UnmatchedRoute>().is_some();
-        assert_eq!(unmatched, path == "/no/such/route", "{method} {uri}: {}", response.status());
+        assert_eq!(
+            unmatched,
+            path == "/no/such/route",
+            "{method} {uri}: {}",
+            response.status()
+        );
     }
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_docs_page_is_served_locally_and_loads_nothing_from_elsewhere(_: PgPoolOptions, options: PgConnectOptions) {
     let app = TestApp::spawn(options).await;
-    let r = app.http.get(app.url("/docs")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = app
+        .http
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap_or_default().to_owned();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = r.text().await.unwrap_or_default();
     assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
     for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"] {
-        let r = app.http.get(app.url(asset)).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let r = app
+            .http
+            .get(app.url(asset))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.status(), 200, "{asset}");
         assert!(html.contains(&format!("/api/v1{asset}")), "{asset}");
     }
