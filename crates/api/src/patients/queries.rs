@@ -101,11 +101,16 @@ pub async fn search(
     offset: i64,
 ) -> sqlx::Result<(Vec<Patient>, i64)> {
     let rows = sqlx::query!(
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at,
-                  count(*) over () as "total!"
-           from patients
-           where user_id = $1
-             and (name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ilike $2
+        // Materialised so the planner picks the best path for the match itself (the trigram index),
+        // not the ordered index scan that the LIMIT alone would suggest.
+        r#"with matches as materialized (
+               select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at
+               from patients
+               where user_id = $1 and search_text ilike $2
+           )
+           select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes,
+                  created_at as "created_at!", updated_at as "updated_at!", count(*) over () as "total!"
+           from matches
            order by created_at desc, id desc
            limit $3 offset $4"#,
         owner,
@@ -119,9 +124,7 @@ pub async fn search(
         Some(r) => r.total,
         None if offset > 0 => {
             sqlx::query_scalar!(
-                r#"select count(*) as "n!" from patients
-               where user_id = $1
-                 and (name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ilike $2"#,
+                r#"select count(*) as "n!" from patients where user_id = $1 and search_text ilike $2"#,
                 owner,
                 pattern
             )
