@@ -83,7 +83,7 @@ async fn require_admin(db: &PgPool, user: AuthUser) -> ApiResult<()> {
 }
 
 /// All accounts, newest first (admins only).
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
+#[utoipa::path(operation_id = "listUsers", get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, description = "A page of accounts", body = UserPage),
         (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
@@ -134,7 +134,7 @@ pub async fn list_users(
 }
 
 /// Change an account's role or deactivate / reactivate it (admins only). Deactivation ends its sessions at once.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(operation_id = "updateUser", patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The account's id")), request_body = UpdateUserRequest,
     responses((status = 200, description = "The updated account", body = User),
         (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
@@ -222,7 +222,7 @@ pub struct AuditQuery {
 
 /// The audit trail, newest first (admins only): every access to patient data, sign-ins, failed sign-ins, refresh
 /// token reuse and account changes. Ids and actions only; never names, notes or message text.
-#[utoipa::path(get, path = "/admin/audit-events", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+#[utoipa::path(operation_id = "listAuditEvents", get, path = "/admin/audit-events", tag = "admin", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, description = "A page of audit events", body = AuditEventPage),
         (status = 403, description = "Not an admin", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]

@@ -19,7 +19,7 @@ const DB_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Health of the api and its dependencies (database, AI service). `HEAD` answers the same status. `checks.redis`
 /// appears only when Redis is configured and never causes a 503 (rate limits fail open without it).
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(operation_id = "getHealth", get, path = "/health", tag = "health",
     responses(
         (status = 200, description = "Everything is up", body = Health),
         (status = 503, description = "A dependency is down; `checks` names it", body = Health),

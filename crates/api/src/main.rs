@@ -31,11 +31,25 @@ enum Command {
         #[arg(long)]
         full_name: String,
     },
+    /// Print the OpenAPI 3.1 description (the same as `GET /api/v1/openapi.json`) and exit. Needs no configuration.
+    Openapi,
 }
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return match serde_json::to_string_pretty(&<api::openapi::ApiDoc as utoipa::OpenApi>::openapi()) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot serialise the description: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match cli.config.validate() {
         Ok(c) => c,
         Err(e) => {
@@ -55,6 +69,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::CreateAdmin { email, full_name } => create_admin(config, &email, &full_name).await,
+            Command::Openapi => Ok(()),
         }
     });
     match result {

@@ -176,14 +176,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The OpenAPI 3.1 description of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "docs",
+#[utoipa::path(operation_id = "getOpenApi", get, path = "/openapi.json", tag = "docs",
     responses((status = 200, description = "The OpenAPI 3.1 description", content_type = "application/json", body = Object), CommonErrors))]
 pub async fn openapi_json() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }
 
 /// Interactive documentation (Swagger UI served by this API; nothing is loaded from the internet).
-#[utoipa::path(get, path = "/docs", tag = "docs",
+#[utoipa::path(operation_id = "getDocs", get, path = "/docs", tag = "docs",
     responses((status = 200, description = "The docs page", content_type = "text/html", body = String), CommonErrors))]
 pub async fn docs() -> impl IntoResponse {
     static_file("text/html; charset=utf-8", DOCS_HTML.as_bytes())

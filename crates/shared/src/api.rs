@@ -168,7 +168,7 @@ pub struct ChatMessage {
     pub role: MessageRole,
     pub content: String,
     /// For assistant messages: `provider`, `model`, `usage`, `latencyMs`, `emergency`, `finishReason`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }

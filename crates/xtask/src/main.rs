@@ -4,6 +4,7 @@
 //! started when `DATABASE_URL` is unset, the AI service runs its offline provider unless a model is
 //! configured, and the web app is built when Node.js is present.
 
+mod bench;
 mod pg;
 mod stack;
 
@@ -35,8 +36,16 @@ enum Cmd {
         #[arg(long)]
         rust_only: bool,
     },
+    /// Contract fuzzing only: schemathesis against a running stack (part of `test`).
+    Fuzz,
     /// Regenerate the committed sqlx query metadata (.sqlx/) against a migrated database.
     Prepare,
+    /// Measure the system against its own physical limit (wrk, pgbench) and print one table.
+    Bench {
+        /// A shorter run (under 4 minutes): 5 s per row, no million-patient account.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn root() -> PathBuf {
@@ -52,6 +61,8 @@ fn main() {
         Cmd::Up { release } => stack::up(&root(), release),
         Cmd::Test { rust_only } => test(&root(), rust_only),
         Cmd::Prepare => prepare(&root()),
+        Cmd::Bench { quick } => bench::bench(&root(), quick),
+        Cmd::Fuzz => fuzz(&root()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e:#}");
@@ -93,12 +104,15 @@ fn test(root: &Path, rust_only: bool) -> Result<()> {
             if !have("npm") {
                 bail!("Node.js and npm are needed for the web app's tests: install Node.js 20+ (or pass --rust-only)");
             }
-            stack::build_web(root)?;
+            stack::build_web(root, true)?;
             run(
                 Command::new("npm").current_dir(root.join("web")).args(["test"]),
                 "web unit tests",
             )?;
-            stack::e2e(root, &url)?;
+            stack::e2e(root, &url, false)?;
+        }
+        if !rust_only {
+            stack::fuzz(root, &url, false)?;
         }
         Ok(())
     })();
@@ -106,6 +120,13 @@ fn test(root: &Path, rust_only: bool) -> Result<()> {
     result?;
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+fn fuzz(root: &Path) -> Result<()> {
+    let db = pg::Database::resolve(root, "postgres")?;
+    let result = stack::fuzz(root, &db.url("postgres"), true);
+    db.release();
+    result
 }
 
 fn prepare(root: &Path) -> Result<()> {

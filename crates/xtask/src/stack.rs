@@ -47,8 +47,10 @@ fn secret(root: &Path, name: &str) -> Result<String> {
     Ok(s)
 }
 
-/// Builds `web/` when Node.js is present (npm ci only when the lock file changed).
-pub fn build_web(root: &Path) -> Result<()> {
+/// Builds `web/` when Node.js is present (npm ci only when the lock file changed). With `check_types`, first
+/// regenerates `web/src/api/schema.d.ts` from the api's own description (`api openapi`), so the type check of the
+/// build fails if the app and the api have drifted apart.
+pub fn build_web(root: &Path, check_types: bool) -> Result<()> {
     let web = root.join("web");
     let stamp = web.join("node_modules/.package-lock.json");
     let lock = web.join("package-lock.json");
@@ -62,6 +64,22 @@ pub fn build_web(root: &Path) -> Result<()> {
                 .current_dir(&web)
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
             "npm ci",
+        )?;
+    }
+    if check_types {
+        let out = Command::new(root.join("target/debug/api"))
+            .arg("openapi")
+            .output()
+            .context("running `api openapi`")?;
+        if !out.status.success() {
+            bail!("`api openapi` failed");
+        }
+        std::fs::write(root.join("target/openapi.json"), &out.stdout)?;
+        run(
+            Command::new("npm")
+                .current_dir(&web)
+                .args(["run", "gen:api", "--silent"]),
+            "npm run gen:api",
         )?;
     }
     run(
@@ -78,10 +96,11 @@ pub struct Services {
 impl Services {
     /// Builds and starts ai and api against `database_url`, waiting until the API's health answers.
     pub fn start(root: &Path, database_url: &str, release: bool, api_port: u16, ai_port: u16) -> Result<Self> {
-        Self::start_with(root, database_url, release, api_port, ai_port, &[])
+        Self::start_with(root, database_url, release, api_port, ai_port, &[], true)
     }
 
-    /// As [`Services::start`], with extra environment for the api (e.g. rate limits for a load run).
+    /// As [`Services::start`], with extra environment for the api (e.g. rate limits for a load run). `build: false`
+    /// uses the binaries already in `target/` (after `cargo test --all-targets`, which builds them too).
     pub fn start_with(
         root: &Path,
         database_url: &str,
@@ -89,16 +108,19 @@ impl Services {
         api_port: u16,
         ai_port: u16,
         api_env: &[(&str, &str)],
+        build: bool,
     ) -> Result<Self> {
-        let mut build = Command::new(env!("CARGO"));
-        build
+        let mut build_cmd = Command::new(env!("CARGO"));
+        build_cmd
             .current_dir(root)
             .args(["build", "-p", "api", "-p", "ai"])
             .env("SQLX_OFFLINE", "true");
         if release {
-            build.arg("--release");
+            build_cmd.arg("--release");
         }
-        run(&mut build, "cargo build")?;
+        if build {
+            run(&mut build_cmd, "cargo build")?;
+        }
         let bin_dir = root.join("target").join(if release { "release" } else { "debug" });
         let token = secret(root, "ai_service_token")?;
         let jwt = secret(root, "jwt_secret")?;
@@ -213,7 +235,7 @@ pub fn up(root: &Path, release: bool) -> Result<()> {
     let result = (|| -> Result<()> {
         if root.join("web/package.json").is_file() {
             if have("npm") {
-                build_web(root)?;
+                build_web(root, false)?;
             } else {
                 eprintln!("xtask: Node.js not found; serving the API without the web app");
             }
@@ -248,7 +270,7 @@ pub fn up(root: &Path, release: bool) -> Result<()> {
 }
 
 /// The web app's browser tests against a real stack (api + ai + database), in headless Chromium.
-pub fn e2e(root: &Path, database_url_base: &str) -> Result<()> {
+pub fn e2e(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
     if !Path::new("/usr/bin/chromium").is_file() {
         bail!("Chromium is needed for the browser tests: install it with `apt-get install chromium`");
     }
@@ -269,7 +291,7 @@ pub fn e2e(root: &Path, database_url_base: &str) -> Result<()> {
         Command::new(&psql).args([database_url_base, "-qc", "create database dental_e2e"]),
         "create e2e database",
     )?;
-    let mut services = Services::start(root, &url, false, free_port(), free_port())?;
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &[], build)?;
     let result = run(
         Command::new("node")
             .current_dir(root.join("web"))
@@ -314,7 +336,7 @@ pub fn json_string_field(body: &str, field: &str) -> Option<String> {
 }
 
 /// Contract fuzzing: schemathesis (in `.venv`, created when missing) against a running stack with a signed-in user.
-pub fn fuzz(root: &Path, database_url_base: &str) -> Result<()> {
+pub fn fuzz(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
     let venv = root.join(".venv");
     let schemathesis = venv.join("bin/schemathesis");
     if !schemathesis.is_file() {
@@ -338,7 +360,7 @@ pub fn fuzz(root: &Path, database_url_base: &str) -> Result<()> {
         ("RATE_LIMIT_GLOBAL_PER_MINUTE", "1000000"),
         ("RATE_LIMIT_CHAT_PER_15_MINUTES", "100000"),
     ];
-    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &limits)?;
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &limits, build)?;
     let result = (|| -> Result<()> {
         let addr = services.api_url.trim_start_matches("http://").to_owned();
         let (status, body) = http(

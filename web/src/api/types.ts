@@ -118,7 +118,7 @@ export interface ChatMessage {
   role: MessageRole;
   content: string;
   /** For assistant messages see {@link AssistantMetadata}; free-form otherwise. */
-  metadata: AssistantMetadata | Record<string, unknown> | null;
+  metadata: AssistantMetadata | Record<string, unknown>;
   createdAt: Timestamp;
 }
 

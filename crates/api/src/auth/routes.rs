@@ -57,7 +57,7 @@ const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
 };
 
 /// Create an account and sign in.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(operation_id = "register", post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, description = "Signed in; the refresh token is also set as a cookie", body = Session),
         (status = 409, description = "`email_taken`", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
@@ -82,7 +82,7 @@ pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRe
 }
 
 /// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`).
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = Session),
         (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
@@ -160,7 +160,7 @@ pub async fn login(
 
 /// Exchange a refresh token (body or cookie) for a new session; the refresh token rotates. A reused token revokes its
 /// whole family (`refresh_token_reused`).
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
+#[utoipa::path(operation_id = "refreshSession", post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
     responses((status = 200, description = "A new session", body = Session),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", content_type = "application/problem+json", body = shared::Problem),
         crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
@@ -187,7 +187,7 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 /// Sign out: the refresh token's whole family is revoked and the cookie cleared. Idempotent.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
+#[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
     responses((status = 204, description = "Signed out"), crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     if let Some(presented) = presented_refresh_token(&headers, &body)? {
@@ -204,7 +204,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getMe", get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = User), crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
     let row = sqlx::query_as!(

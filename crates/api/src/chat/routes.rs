@@ -50,7 +50,7 @@ pub struct HistoryQuery {
 }
 
 /// A patient's conversation, oldest first within the page; page backwards with `before`.
-#[utoipa::path(get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listMessages", get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), HistoryQuery),
     responses((status = 200, description = "A page of messages", body = MessagePage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn list(
@@ -78,7 +78,7 @@ pub async fn list(
 
 /// Send a message and get the assistant's reply. The message is saved before the AI is called; if the AI fails
 /// it stays saved and `.../reply` answers it later. An `Idempotency-Key` makes retries safe for 24 hours.
-#[utoipa::path(post, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "sendMessage", post, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; the same key and body return the first result")),
     request_body = SendMessageRequest,
@@ -163,7 +163,7 @@ async fn finish_pending(
 }
 
 /// Answer a saved user message that has no reply yet (after an AI failure).
-#[utoipa::path(post, path = "/patients/{id}/messages/{messageId}/reply", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "replyToMessage", post, path = "/patients/{id}/messages/{messageId}/reply", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), ("messageId" = Uuid, Path, description = "The user message to answer")),
     request_body(content = Object, description = "`{}`"),
     responses((status = 201, description = "The reply", body = ReplyResponse),
@@ -191,7 +191,7 @@ pub async fn reply(
 /// Send a message and stream the reply as Server-Sent Events: `event: user` (the saved message, `ChatMessage`), then
 /// `event: delta` (`{"text"}`, repeated), then exactly one of `event: done` (`StreamDonePublic`) or `event: error`
 /// (`{"code","detail"}`). Comments (`:`) keep the connection alive. The reply is saved even if the client disconnects.
-#[utoipa::path(post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "streamMessage", post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     request_body = SendMessageRequest,
     responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::openapi::ChatStreamEvent),

@@ -42,7 +42,7 @@ fn today() -> chrono::NaiveDate {
 }
 
 /// Create a patient.
-#[utoipa::path(post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = PatientInput,
+#[utoipa::path(operation_id = "createPatient", post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = PatientInput,
     responses((status = 201, description = "The new patient", body = Patient), crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn create(
     State(state): State<AppState>,
@@ -58,7 +58,7 @@ pub async fn create(
 }
 
 /// The caller's patients, newest first, with an optional search.
-#[utoipa::path(get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(operation_id = "listPatients", get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of patients", body = PatientPage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
@@ -101,7 +101,7 @@ pub async fn list(
 }
 
 /// One patient.
-#[utoipa::path(get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getPatient", get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     responses((status = 200, description = "The patient", body = Patient), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
@@ -112,7 +112,7 @@ pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<
 }
 
 /// Change some fields of a patient: an absent field is untouched, `null` clears an optional one.
-#[utoipa::path(patch, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "updatePatient", patch, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")), request_body = PatientPatchInput,
     responses((status = 200, description = "The updated patient", body = Patient),
         (status = 404, description = "Unknown, or another user's", content_type = "application/problem+json", body = shared::Problem),
@@ -133,7 +133,7 @@ pub async fn update(
 }
 
 /// Delete a patient and its messages.
-#[utoipa::path(delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "deletePatient", delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     responses((status = 204, description = "Deleted"), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
