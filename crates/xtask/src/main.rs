@@ -130,9 +130,10 @@ fn fuzz(root: &Path) -> Result<()> {
 }
 
 fn prepare(root: &Path) -> Result<()> {
-    let db = pg::Database::resolve(root, "dental_prepare")?;
-    let url = db.url("dental_prepare");
+    let db = pg::Database::resolve(root, "postgres")?;
     let result = (|| -> Result<()> {
+        // A scratch database next to the configured one: nothing else is touched.
+        let url = stack::fresh_database(&db.url("postgres"), "dental_prepare")?;
         // Apply the migrations through the api itself would need its config; sqlx's macros only need
         // the schema, so the files are applied in order with psql.
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("migrations"))?
@@ -142,10 +143,6 @@ fn prepare(root: &Path) -> Result<()> {
             .collect();
         files.sort();
         let psql = pg::find_bindir()?.join("psql");
-        run(
-            Command::new(&psql).args([&url, "-qc", "drop schema public cascade; create schema public"]),
-            "reset schema",
-        )?;
         for f in files {
             run(
                 Command::new(&psql)
