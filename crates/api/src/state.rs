@@ -17,8 +17,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub ai: AiClient,
     pub limiter: Arc<Limiter>,
-    /// Verified against when a login names an unknown account, so timing does not reveal which exist.
-    pub dummy_password_hash: Arc<str>,
+    /// Password hashing, bounded to one argon2 run per core.
+    pub passwords: Arc<crate::auth::password::Passwords>,
     /// Background work that must outlive its request (a stream's reply being saved after the client left).
     pub tasks: tokio_util::task::TaskTracker,
     /// Renders the Prometheus text; `Some` only when `METRICS_BIND` is set.
@@ -29,8 +29,7 @@ impl AppState {
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(config.jwt_key());
         let ai = AiClient::new(&config)?;
-        let dummy = uuid::Uuid::new_v4().to_string();
-        let dummy_password_hash: Arc<str> = crate::auth::password::hash_blocking(&dummy)?.into();
+        let passwords = Arc::new(crate::auth::password::Passwords::new()?);
         let limiter = match &config.redis_url {
             Some(url) => Limiter::redis(url, &config.rate_limit_prefix)?,
             None => Limiter::in_memory(),
@@ -42,7 +41,7 @@ impl AppState {
             ai,
             limiter: Arc::new(limiter),
             metrics,
-            dummy_password_hash,
+            passwords,
             config: Arc::new(config),
             tasks: tokio_util::task::TaskTracker::new(),
         })

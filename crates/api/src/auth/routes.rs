@@ -12,7 +12,6 @@ use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, User};
 
 use crate::audit::{self, AuthAction};
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
-use crate::auth::password;
 use crate::auth::tokens::{self, FAMILY_TTL, NewToken, Rotation};
 use crate::auth::types::{Registration, UserRow, parse_role};
 use crate::auth::{AuthUser, cookie, extractor::UNAUTHORIZED};
@@ -63,7 +62,10 @@ const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
         crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
 pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
     let registration = Registration::try_from(body)?;
-    let hash = password::hash(SecretString::from(registration.password.expose().to_owned())).await?;
+    let hash = state
+        .passwords
+        .hash(SecretString::from(registration.password.expose().to_owned()))
+        .await?;
     let mut tx = state.db.begin().await?;
     let user = sqlx::query_as!(
         UserRow,
@@ -124,10 +126,8 @@ pub async fn login(
         None => None,
     };
     // Unknown emails are verified against a dummy hash so both cases take the same time.
-    let stored = row
-        .as_ref()
-        .map_or_else(|| state.dummy_password_hash.to_string(), |r| r.password_hash.clone());
-    let matches = password::verify(password, stored).await;
+    let stored = row.as_ref().map(|r| r.password_hash.clone());
+    let matches = state.passwords.verify(password, stored).await;
 
     let user = match row {
         Some(r) if matches && r.is_active => UserRow {
