@@ -1,0 +1,4 @@
+// `sqlx::migrate!` embeds migrations/ at compile time; without this a new migration file would not rebuild the api.
+fn main() {
+    println!("cargo:rerun-if-changed=../../migrations");
+}
