@@ -250,7 +250,7 @@ struct Account {
 }
 
 fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Result<Results> {
-    let bin = root.join("target").join("release");
+    let bin = crate::stack::target_dir(root).join("release");
     let token = random_hex()?;
     let jwt = random_hex()?;
     let ai_port = free_port();

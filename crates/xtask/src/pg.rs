@@ -89,7 +89,19 @@ impl PrivatePg {
         if as_postgres {
             // The postgres user must reach the folder: open the parents for traversal, give it the cluster.
             let _ = Command::new("chmod").arg("755").arg(root.join(".data")).status();
-            let _ = Command::new("chmod").arg("o+x").arg(root).status();
+            // Only the execute (traverse) bit, and only on folders the postgres user cannot pass yet (a checkout
+            // under a private home or temporary folder).
+            for ancestor in dir.ancestors().skip(1) {
+                let passable = Command::new("runuser")
+                    .args(["-u", "postgres", "--", "test", "-x"])
+                    .arg(ancestor)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !passable {
+                    eprintln!("xtask: letting the postgres user traverse {}", ancestor.display());
+                    let _ = Command::new("chmod").arg("o+x").arg(ancestor).status();
+                }
+            }
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(&dir)

@@ -47,6 +47,11 @@ fn secret(root: &Path, name: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set, else `target/` of the checkout.
+pub fn target_dir(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from)
+}
+
 /// Builds `web/` when Node.js is present (npm ci only when the lock file changed). With `check_types`, first
 /// regenerates `web/src/api/schema.d.ts` from the api's own description (`api openapi`), so the type check of the
 /// build fails if the app and the api have drifted apart.
@@ -67,7 +72,7 @@ pub fn build_web(root: &Path, check_types: bool) -> Result<()> {
         )?;
     }
     if check_types {
-        let out = Command::new(root.join("target/debug/api"))
+        let out = Command::new(target_dir(root).join("debug/api"))
             .arg("openapi")
             .output()
             .context("running `api openapi`")?;
@@ -121,7 +126,7 @@ impl Services {
         if build {
             run(&mut build_cmd, "cargo build")?;
         }
-        let bin_dir = root.join("target").join(if release { "release" } else { "debug" });
+        let bin_dir = target_dir(root).join(if release { "release" } else { "debug" });
         let token = secret(root, "ai_service_token")?;
         let jwt = secret(root, "jwt_secret")?;
         let web_dir = root.join("web/dist");
