@@ -79,6 +79,8 @@ pub fn build_web(root: &Path, check_types: bool) -> Result<()> {
         if !out.status.success() {
             bail!("`api openapi` failed");
         }
+        // `npm run gen:api` reads ../target/openapi.json (the checkout's target/, even under CARGO_TARGET_DIR).
+        std::fs::create_dir_all(root.join("target"))?;
         std::fs::write(root.join("target/openapi.json"), &out.stdout)?;
         run(
             Command::new("npm")
