@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -29,16 +28,6 @@ async fn user_count(app: &TestApp) -> i64 {
         .fetch_one(&app.admin_db)
         .await
         .unwrap_or(-1)
-}
-
-/// Reads a whole SSE response into (event, data) pairs.
-async fn events(r: reqwest::Response) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut stream = r.bytes_stream().eventsource();
-    while let Some(Ok(event)) = stream.next().await {
-        out.push((event.event, serde_json::from_str(&event.data).unwrap_or(Value::Null)));
-    }
-    out
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -184,7 +173,7 @@ async fn the_stream_sends_user_deltas_then_done_and_saves_the_reply(_: PgPoolOpt
             .unwrap_or_default()
             .starts_with("text/event-stream")
     );
-    let evs = events(r).await;
+    let evs = crate::helpers::sse_events(r).await;
     let names: Vec<&str> = evs.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(names.first(), Some(&"user"));
     assert_eq!(names.last(), Some(&"done"));
@@ -216,7 +205,7 @@ async fn a_stream_emergency_is_flagged_in_done(_: PgPoolOptions, options: PgConn
             json!({"content": "I can't stop the bleeding after my extraction yesterday"}),
         )
         .await;
-    let evs = events(r).await;
+    let evs = crate::helpers::sse_events(r).await;
     let (name, done) = evs.last().cloned().unwrap_or_default();
     assert_eq!(name, "done");
     assert_eq!(done["emergency"]["detected"], true);
@@ -281,7 +270,7 @@ async fn when_the_ai_is_down_the_message_is_kept_and_answered_later_without_dupl
             json!({"content": "And mouthwash?"}),
         )
         .await;
-    let evs = events(r).await;
+    let evs = crate::helpers::sse_events(r).await;
     assert_eq!(evs.first().map(|(e, _)| e.as_str()), Some("user"));
     let (last, data) = evs.last().cloned().unwrap_or_default();
     assert_eq!(last, "error");

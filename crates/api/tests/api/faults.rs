@@ -43,15 +43,6 @@ async fn start_ai_at(
     (stop, task)
 }
 
-async fn read_events(r: reqwest::Response) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut stream = r.bytes_stream().eventsource();
-    while let Some(Ok(event)) = stream.next().await {
-        out.push((event.event, serde_json::from_str(&event.data).unwrap_or(Value::Null)));
-    }
-    out
-}
-
 // --- (a) the AI service dies and comes back -------------------------------------------------
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -110,7 +101,7 @@ async fn when_the_ai_service_dies_health_is_503_chat_is_a_clean_503_and_both_rec
         )
         .await;
     assert_eq!(r.status(), 200);
-    let events = read_events(r).await;
+    let events = crate::helpers::sse_events(r).await;
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(names, ["user", "error"], "{events:?}");
     assert_eq!(events[1].1["code"], "ai_unavailable");
@@ -476,7 +467,7 @@ async fn the_api_logs_carry_no_names_notes_emails_or_message_text(_: PgPoolOptio
         json!({"content": streamed}),
     )
     .await;
-    let events = read_events(r).await;
+    let events = crate::helpers::sse_events(r).await;
     assert_eq!(events.last().map(|(e, _)| e.as_str()), Some("done"));
     json(get(format!("{base}/patients/{id}/messages")).await, 200).await;
     // Failures that carry the values: validation, a wrong type, an unknown field, a failed login.

@@ -174,3 +174,15 @@ pub async fn json(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status().as_u16(), status, "status");
     r.json().await.unwrap_or_else(|e| panic!("json: {e}"))
 }
+
+/// Reads a whole SSE response into (event, data) pairs.
+pub async fn sse_events(r: reqwest::Response) -> Vec<(String, Value)> {
+    use eventsource_stream::Eventsource as _;
+    use futures::StreamExt as _;
+    let mut out = Vec::new();
+    let mut stream = r.bytes_stream().eventsource();
+    while let Some(Ok(event)) = stream.next().await {
+        out.push((event.event, serde_json::from_str(&event.data).unwrap_or(Value::Null)));
+    }
+    out
+}
