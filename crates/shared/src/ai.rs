@@ -12,7 +12,40 @@ pub enum Severity {
     Urgent,
 }
 
-/// The triage result. `detected == false` implies `category` and `severity` are `null`.
+/// Who found the emergency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TriageSource {
+    /// The ai service's own triage, before any model call (the reply is the category's first aid).
+    Triage,
+    /// The model's urgency marker at the start of its reply, when triage had not flagged the message.
+    Model,
+}
+
+/// The languages first aid is written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Es,
+    Pt,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Es => "es",
+            Language::Pt => "pt",
+        }
+    }
+}
+
+/// The triage result. `detected == false` implies `category`, `severity` and `source` are `null`;
+/// `language` is the message's language either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -20,14 +53,26 @@ pub struct Triage {
     pub detected: bool,
     pub category: Option<String>,
     pub severity: Option<Severity>,
+    /// Rows saved before the second wave have no source: read as `null`.
+    #[serde(default)]
+    pub source: Option<TriageSource>,
+    #[serde(default)]
+    pub language: Language,
 }
 
 impl Triage {
     pub fn none() -> Self {
+        Self::none_in(Language::En)
+    }
+
+    /// Nothing urgent, in a message written in `language`.
+    pub fn none_in(language: Language) -> Self {
         Self {
             detected: false,
             category: None,
             severity: None,
+            source: None,
+            language,
         }
     }
 

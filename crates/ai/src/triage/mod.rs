@@ -50,6 +50,8 @@ impl TriageResult {
                 detected: true,
                 category: Some(rule.category.to_owned()),
                 severity: Some(rule.severity),
+                source: Some(shared::ai::TriageSource::Triage),
+                language: shared::ai::Language::En,
             },
             first_aid: Some(rule.first_aid),
         }

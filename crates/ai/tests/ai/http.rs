@@ -157,7 +157,7 @@ async fn triage_route_classifies_messages() {
         .unwrap();
     assert_eq!(
         urgent,
-        json!({"detected": true, "category": "avulsion", "severity": "urgent"})
+        json!({"detected": true, "category": "avulsion", "severity": "urgent", "source": "triage", "language": "en"})
     );
     let emergency: Value = app
         .post("/v1/triage")
@@ -178,7 +178,10 @@ async fn triage_route_classifies_messages() {
         .json()
         .await
         .unwrap();
-    assert_eq!(routine, json!({"detected": false, "category": null, "severity": null}));
+    assert_eq!(
+        routine,
+        json!({"detected": false, "category": null, "severity": null, "source": null, "language": "en"})
+    );
 }
 
 #[tokio::test]
@@ -191,7 +194,7 @@ async fn offline_chat_answers_from_the_knowledge_base_and_streams_the_same_text(
     assert_eq!(body["finishReason"], "stop");
     assert_eq!(
         body["emergency"],
-        json!({"detected": false, "category": null, "severity": null})
+        json!({"detected": false, "category": null, "severity": null, "source": null, "language": "en"})
     );
     let reply = body["reply"].as_str().unwrap();
     assert!(reply.contains("crown"), "{reply}");
