@@ -23,3 +23,37 @@ fn on_panic(_payload: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
     problem::response(StatusCode::INTERNAL_SERVER_ERROR, &problem::internal())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_problem_json_500_with_the_request_id() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .layer(super::layer())
+            .layer(axum::middleware::from_fn(crate::request_id::middleware));
+        let request = Request::get("/boom")
+            .header("x-request-id", "req-1")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let response = app.oneshot(request).await.unwrap_or_default();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(problem["code"], "internal_error");
+        assert_eq!(problem["requestId"], "req-1");
+    }
+}
