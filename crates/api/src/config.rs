@@ -12,6 +12,7 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::PgConnectOptions;
 
+use crate::http::client_ip::TrustedProxies;
 use crate::ratelimit::{Rule, RuleSet};
 
 /// Raw settings as clap reads them. Every field is optional here so that *we* produce the error.
@@ -55,11 +56,14 @@ pub struct RawConfig {
     /// Requests per minute per client IP on /auth/*.
     #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value = "30")]
     pub rate_limit_auth_per_minute: String,
-    /// Failed logins per account from one client IP per 15 minutes before the account locks for that IP.
+    /// Failed logins per account from one client per 15 minutes before that client is held back for
+    /// the rest of the window. The client is a device that signed in before (its cookie), else the IP.
     #[arg(long, env = "RATE_LIMIT_LOGIN_FAILURES_PER_IP", default_value = "5")]
     pub rate_limit_login_failures_per_ip: String,
-    /// Failed logins per account from all IPs per hour before the account locks everywhere.
-    #[arg(long, env = "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", default_value = "50")]
+    /// Failed logins per account from anywhere before each further attempt from an unknown client
+    /// waits 1 s, 2 s, 4 s, ... (at most 15 minutes) after the last failure; forgotten an hour after
+    /// the last failure. Devices that signed in before are never delayed by it.
+    #[arg(long, env = "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", default_value = "10")]
     pub rate_limit_login_failures_per_account: String,
     /// Requests per minute per client (the user when signed in, else the IP).
     #[arg(long, env = "RATE_LIMIT_GLOBAL_PER_MINUTE", default_value = "600")]
@@ -67,9 +71,14 @@ pub struct RawConfig {
     /// Chat messages per user per 15 minutes (AI cost control).
     #[arg(long, env = "RATE_LIMIT_CHAT_PER_15_MINUTES", default_value = "20")]
     pub rate_limit_chat_per_15_minutes: String,
-    /// Trust the left-most `X-Forwarded-For` address as the client IP (only behind your own proxy).
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "false")]
-    pub trust_forwarded_for: String,
+    /// Comma-separated CIDRs (or addresses) of the deployment's own proxies. Unset: the socket peer
+    /// is the client. Set: for requests from those proxies, the client is the right-most
+    /// `X-Forwarded-For` entry that is not one of them (entries left of it are the client's to forge).
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Removed: refused at start-up in favour of TRUSTED_PROXIES.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", hide = true, hide_env_values = true)]
+    pub trust_forwarded_for: Option<String>,
     /// Set the refresh cookie's `Secure` flag (turn off only for plain-http development).
     #[arg(long, env = "COOKIE_SECURE", default_value = "true")]
     pub cookie_secure: String,
@@ -95,7 +104,7 @@ pub struct Config {
     pub rate_limit_prefix: String,
     pub web_dir: Option<PathBuf>,
     pub rate_limits: RuleSet,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: TrustedProxies,
     pub cookie_secure: bool,
 }
 
@@ -210,6 +219,15 @@ impl RawConfig {
                 .filter(|p| p.join("index.html").is_file()),
         };
 
+        if self.trust_forwarded_for.is_some() {
+            return Err(err(
+                "TRUST_FORWARDED_FOR",
+                "is no longer read: set TRUSTED_PROXIES to the CIDRs of your own proxies (comma-separated) and remove TRUST_FORWARDED_FOR",
+            ));
+        }
+        let trusted_proxies = TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or_default())
+            .map_err(|reason| err("TRUSTED_PROXIES", reason))?;
+
         let minute = Duration::from_secs(60);
         let rate_limits = RuleSet {
             auth_per_ip: Rule::new(
@@ -259,7 +277,7 @@ impl RawConfig {
             rate_limit_prefix: self.rate_limit_redis_prefix,
             web_dir,
             rate_limits,
-            trust_forwarded_for: parse_bool("TRUST_FORWARDED_FOR", &self.trust_forwarded_for)?,
+            trusted_proxies,
             cookie_secure: parse_bool("COOKIE_SECURE", &self.cookie_secure)?,
         })
     }
@@ -286,11 +304,11 @@ impl Config {
             rate_limits: RuleSet {
                 auth_per_ip: Rule::new("auth_per_ip", 30, minute),
                 login_failures_per_ip: Rule::new("login_failures_per_ip", 5, 15 * minute),
-                login_failures_per_account: Rule::new("login_failures_per_account", 50, 60 * minute),
+                login_failures_per_account: Rule::new("login_failures_per_account", 10, 60 * minute),
                 global_per_client: Rule::new("global_per_client", 600, minute),
                 chat_per_user: Rule::new("chat_per_user", 20, 15 * minute),
             },
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::default(),
             cookie_secure: true,
         }
     }
@@ -316,10 +334,9 @@ mod tests {
             cors_allowed_origins: "http://localhost:5173".into(),
             rate_limit_auth_per_minute: "30".into(),
             rate_limit_login_failures_per_ip: "5".into(),
-            rate_limit_login_failures_per_account: "50".into(),
+            rate_limit_login_failures_per_account: "10".into(),
             rate_limit_global_per_minute: "600".into(),
             rate_limit_chat_per_15_minutes: "20".into(),
-            trust_forwarded_for: "false".into(),
             cookie_secure: "true".into(),
             database_max_connections: "16".into(),
             rate_limit_redis_prefix: "dental:rl:".into(),
@@ -367,6 +384,46 @@ mod tests {
         .unwrap_or_default();
         assert!(e.contains("DATABASE_URL"), "{e}");
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn trust_forwarded_for_is_refused_naming_trusted_proxies() {
+        for value in ["true", "false", ""] {
+            let e = RawConfig {
+                trust_forwarded_for: Some(value.into()),
+                ..valid()
+            }
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(
+                e.contains("TRUST_FORWARDED_FOR") && e.contains("TRUSTED_PROXIES"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_a_bad_entry_is_named() {
+        let c = RawConfig {
+            trusted_proxies: Some("10.0.0.0/8, 2001:db8::/32".into()),
+            ..valid()
+        }
+        .validate();
+        assert!(c.is_ok_and(|c| !c.trusted_proxies.is_empty()));
+        let e = RawConfig {
+            trusted_proxies: Some("10.0.0.0/8, example.com".into()),
+            ..valid()
+        }
+        .validate()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.starts_with("invalid configuration: TRUSTED_PROXIES") && e.contains("example.com"),
+            "{e}"
+        );
     }
 
     #[test]

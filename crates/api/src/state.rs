@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::ai_client::AiClient;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::keys::DerivedKeys;
 use crate::config::Config;
 use crate::ratelimit::Limiter;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
+    /// Keys derived from `JWT_SECRET` for the device cookie and the refresh grace.
+    pub keys: Arc<DerivedKeys>,
     pub ai: AiClient,
     pub limiter: Arc<Limiter>,
     /// Password hashing, bounded to one argon2 run per core.
@@ -28,6 +31,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(config.jwt_key());
+        let keys = Arc::new(DerivedKeys::new(config.jwt_key()));
         let ai = AiClient::new(&config)?;
         let passwords = Arc::new(crate::auth::password::Passwords::new()?);
         let limiter = match &config.redis_url {
@@ -38,6 +42,7 @@ impl AppState {
         Ok(Self {
             db,
             jwt: Arc::new(jwt),
+            keys,
             ai,
             limiter: Arc::new(limiter),
             metrics,

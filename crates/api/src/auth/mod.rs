@@ -2,8 +2,10 @@
 //! logout, and the bearer-token extractor every protected route uses.
 
 pub mod cookie;
+pub mod device;
 pub mod extractor;
 pub mod jwt;
+pub mod keys;
 pub mod password;
 pub mod routes;
 pub mod service;

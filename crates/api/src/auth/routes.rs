@@ -19,6 +19,7 @@ use crate::auth::{AuthUser, cookie, extractor::UNAUTHORIZED};
 use crate::http::client_ip::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
+use crate::http::origin;
 use crate::http::ratelimit::limit_auth_per_ip;
 use crate::state::AppState;
 
@@ -48,18 +49,26 @@ pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRe
     session_response(&state, StatusCode::CREATED, user, &refresh)
 }
 
-/// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`).
+/// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`). Too many
+/// failed attempts give 429 `rate_limited` with `Retry-After` and a message saying when to retry; a
+/// device that signed in before (its `device_*` cookie) is not held back by other clients' failures.
 #[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, description = "Signed in", body = Session),
+    responses((status = 200, description = "Signed in; the refresh token and a known-device cookie are set", body = Session),
         (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    let (user, refresh) = service::login(&state, ip, &body.email, SecretString::from(body.password)).await?;
-    session_response(&state, StatusCode::OK, user, &refresh)
+    let client = service::LoginClient { ip, headers: &headers };
+    let signed_in = service::login(&state, client, &body.email, SecretString::from(body.password)).await?;
+    let mut response = session_response(&state, StatusCode::OK, signed_in.user, &signed_in.refresh)?;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, signed_in.device_cookie);
+    Ok(response)
 }
 
 /// Exchange a refresh token (body or cookie) for a new session; the refresh token rotates. A reused token revokes its
@@ -67,9 +76,10 @@ pub async fn login(
 #[utoipa::path(operation_id = "refreshSession", post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
     responses((status = 200, description = "A new session", body = Session),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`bad_origin`: the cookie was sent from a page that is not the app's", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let presented = presented_refresh_token(&headers, &body)?.ok_or(INVALID_REFRESH)?;
+    let presented = presented_refresh_token(&state, &headers, &body)?.ok_or(INVALID_REFRESH)?;
     match service::refresh(&state, &presented).await? {
         Rotation::Rotated { user, token } => session_response(&state, StatusCode::OK, user, &token),
         Rotation::Reused => {
@@ -85,9 +95,11 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: By
 
 /// Sign out: the refresh token's whole family is revoked and the cookie cleared. Idempotent.
 #[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
-    responses((status = 204, description = "Signed out"), crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 204, description = "Signed out"),
+        (status = 403, description = "`bad_origin`: the cookie was sent from a page that is not the app's", content_type = "application/problem+json", body = shared::Problem),
+        crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    if let Some(presented) = presented_refresh_token(&headers, &body)? {
+    if let Some(presented) = presented_refresh_token(&state, &headers, &body)? {
         let mut conn = state.db.acquire().await?;
         if let Some(user_id) = tokens::revoke_by_token(&mut conn, &presented).await? {
             tracing::info!(%user_id, "logged out");
@@ -117,8 +129,9 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
 }
 
 /// The refresh token from the JSON body (`{"refreshToken": ...}`, non-browser clients) or else the
-/// cookie (the browser app). An empty body is allowed.
-fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> ApiResult<Option<String>> {
+/// cookie (the browser app). An empty body is allowed. A token taken from the cookie must come from
+/// an allowed origin (`http::origin`): 403 `bad_origin` otherwise.
+fn presented_refresh_token(state: &AppState, headers: &HeaderMap, body: &Bytes) -> ApiResult<Option<String>> {
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -142,7 +155,15 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> ApiResult<Optio
         })?;
         parsed.refresh_token.filter(|t| !t.is_empty())
     };
-    Ok(from_body.or_else(|| cookie::read(headers)))
+    if from_body.is_some() {
+        return Ok(from_body);
+    }
+    let from_cookie = cookie::read(headers);
+    if from_cookie.is_some() && !origin::cookie_request_allowed(headers, &state.config.cors_allowed_origins) {
+        tracing::warn!("refresh cookie presented from a foreign origin; refused");
+        return Err(ApiError::BadOrigin);
+    }
+    Ok(from_cookie)
 }
 
 fn session_response(state: &AppState, status: StatusCode, user: UserRow, refresh: &NewToken) -> ApiResult<Response> {

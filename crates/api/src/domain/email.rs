@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// The longest address accepted anywhere (RFC 5321's path limit less the brackets).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
 /// An email address, trimmed and lower-cased, with a plausible shape (`local@domain.tld`).
 /// Deliverability is not checked: that would need the network and proves little.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -34,11 +37,15 @@ impl EmailError {
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        // Length first, so an oversized input costs no allocation.
+        if raw.trim().chars().count() > EMAIL_MAX_CHARS {
+            return Err(EmailError::TooLong);
+        }
         let s = raw.trim().to_lowercase();
         if s.is_empty() {
             return Err(EmailError::Empty);
         }
-        if s.len() > 254 {
+        if s.len() > EMAIL_MAX_CHARS {
             return Err(EmailError::TooLong);
         }
         let (local, domain) = s.split_once('@').ok_or(EmailError::Invalid)?;

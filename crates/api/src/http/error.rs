@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized { code: &'static str, detail: &'static str },
     #[error("forbidden")]
     Forbidden,
+    /// 403 `bad_origin`: a cookie-authenticated request from a page that is not the app's.
+    #[error("bad origin")]
+    BadOrigin,
     #[error("not found")]
     NotFound,
     /// No route matches the path (the router's fallback).
@@ -34,6 +37,9 @@ pub enum ApiError {
     Body(#[from] JsonRejection),
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
+    /// 429 `rate_limited` for a sign-in held back by the failed-login policy, saying when to retry.
+    #[error("sign-in held back")]
+    LoginLocked { retry_after: Duration, scope: LockScope },
     /// The AI service failed: 502/503/504 (or 429 passed on from the model) with a precise code.
     #[error("ai upstream: {code}")]
     Upstream {
@@ -51,6 +57,15 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Which failed-login rule held a sign-in back (`ratelimit::login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockScope {
+    /// This device or network used up its failures on the account.
+    Client,
+    /// The account has many recent failures; clients it does not know wait.
+    Account,
+}
 
 impl ApiError {
     pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
@@ -94,6 +109,12 @@ impl ApiError {
                 "Forbidden",
                 "You are signed in but not allowed to do this.".to_owned(),
             ),
+            ApiError::BadOrigin => (
+                StatusCode::FORBIDDEN,
+                "bad_origin",
+                "Forbidden",
+                "This request came from a page that is not allowed to use the sign-in cookie.".to_owned(),
+            ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -119,6 +140,21 @@ impl ApiError {
                 "rate_limited",
                 "Too many requests",
                 format!("Too many requests; retry after {} second(s).", retry_secs(*retry_after)),
+            ),
+            ApiError::LoginLocked { retry_after, scope } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many failed sign-ins",
+                match scope {
+                    LockScope::Client => format!(
+                        "Too many failed sign-in attempts for this account from this device or network. Try again in {}.",
+                        when(*retry_after)
+                    ),
+                    LockScope::Account => format!(
+                        "Too many failed sign-in attempts for this account. Try again in {}, or sign in from a device you have signed in from before.",
+                        when(*retry_after)
+                    ),
+                },
             ),
             ApiError::Upstream {
                 status, code, detail, ..
@@ -153,6 +189,18 @@ fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// "42 seconds (after 14:03:12 UTC)" or "15 minutes (after 14:18 UTC)".
+fn when(d: Duration) -> String {
+    let secs = retry_secs(d).max(1);
+    let at = chrono::Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
+    if secs < 120 {
+        let unit = if secs == 1 { "second" } else { "seconds" };
+        format!("{secs} {unit} (after {} UTC)", at.format("%H:%M:%S"))
+    } else {
+        format!("{} minutes (after {} UTC)", secs.div_ceil(60), at.format("%H:%M"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -164,7 +212,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = plumbing::problem::response(status, &problem);
         let retry_after = match &self {
-            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            ApiError::RateLimited { retry_after } | ApiError::LoginLocked { retry_after, .. } => Some(*retry_after),
             ApiError::Upstream { retry_after, .. } => *retry_after,
             _ => None,
         };

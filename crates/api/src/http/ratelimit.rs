@@ -7,6 +7,7 @@ use axum::response::{IntoResponse as _, Response};
 
 use crate::http::client_ip::client_ip;
 use crate::http::error::ApiError;
+use crate::ratelimit;
 use crate::state::AppState;
 
 /// The global budget of one client: the signed-in user when the bearer token verifies, else the IP.
@@ -14,7 +15,10 @@ pub async fn limit_per_client(State(state): State<AppState>, request: Request, n
     let (parts, body) = request.into_parts();
     let key = match crate::auth::extractor::bearer(&parts).and_then(|t| state.jwt.verify(t)) {
         Some(claims) => format!("global:user:{}", claims.sub),
-        None => format!("global:ip:{}", client_ip(&parts, state.config.trust_forwarded_for)),
+        None => format!(
+            "global:ip:{}",
+            ratelimit::ip_bucket(client_ip(&parts, &state.config.trusted_proxies))
+        ),
     };
     if let Err(retry) = state
         .limiter
@@ -29,7 +33,7 @@ pub async fn limit_per_client(State(state): State<AppState>, request: Request, n
 /// Per-IP budget for every `/auth/*` request (credential stuffing and registration spam).
 pub async fn limit_auth_per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let ip = client_ip(&parts, state.config.trust_forwarded_for);
+    let ip = ratelimit::ip_bucket(client_ip(&parts, &state.config.trusted_proxies));
     if let Err(retry) = state
         .limiter
         .hit(&format!("auth:ip:{ip}"), state.config.rate_limits.auth_per_ip)

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret as _, SecretString};
-use sha2::{Digest as _, Sha256};
 
-use super::{RetryAfter, Rule};
+use super::login::{LoginKeys, LoginPolicy, LoginRefusal};
+use super::{Key, RetryAfter, Rule, hex};
 
 /// Budget of one Redis call: a rate-limit check must never be what makes a request slow.
 pub const TIMEOUT: Duration = Duration::from_millis(50);
@@ -37,11 +37,56 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 return {n, redis.call('PTTL', KEYS[1])}
 ";
 
+/// The failed-sign-in reservation (`ratelimit::login`), atomically: refuse when the (account,
+/// client) window is full, or when the client is unknown and the account's delay since its last
+/// failure has not passed; otherwise count one on both. Returns `{0, 0}` when reserved, `{1, ms}`
+/// for the client rule and `{2, ms}` for the account rule.
+///
+/// KEYS: the (account, client) counter, the account hash (`n`, `last`). ARGV: client limit,
+/// client window ms, free failures, account memory ms, base delay ms, max delay ms, now ms, known.
+const RESERVE_LOGIN_SCRIPT: &str = r"
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c >= tonumber(ARGV[1]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    ttl = tonumber(ARGV[2])
+  end
+  return {1, ttl}
+end
+local now = tonumber(ARGV[7])
+if ARGV[8] == '0' then
+  local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+  local free = tonumber(ARGV[3])
+  if n >= free then
+    local delay = math.min(tonumber(ARGV[5]) * 2 ^ math.min(n - free, 40), tonumber(ARGV[6]))
+    local waited = now - tonumber(redis.call('HGET', KEYS[2], 'last') or '0')
+    if waited < delay then return {2, math.ceil(delay - waited)} end
+  end
+end
+if redis.call('INCR', KEYS[1]) == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('HINCRBY', KEYS[2], 'n', 1)
+redis.call('HSET', KEYS[2], 'last', now)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {0, 0}
+";
+
+/// Gives a reservation back: one less on both counters, never below zero.
+const RELEASE_LOGIN_SCRIPT: &str = r"
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+if tonumber(redis.call('HGET', KEYS[2], 'n') or '0') > 0 then redis.call('HINCRBY', KEYS[2], 'n', -1) end
+return 1
+";
+
 pub(super) struct RedisLimiter {
     conn: ConnectionManager,
     prefix: String,
     hit: redis::Script,
     check: redis::Script,
+    reserve_login: redis::Script,
+    release_login: redis::Script,
     /// Whether the last call succeeded; flips are logged once each.
     up: AtomicBool,
     /// While set and in the future, Redis is not tried.
@@ -66,6 +111,8 @@ impl RedisLimiter {
             prefix: prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
             check: redis::Script::new(CHECK_SCRIPT),
+            reserve_login: redis::Script::new(RESERVE_LOGIN_SCRIPT),
+            release_login: redis::Script::new(RELEASE_LOGIN_SCRIPT),
             up: AtomicBool::new(true),
             retry_at: Mutex::new(None),
         })
@@ -90,12 +137,9 @@ impl RedisLimiter {
     }
 
     /// The shared decision, or `None` when Redis cannot give one in time (the caller falls back).
-    pub(super) async fn count(&self, key: &str, rule: Rule, hit: bool) -> Option<Result<(), RetryAfter>> {
-        {
-            let retry_at = self.retry_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if retry_at.is_some_and(|at| Instant::now() < at) {
-                return None;
-            }
+    pub(super) async fn count(&self, key: Key, rule: Rule, hit: bool) -> Option<Result<(), RetryAfter>> {
+        if self.resting() {
+            return None;
         }
         let redis_key = self.key(key, rule);
         let window_ms = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -111,20 +155,89 @@ impl RedisLimiter {
                 self.check.key(&redis_key).invoke_async::<(u64, i64)>(&mut conn).await
             }
         };
+        let (count, ttl_ms) = self.answer(call).await?;
+        let retry = RetryAfter(Duration::from_millis(
+            u64::try_from(ttl_ms).ok().filter(|t| *t > 0).unwrap_or(window_ms),
+        ));
+        // Same rule as in memory: `hit` refuses the event that overflows the window, `check`
+        // refuses once it is full.
+        let refused = if hit {
+            count > u64::from(rule.limit)
+        } else {
+            count >= u64::from(rule.limit)
+        };
+        Some(if refused { Err(retry) } else { Ok(()) })
+    }
+
+    /// The shared reservation, or `None` when Redis cannot give one in time (the caller falls back).
+    pub(super) async fn reserve_login(
+        &self,
+        keys: &LoginKeys,
+        policy: &LoginPolicy,
+        known_device: bool,
+    ) -> Option<Result<(), LoginRefusal>> {
+        if self.resting() {
+            return None;
+        }
+        let (client, account) = self.login_keys(keys);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| millis(d));
+        let mut conn = self.conn.clone();
+        let mut invocation = self.reserve_login.key(&client);
+        invocation
+            .key(&account)
+            .arg(policy.per_client.limit)
+            .arg(millis(policy.per_client.window).max(1))
+            .arg(policy.per_account.limit)
+            .arg(millis(policy.per_account.window).max(1))
+            .arg(millis(policy.base_delay))
+            .arg(millis(policy.max_delay))
+            .arg(now_ms)
+            .arg(u8::from(known_device));
+        let (outcome, ms) = self.answer(invocation.invoke_async::<(u8, i64)>(&mut conn)).await?;
+        let retry = RetryAfter(Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1)));
+        Some(match outcome {
+            0 => Ok(()),
+            1 => Err(LoginRefusal::Client(retry)),
+            _ => Err(LoginRefusal::Account(retry)),
+        })
+    }
+
+    pub(super) async fn release_login(&self, keys: &LoginKeys) {
+        let (client, account) = self.login_keys(keys);
+        let mut conn = self.conn.clone();
+        let mut invocation = self.release_login.key(&client);
+        invocation.key(&account);
+        let _ = self.answer(invocation.invoke_async::<i64>(&mut conn)).await;
+    }
+
+    /// The two keys of one sign-in attempt. Both carry the account digest as a hash tag (`{...}`), so
+    /// a Redis Cluster keeps them on one node, as a two-key script needs.
+    fn login_keys(&self, keys: &LoginKeys) -> (String, String) {
+        let account = hex(&keys.account);
+        (
+            format!(
+                "{}login_failures_per_ip:{{{account}}}:{}",
+                self.prefix,
+                hex(&keys.client)
+            ),
+            format!("{}login_failures_per_account:{{{account}}}", self.prefix),
+        )
+    }
+
+    /// Whether Redis is being left alone after a failure.
+    fn resting(&self) -> bool {
+        let retry_at = self.retry_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        retry_at.is_some_and(|at| Instant::now() < at)
+    }
+
+    /// The script's answer within the budget, marking Redis up or down.
+    async fn answer<T>(&self, call: impl std::future::Future<Output = redis::RedisResult<T>>) -> Option<T> {
         match tokio::time::timeout(TIMEOUT, call).await {
-            Ok(Ok((count, ttl_ms))) => {
+            Ok(Ok(value)) => {
                 self.mark_up();
-                let retry = RetryAfter(Duration::from_millis(
-                    u64::try_from(ttl_ms).ok().filter(|t| *t > 0).unwrap_or(window_ms),
-                ));
-                // Same rule as in memory: `hit` refuses the event that overflows the window, `check`
-                // refuses once it is full.
-                let refused = if hit {
-                    count > u64::from(rule.limit)
-                } else {
-                    count >= u64::from(rule.limit)
-                };
-                Some(if refused { Err(retry) } else { Ok(()) })
+                Some(value)
             }
             Ok(Err(e)) => {
                 self.mark_down(e.category());
@@ -137,15 +250,9 @@ impl RedisLimiter {
         }
     }
 
-    /// `prefix` + rule + a hash of the logical key: stable across instances, and no email or IP in Redis.
-    fn key(&self, key: &str, rule: Rule) -> String {
-        let digest = Sha256::digest(key.as_bytes());
-        let mut hex = String::with_capacity(32);
-        for byte in &digest[..16] {
-            use std::fmt::Write as _;
-            let _ = write!(hex, "{byte:02x}");
-        }
-        format!("{}{}:{hex}", self.prefix, rule.name)
+    /// `prefix` + rule + the key's digest: stable across instances, and no email or IP in Redis.
+    fn key(&self, key: Key, rule: Rule) -> String {
+        format!("{}{}:{}", self.prefix, rule.name, key.hex())
     }
 
     fn mark_up(&self) {
@@ -166,4 +273,8 @@ impl RedisLimiter {
             crate::metrics::redis_up(false);
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::helpers::{AI_TOKEN, PASSWORD, TestApp, json, problem};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_or_else(|e| panic!("free port: {e}"), |a| a.port())
@@ -135,7 +135,7 @@ async fn when_the_ai_service_dies_health_is_503_chat_is_a_clean_503_and_both_rec
 // --- the real api binary --------------------------------------------------------------------
 
 /// The test database's URL (the one `DATABASE_URL` names, with this test's database).
-fn database_url(options: &PgConnectOptions) -> String {
+pub(crate) fn database_url(options: &PgConnectOptions) -> String {
     let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut url = reqwest::Url::parse(&base).unwrap_or_else(|e| panic!("DATABASE_URL: {e}"));
     url.set_path(&format!("/{}", options.get_database().unwrap_or("postgres")));
@@ -143,15 +143,20 @@ fn database_url(options: &PgConnectOptions) -> String {
 }
 
 /// A spawned `api` process with its stderr captured to a file.
-struct ApiProcess {
-    child: std::process::Child,
-    base: String,
+pub(crate) struct ApiProcess {
+    pub(crate) child: std::process::Child,
+    pub(crate) base: String,
     log: PathBuf,
     _dir: TempDir,
 }
 
 impl ApiProcess {
-    async fn start(database_url: &str, ai_url: &str) -> Self {
+    pub(crate) async fn start(database_url: &str, ai_url: &str) -> Self {
+        Self::start_with(database_url, ai_url, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables.
+    pub(crate) async fn start_with(database_url: &str, ai_url: &str, env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new("api-proc");
         let log = dir.path().join("api.log");
         let port = free_port();
@@ -168,6 +173,7 @@ impl ApiProcess {
             .env("RUST_LOG", "info,api=debug,tower_http=debug")
             .env_remove("REDIS_URL")
             .env_remove("METRICS_BIND")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -196,7 +202,7 @@ impl ApiProcess {
         process
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -205,7 +211,7 @@ impl ApiProcess {
     }
 
     /// Waits for the process to exit; its exit code.
-    async fn wait(&mut self, limit: Duration) -> Option<i32> {
+    pub(crate) async fn wait(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -216,7 +222,7 @@ impl ApiProcess {
         None
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -229,7 +235,7 @@ impl Drop for ApiProcess {
 }
 
 /// A directory removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> Self {

@@ -6,6 +6,7 @@ mod auth;
 mod chat;
 mod faults;
 mod foundation;
+mod hardening;
 mod helpers;
 mod metrics;
 mod openapi;

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::{TestApp, json, problem};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// A key namespace of its own, so parallel tests (and earlier runs) never share counters.
 fn unique_prefix() -> String {
@@ -18,7 +18,7 @@ fn unique_prefix() -> String {
 }
 
 /// Whether the local Redis answers a PING within a second.
-async fn redis_available() -> bool {
+pub(crate) async fn redis_available() -> bool {
     let Ok(client) = redis::Client::open(REDIS_URL) else {
         return false;
     };
