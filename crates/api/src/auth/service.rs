@@ -179,7 +179,7 @@ async fn check_password(
 /// Spends `presented` and issues its successor; a reuse revokes the family and is audited.
 pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<Rotation> {
     let mut tx = state.db.begin().await?;
-    let outcome = tokens::rotate(&mut tx, presented).await?;
+    let outcome = tokens::rotate(&mut tx, &state.keys.refresh_seal, presented).await?;
     if matches!(outcome, Rotation::Reused) {
         audit::record_refresh_reuse(&mut *tx, &tokens::hash(presented)).await?;
     }

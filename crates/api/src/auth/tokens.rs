@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::auth::keys::SubKey;
 use crate::auth::types::UserRow;
 
 /// Absolute lifetime of a login: rotation never extends it.
@@ -54,7 +55,7 @@ pub async fn create_family(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Resu
 
 /// What presenting a refresh token led to.
 pub enum Rotation {
-    /// The token was current: it is now spent and `token` replaces it.
+    /// The token was current (or rotated within [`REFRESH_GRACE`]): `token` is its successor.
     Rotated { user: UserRow, token: NewToken },
     /// The token was already spent: its family is now revoked.
     Reused,
@@ -62,58 +63,159 @@ pub enum Rotation {
     Invalid,
 }
 
-/// Spends `presented` and issues its successor in one transaction (`conn` must be inside one).
-pub async fn rotate(conn: &mut PgConnection, presented: &str) -> sqlx::Result<Rotation> {
+/// How long a just-rotated token still answers with the same successor instead of counting as
+/// reuse: two tabs (or a retried request) refreshing at once stay signed in. Short, because a
+/// thief who presents the old token within it gets the successor too.
+pub const REFRESH_GRACE: Duration = Duration::from_secs(5);
+/// How many rotations within the grace are followed to the newest token (three quick tabs).
+const MAX_GRACE_HOPS: usize = 4;
+
+/// The one-time pad that seals `presented`'s successor: `HMAC(key, presented)`. Each token seals
+/// exactly one successor (the spending update runs once), so the pad is never reused.
+fn pad(key: &SubKey, presented: &str) -> [u8; 32] {
+    key.mac(&[b"successor", presented.as_bytes()])
+}
+
+fn seal(key: &SubKey, presented: &str, successor: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(successor).ok().filter(|b| b.len() == 32)?;
+    Some(bytes.iter().zip(pad(key, presented)).map(|(b, p)| b ^ p).collect())
+}
+
+fn unseal(key: &SubKey, presented: &str, sealed: &[u8]) -> Option<String> {
+    if sealed.len() != 32 {
+        return None;
+    }
+    let bytes: Vec<u8> = sealed.iter().zip(pad(key, presented)).map(|(b, p)| b ^ p).collect();
+    Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Spends `presented` and issues its successor in one transaction (`conn` must be inside one). A
+/// token spent less than [`REFRESH_GRACE`] ago returns the successor it was rotated to (followed
+/// to the newest one); after that, presenting it again is reuse and revokes the family.
+pub async fn rotate(conn: &mut PgConnection, seal_key: &SubKey, presented: &str) -> sqlx::Result<Rotation> {
     let presented_hash = hash(presented);
-    // Exactly one concurrent caller can spend a token: the `used_at is null` guard.
+    let successor = mint();
+    let sealed = seal(seal_key, presented, &successor.value);
+    // Exactly one concurrent caller can spend a token: the `used_at is null` guard. A second one
+    // waits for the first to commit, then finds it spent.
     let spent = sqlx::query!(
-        r#"update refresh_tokens set used_at = now()
+        r#"update refresh_tokens set used_at = now(), successor_sealed = $2
            where token_hash = $1 and used_at is null
            returning family_id"#,
-        &presented_hash
+        &presented_hash,
+        sealed
     )
     .fetch_optional(&mut *conn)
     .await?;
 
     let Some(spent) = spent else {
-        let known = sqlx::query!(
-            "select family_id from refresh_tokens where token_hash = $1",
-            &presented_hash
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        return Ok(match known {
-            Some(row) => {
-                revoke_family(conn, row.family_id, "reuse").await?;
-                Rotation::Reused
-            }
-            None => Rotation::Invalid,
-        });
+        return spent_again(conn, seal_key, presented, &presented_hash).await;
     };
 
-    let user = sqlx::query_as!(
+    let Some(user) = live_family_user(conn, spent.family_id).await? else {
+        return Ok(Rotation::Invalid);
+    };
+    sqlx::query!(
+        "insert into refresh_tokens (token_hash, family_id) values ($1, $2)",
+        &successor.hash,
+        spent.family_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Sealed successors are only needed during the grace.
+    sqlx::query!(
+        r#"update refresh_tokens set successor_sealed = null
+           where family_id = $1 and successor_sealed is not null
+             and used_at < now() - make_interval(secs => $2)"#,
+        spent.family_id,
+        REFRESH_GRACE.as_secs_f64()
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Rotation::Rotated { user, token: successor })
+}
+
+/// `presented` was already spent: within the grace, its successor (or the newest token it led to
+/// within the grace); else reuse, and the family is revoked. Unknown tokens are invalid.
+async fn spent_again(
+    conn: &mut PgConnection,
+    seal_key: &SubKey,
+    presented: &str,
+    presented_hash: &[u8],
+) -> sqlx::Result<Rotation> {
+    let Some(first) = spent_row(conn, presented_hash).await? else {
+        return Ok(Rotation::Invalid);
+    };
+    let family_id = first.family_id;
+    let mut current = presented.to_owned();
+    let mut row = first;
+    for _ in 0..MAX_GRACE_HOPS {
+        let Some(sealed) = row.successor_sealed.as_deref().filter(|_| row.in_grace) else {
+            break;
+        };
+        let Some(successor) = unseal(seal_key, &current, sealed) else {
+            break;
+        };
+        let successor_hash = hash(&successor);
+        let Some(next) = spent_row(conn, &successor_hash)
+            .await?
+            .filter(|r| r.family_id == family_id)
+        else {
+            break;
+        };
+        if !next.used {
+            let Some(user) = live_family_user(conn, family_id).await? else {
+                return Ok(Rotation::Invalid);
+            };
+            tracing::info!("refresh token presented again within the grace; the same successor is returned");
+            return Ok(Rotation::Rotated {
+                user,
+                token: NewToken {
+                    value: successor,
+                    hash: successor_hash,
+                },
+            });
+        }
+        current = successor;
+        row = next;
+    }
+    revoke_family(conn, family_id, "reuse").await?;
+    Ok(Rotation::Reused)
+}
+
+struct SpentRow {
+    family_id: Uuid,
+    used: bool,
+    in_grace: bool,
+    successor_sealed: Option<Vec<u8>>,
+}
+
+async fn spent_row(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<SpentRow>> {
+    sqlx::query_as!(
+        SpentRow,
+        r#"select family_id, used_at is not null as "used!",
+                  coalesce(used_at > now() - make_interval(secs => $2), false) as "in_grace!",
+                  successor_sealed
+           from refresh_tokens where token_hash = $1"#,
+        token_hash,
+        REFRESH_GRACE.as_secs_f64()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The family's account, when the family is live and the account active.
+async fn live_family_user(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
         UserRow,
         r#"select u.id, u.email::text as "email!", u.full_name, u.role, u.is_active, u.created_at
            from refresh_token_families f
            join users u on u.id = f.user_id
            where f.id = $1 and f.revoked_at is null and f.expires_at > now() and u.is_active"#,
-        spent.family_id
+        family_id
     )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(user) = user else {
-        return Ok(Rotation::Invalid);
-    };
-
-    let token = mint();
-    sqlx::query!(
-        "insert into refresh_tokens (token_hash, family_id) values ($1, $2)",
-        &token.hash,
-        spent.family_id
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(Rotation::Rotated { user, token })
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid, reason: &str) -> sqlx::Result<()> {
@@ -168,5 +270,18 @@ mod tests {
         assert_eq!(t.hash, hash(&t.value));
         assert_eq!(t.hash.len(), 32);
         assert_ne!(mint().value, t.value);
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_its_predecessor_and_the_key() {
+        let key = SubKey::derive(b"root-secret-root-secret-root-secret!", "seal");
+        let (old, new) = (mint(), mint());
+        let sealed = seal(&key, &old.value, &new.value).unwrap_or_default();
+        assert_eq!(sealed.len(), 32);
+        assert_ne!(URL_SAFE_NO_PAD.decode(&new.value).ok(), Some(sealed.clone()));
+        assert_eq!(unseal(&key, &old.value, &sealed), Some(new.value.clone()));
+        assert_ne!(unseal(&key, &mint().value, &sealed), Some(new.value.clone()));
+        let other = SubKey::derive(b"another-root-another-root-another!!", "seal");
+        assert_ne!(unseal(&other, &old.value, &sealed), Some(new.value));
     }
 }

@@ -206,7 +206,12 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(_: PgPoolOptions, op
     let third = json(refresh(&app, &second_token).await, 200).await;
     let third_token = third["refreshToken"].as_str().unwrap_or_default().to_owned();
 
-    // The first token is replayed (stolen): 401, and the family, including the newest token, is dead.
+    // The first token is replayed (stolen) after the two-tab grace: 401, and the family, including
+    // the newest token, is dead.
+    sqlx::query("update refresh_tokens set used_at = used_at - interval '1 minute' where used_at is not null")
+        .execute(&app.admin_db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     problem(refresh(&app, &first).await, 401, "refresh_token_reused").await;
     problem(refresh(&app, &third_token).await, 401, "invalid_refresh_token").await;
 

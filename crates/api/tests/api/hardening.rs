@@ -392,3 +392,86 @@ async fn a_cookie_refresh_or_logout_from_a_foreign_origin_is_403_bad_origin(
         .unwrap_or_else(|e| panic!("{e}"));
     let _: Value = json(r, 200).await;
 }
+
+// --- two tabs ---------------------------------------------------------------------------------
+
+async fn refresh_body(app: &TestApp, token: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/auth/refresh"))
+        .json(&json!({"refreshToken": token}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn two_parallel_refreshes_with_one_token_both_get_the_same_successor_which_then_works(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let app = TestApp::spawn(options).await;
+    let (_, session) = app.register().await;
+    let first = session["refreshToken"].as_str().unwrap_or_default().to_owned();
+    let (a, b) = tokio::join!(
+        refresh_with_cookie(&app, &first, &[]),
+        refresh_with_cookie(&app, &first, &[])
+    );
+    let (a, b) = (json(a, 200).await, json(b, 200).await);
+    let successor = a["refreshToken"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        b["refreshToken"], a["refreshToken"],
+        "both tabs hold the same new token"
+    );
+    assert_ne!(successor, first);
+    assert!(a["accessToken"].is_string() && b["accessToken"].is_string());
+    // The shared successor is live, and the family was not revoked.
+    let next = json(refresh_body(&app, &successor).await, 200).await;
+    assert!(next["refreshToken"].is_string());
+    let revoked: i64 = sqlx::query_scalar("select count(*) from refresh_token_families where revoked_at is not null")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1);
+    assert_eq!(revoked, 0);
+    // The database holds hashes and a sealed value, never a token itself.
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("select token_hash from refresh_tokens union all select successor_sealed from refresh_tokens where successor_sealed is not null")
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap_or_default();
+    for token in [&first, &successor] {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .unwrap_or_default();
+        assert!(!stored.contains(&raw) && !stored.contains(&token.as_bytes().to_vec()));
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_late_tab_within_the_grace_reaches_the_newest_token_and_after_it_reuse_revokes_the_family(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let app = TestApp::spawn(options).await;
+    let (_, session) = app.register().await;
+    let first = session["refreshToken"].as_str().unwrap_or_default().to_owned();
+    // Tab A rotates twice in quick succession; tab B still holds the first token.
+    let second = json(refresh_body(&app, &first).await, 200).await["refreshToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let third = json(refresh_body(&app, &second).await, 200).await["refreshToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let late = json(refresh_body(&app, &first).await, 200).await;
+    assert_eq!(late["refreshToken"], third.as_str());
+
+    // After the grace, the first token is reuse: the whole family goes, the newest token with it.
+    sqlx::query("update refresh_tokens set used_at = used_at - interval '1 minute' where used_at is not null")
+        .execute(&app.admin_db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    problem(refresh_body(&app, &first).await, 401, "refresh_token_reused").await;
+    problem(refresh_body(&app, &third).await, 401, "invalid_refresh_token").await;
+}
