@@ -1,9 +1,15 @@
 //! The HTTP client for the internal AI service: one pooled reqwest client, timeouts on every call,
 //! and the AI service's failures mapped to the public error codes.
+//!
+//! Every read is bounded, so a broken or hostile ai service cannot grow the api: the unary JSON
+//! body ([`MAX_BODY_BYTES`]), each line and each event of the stream ([`MAX_SSE_LINE_BYTES`],
+//! [`MAX_SSE_EVENT_BYTES`]) and the whole reply ([`MAX_REPLY_CHARS`], enforced here for the
+//! unary reply and by the chat relay for the streamed one). Past a cap: 502 `ai_bad_gateway` (an
+//! `error` event on a stream), and the connection is dropped.
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
+use eventsource_stream::{EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
@@ -16,6 +22,15 @@ use crate::http::error::ApiError;
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Margin over AI_TIMEOUT_SECS so the AI service's own timeout (a precise 504) normally fires first.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
+
+/// The longest reply kept: the `chat_messages.content` check of the first migration.
+pub const MAX_REPLY_CHARS: usize = 100_000;
+/// Largest unary `/v1/chat` body read (a maximal reply in 4-byte characters, JSON-escaped, fits).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest line of the ai service's stream (a delta is a few words; `done` is a few hundred bytes).
+pub const MAX_SSE_LINE_BYTES: usize = 64 * 1024;
+/// Largest event (its lines up to the blank line that ends it).
+pub const MAX_SSE_EVENT_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AiClient {
@@ -79,14 +94,16 @@ impl AiClient {
         if !status.is_success() {
             return Err(status_error(status, response.headers()));
         }
-        response.json::<ChatResponse>().await.map_err(|e| {
-            if e.is_timeout() {
-                timeout_error()
-            } else {
-                tracing::warn!(error = %e, "ai service sent an unreadable chat response");
-                bad_gateway()
-            }
-        })
+        let body = read_capped(response, MAX_BODY_BYTES).await?;
+        let reply = serde_json::from_slice::<ChatResponse>(&body).map_err(|e| {
+            tracing::warn!(error = %e, "ai service sent an unreadable chat response");
+            bad_gateway()
+        })?;
+        if reply.reply.chars().count() > MAX_REPLY_CHARS {
+            tracing::warn!(limit = MAX_REPLY_CHARS, "ai service sent a reply over the length limit");
+            return Err(too_long());
+        }
+        Ok(reply)
     }
 
     /// Opens the AI service's stream. Errors before the first event are returned as `Err`; later ones
@@ -113,7 +130,12 @@ impl AiClient {
         if !status.is_success() {
             return Err(status_error(status, response.headers()));
         }
-        let events = response.bytes_stream().eventsource();
+        let mut bounds = SseBounds::default();
+        let bytes = response.bytes_stream().map(move |chunk| match chunk {
+            Ok(chunk) => bounds.feed(&chunk).map(|()| chunk),
+            Err(e) => Err(StreamReadError::Transport(e)),
+        });
+        let events = bytes.eventsource();
         let stream = futures::stream::unfold((Box::pin(events), false), move |(mut events, finished)| async move {
             if finished {
                 return None;
@@ -128,6 +150,13 @@ impl AiClient {
                     code: "ai_bad_gateway".into(),
                     detail: "The AI service ended the stream early.".into(),
                 }),
+                Ok(Some(Err(EventStreamError::Transport(StreamReadError::Oversized(what))))) => {
+                    tracing::warn!(what, "ai service stream over its size limit; dropped");
+                    AiEvent::Error(StreamError {
+                        code: "ai_bad_gateway".into(),
+                        detail: "The AI service sent an oversized event.".into(),
+                    })
+                }
                 Ok(Some(Err(_))) => AiEvent::Error(StreamError {
                     code: "ai_bad_gateway".into(),
                     detail: "The AI service's stream broke off.".into(),
@@ -143,6 +172,85 @@ impl AiClient {
         })
         .filter_map(futures::future::ready);
         Ok(stream)
+    }
+}
+
+/// Why reading the ai service's stream stopped.
+#[derive(Debug, thiserror::Error)]
+enum StreamReadError {
+    #[error("transport: {0}")]
+    Transport(reqwest::Error),
+    /// A line or an event passed its cap (`"line"` or `"event"`).
+    #[error("oversized {0}")]
+    Oversized(&'static str),
+}
+
+/// Counts the bytes of the current SSE line and event as chunks pass, so the parser behind never
+/// buffers more than the caps. `\r` is not counted (so `\r\n` ends a line like `\n`); a stream
+/// that ends lines with a lone `\r` reads as one long line and is refused, which the ai service
+/// (axum's SSE, `\n` only) never sends.
+#[derive(Default)]
+struct SseBounds {
+    line: usize,
+    event: usize,
+}
+
+impl SseBounds {
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), StreamReadError> {
+        for &byte in chunk {
+            match byte {
+                b'\n' => {
+                    if self.line == 0 {
+                        // A blank line ends the event.
+                        self.event = 0;
+                    }
+                    self.line = 0;
+                }
+                b'\r' => {}
+                _ => {
+                    self.line += 1;
+                    self.event += 1;
+                    if self.line > MAX_SSE_LINE_BYTES {
+                        return Err(StreamReadError::Oversized("line"));
+                    }
+                    if self.event > MAX_SSE_EVENT_BYTES {
+                        return Err(StreamReadError::Oversized("event"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The body, refused past `cap` bytes (by its `Content-Length` before reading, or while reading).
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, ApiError> {
+    let over = || {
+        tracing::warn!(cap, "ai service response over its size limit; dropped");
+        bad_gateway()
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(cap).unwrap_or(u64::MAX))
+    {
+        return Err(over());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(over());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(timeout_error()),
+            Err(e) => {
+                tracing::warn!(error = %e, "ai service chat response broke off");
+                return Err(bad_gateway());
+            }
+        }
     }
 }
 
@@ -175,6 +283,16 @@ fn bad_gateway() -> ApiError {
         status: StatusCode::BAD_GATEWAY,
         code: "ai_bad_gateway",
         detail: "The AI assistant gave an invalid answer. Your message is saved; retry the reply later.",
+        retry_after: None,
+    }
+}
+
+/// The reply passed [`MAX_REPLY_CHARS`].
+pub fn too_long() -> ApiError {
+    ApiError::Upstream {
+        status: StatusCode::BAD_GATEWAY,
+        code: "ai_bad_gateway",
+        detail: "The AI assistant's reply was too long to keep. Your message is saved; retry the reply later.",
         retry_after: None,
     }
 }
@@ -232,5 +350,36 @@ pub fn stream_error_of(e: &ApiError) -> StreamError {
     StreamError {
         code: problem.code,
         detail: problem.detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_bounds_pass_ordinary_events_and_refuse_an_endless_line_or_event() {
+        let mut bounds = SseBounds::default();
+        let event = b"event: delta\ndata: {\"text\":\"hello\"}\n\n";
+        for _ in 0..100_000 {
+            assert!(bounds.feed(event).is_ok());
+        }
+        // CRLF line endings are ordinary too.
+        assert!(bounds.feed(b"event: delta\r\ndata: {}\r\n\r\n").is_ok());
+        let mut bounds = SseBounds::default();
+        assert!(bounds.feed(b"event: delta\ndata: ").is_ok());
+        let chunk = vec![b'a'; 4096];
+        let refused = (0..100).find_map(|_| bounds.feed(&chunk).err());
+        assert!(
+            matches!(refused, Some(StreamReadError::Oversized("line"))),
+            "{refused:?}"
+        );
+        // Many short lines without the blank line that ends an event.
+        let mut bounds = SseBounds::default();
+        let refused = (0..100_000).find_map(|_| bounds.feed(b"data: xxxxxxxxxxxxxxxx\n").err());
+        assert!(
+            matches!(refused, Some(StreamReadError::Oversized("event"))),
+            "{refused:?}"
+        );
     }
 }

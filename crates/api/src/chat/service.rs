@@ -3,7 +3,7 @@
 //! answerable later. The streamed variant relays the AI service's deltas as [`StreamEvent`]s, which
 //! the route writes as Server-Sent Events.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use shared::ai::{ChatRequest, ChatResponse, StreamDone, StreamError, Triage, Usage};
@@ -11,7 +11,7 @@ use shared::api::{ChatMessage, ReplyResponse, SendMessageResponse, StreamDonePub
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::ai_client::{AiEvent, stream_error_of};
+use crate::ai_client::{AiEvent, MAX_REPLY_CHARS, stream_error_of, too_long};
 use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
@@ -345,8 +345,32 @@ struct Answering {
     request: ChatRequest,
 }
 
+/// How long the relay waits for a client that has stopped reading (its buffer full) before it stops
+/// sending to it. The model call, the reply and its saving go on; the client gets nothing more.
+const CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client end of a relay: events are sent until the client leaves or stops reading.
+struct Client(Option<mpsc::Sender<StreamEvent>>);
+
+impl Client {
+    async fn send(&mut self, event: StreamEvent) {
+        let Some(sender) = &self.0 else { return };
+        match tokio::time::timeout(CLIENT_SEND_TIMEOUT, sender.send(event)).await {
+            Ok(Ok(())) => {}
+            // Gone (the receiver was dropped): nothing to do.
+            Ok(Err(_)) => self.0 = None,
+            Err(_) => {
+                tracing::info!("stream client stopped reading; the reply is still completed and saved");
+                self.0 = None;
+            }
+        }
+    }
+}
+
 /// Relays the AI service's deltas as they arrive, then saves the complete reply and sends `Done`
-/// (or `Error`). Sending fails silently once the client has gone; the work continues.
+/// (or `Error`). Sending fails silently once the client has gone or stopped reading; the work
+/// continues. A reply past `MAX_REPLY_CHARS` ends the stream (the upstream is dropped) with an
+/// `ai_bad_gateway` error.
 async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<StreamEvent>) {
     let Answering {
         owner,
@@ -354,8 +378,10 @@ async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<Strea
         user_message_id,
         request,
     } = answering;
+    let mut client = Client(Some(events));
     let started = Instant::now();
     let mut reply = String::new();
+    let mut reply_chars = 0usize;
     let outcome = match state.ai.chat_stream(&request).await {
         Err(e) => Err(stream_error_of(&e)),
         Ok(stream) => {
@@ -367,8 +393,14 @@ async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<Strea
             while let Some(event) = stream.next().await {
                 match event {
                     AiEvent::Delta(text) => {
+                        reply_chars += text.chars().count();
+                        if reply_chars > MAX_REPLY_CHARS {
+                            tracing::warn!(limit = MAX_REPLY_CHARS, "streamed reply over the length limit; dropped");
+                            outcome = Err(stream_error_of(&too_long()));
+                            break;
+                        }
                         reply.push_str(&text);
-                        let _ = events.send(StreamEvent::Delta(text)).await;
+                        client.send(StreamEvent::Delta(text)).await;
                     }
                     AiEvent::Done(done) => {
                         outcome = Ok(done);
@@ -400,5 +432,5 @@ async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<Strea
             StreamEvent::Error(e)
         }
     };
-    let _ = events.send(last).await;
+    client.send(last).await;
 }

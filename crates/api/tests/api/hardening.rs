@@ -475,3 +475,218 @@ async fn a_late_tab_within_the_grace_reaches_the_newest_token_and_after_it_reuse
     problem(refresh_body(&app, &first).await, 401, "refresh_token_reused").await;
     problem(refresh_body(&app, &third).await, 401, "invalid_refresh_token").await;
 }
+
+// --- bounded reads of the ai service ----------------------------------------------------------
+
+/// What the fake ai service does wrong.
+#[derive(Clone, Copy)]
+enum Upstream {
+    /// `/v1/chat`: a 2 MB JSON body (never finished). `/v1/chat/stream`: one `data:` line of up to
+    /// 30 MB that never ends.
+    Endless,
+    /// A reply one character over the limit: unary, and as 1,000-character deltas on the stream.
+    TooLong,
+    /// `/v1/chat/stream`: 400 deltas of 200 characters as fast as possible, then `done`.
+    Fast,
+}
+
+/// A fake ai service speaking the real wire format; counts the bytes its streams produced.
+async fn fake_ai(kind: Upstream) -> (reqwest::Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use axum::response::IntoResponse as _;
+    use futures::StreamExt as _;
+
+    let sent = Arc::new(AtomicUsize::new(0));
+    let done = json!({"provider": "openai", "model": "fake", "usage": {"inputTokens": 1, "outputTokens": 1},
+        "finishReason": "stop", "emergency": {"detected": false, "category": null, "severity": null, "language": "en"}});
+    let chat = {
+        let done = done.clone();
+        move || async move {
+            let body = match kind {
+                Upstream::Endless | Upstream::Fast => {
+                    let head =
+                        futures::stream::once(async { Ok::<_, std::convert::Infallible>(r#"{"reply":""#.to_owned()) });
+                    let rest = futures::stream::iter(0..128).map(|_| Ok("a".repeat(16 * 1024)));
+                    Body::from_stream(head.chain(rest))
+                }
+                Upstream::TooLong => {
+                    let mut reply = done.clone();
+                    reply["reply"] = Value::from("a".repeat(100_001));
+                    Body::from(reply.to_string())
+                }
+            };
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    };
+    let stream = {
+        let sent = sent.clone();
+        move || {
+            let sent = sent.clone();
+            let done = done.clone();
+            async move {
+                let count = move |s: String| {
+                    sent.fetch_add(s.len(), Ordering::Relaxed);
+                    Ok::<_, std::convert::Infallible>(s)
+                };
+                let body = match kind {
+                    Upstream::Endless => {
+                        let head = futures::stream::iter(["event: delta\ndata: {\"text\":\"".to_owned()]);
+                        let line = futures::stream::iter(0..1920).map(|_| "a".repeat(16 * 1024));
+                        Body::from_stream(head.chain(line).map(count))
+                    }
+                    Upstream::TooLong | Upstream::Fast => {
+                        let (n, size) = if matches!(kind, Upstream::TooLong) {
+                            (101, 1000)
+                        } else {
+                            (400, 200)
+                        };
+                        let delta = format!("event: delta\ndata: {}\n\n", json!({"text": "a".repeat(size)}));
+                        let deltas = futures::stream::iter(0..n).map(move |_| delta.clone());
+                        let end = futures::stream::iter([format!("event: done\ndata: {done}\n\n")]);
+                        Body::from_stream(deltas.chain(end).map(count))
+                    }
+                };
+                ([(axum::http::header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/health",
+            axum::routing::get(|| async { axum::Json(json!({"status": "ok", "provider": "openai"})) }),
+        )
+        .route("/v1/chat", axum::routing::post(chat))
+        .route("/v1/chat/stream", axum::routing::post(stream));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (
+        reqwest::Url::parse(&format!("http://{addr}")).unwrap_or_else(|e| panic!("{e}")),
+        sent,
+    )
+}
+
+async fn app_with_ai(
+    options: PgConnectOptions,
+    kind: Upstream,
+) -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let (url, sent) = fake_ai(kind).await;
+    (TestApp::spawn_with(options, url, |_| {}).await, sent)
+}
+
+async fn messages_saved(app: &TestApp, role: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from chat_messages where role = $1")
+        .bind(role)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_endless_line_from_the_ai_service_ends_in_a_clean_502_and_error_event(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (app, sent) = app_with_ai(options, Upstream::Endless).await;
+    let (token, _) = app.register().await;
+    let patient = app.create_patient(&token, json!({"name": "Bounded Reads"})).await;
+    let id = patient["id"].as_str().unwrap_or_default();
+
+    let r = app
+        .post(&token, &format!("/patients/{id}/messages"), json!({"content": "hello"}))
+        .await;
+    problem(r, 502, "ai_bad_gateway").await;
+
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "hello again"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let events = tokio::time::timeout(Duration::from_secs(20), crate::helpers::sse_events(r))
+        .await
+        .unwrap_or_else(|_| panic!("the stream did not end"));
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, ["user", "error"], "{events:?}");
+    assert_eq!(events[1].1["code"], "ai_bad_gateway");
+    // The api stopped reading early and dropped the connection: the fake did not get to send it all.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "the endless line: the fake ai service produced {} KiB before the api hung up",
+        sent / 1024
+    );
+    assert!(sent < 16 * 1024 * 1024, "{sent} bytes were read");
+    // Both user messages are kept, for a later retry; no reply was saved.
+    assert_eq!(messages_saved(&app, "user").await, 2);
+    assert_eq!(messages_saved(&app, "assistant").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_reply_over_the_length_limit_is_a_502_unary_and_an_error_event_streamed(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (app, _) = app_with_ai(options, Upstream::TooLong).await;
+    let (token, _) = app.register().await;
+    let patient = app.create_patient(&token, json!({"name": "Long Reply"})).await;
+    let id = patient["id"].as_str().unwrap_or_default();
+    let r = app
+        .post(&token, &format!("/patients/{id}/messages"), json!({"content": "hello"}))
+        .await;
+    problem(r, 502, "ai_bad_gateway").await;
+    let r = app
+        .post(
+            &token,
+            &format!("/patients/{id}/messages/stream"),
+            json!({"content": "hello"}),
+        )
+        .await;
+    let events = crate::helpers::sse_events(r).await;
+    assert_eq!(
+        events.last().map(|(e, _)| e.as_str()),
+        Some("error"),
+        "{:?}",
+        events.len()
+    );
+    assert_eq!(
+        events.last().map(|(_, d)| d["code"].clone()),
+        Some(json!("ai_bad_gateway"))
+    );
+    assert_eq!(messages_saved(&app, "assistant").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_client_that_stops_reading_does_not_hold_the_reply_which_is_saved(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (app, _) = app_with_ai(options, Upstream::Fast).await;
+    let (token, session) = app.register().await;
+    let owner: uuid::Uuid = session["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
+    let patient = app.create_patient(&token, json!({"name": "Slow Reader"})).await;
+    let patient_id: uuid::Uuid = patient["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
+    let content = api::chat::types::MessageContent::parse("tell me a long story").unwrap_or_else(|e| panic!("{e}"));
+    // The relay's receiving end is held and never read, as a client whose socket is full.
+    let (_, events) = api::chat::service::stream(&app.state, owner, patient_id, &content)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while messages_saved(&app, "assistant").await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the reply was never saved");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(events);
+}
