@@ -238,6 +238,39 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct UnmatchedRoute;
 
+/// A database error as it may be logged: the SQLSTATE, the constraint and the table, never the
+/// message or the detail, which quote values (`Failing row contains (...)`, `Key (email)=(...)`,
+/// `invalid input syntax for type uuid: "..."`), so patient data cannot reach the logs through them.
+#[derive(Debug, thiserror::Error)]
+#[error("database error {code} (constraint {constraint}, table {table})")]
+pub struct DbError {
+    pub code: String,
+    pub constraint: String,
+    pub table: String,
+}
+
+impl DbError {
+    fn of(db: &dyn sqlx::error::DatabaseError) -> Self {
+        let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+        Self {
+            code: or_dash(db.code().as_deref()),
+            constraint: or_dash(db.constraint()),
+            table: or_dash(db.table()),
+        }
+    }
+}
+
+/// What of a non-database sqlx error may be logged: decoding and encoding errors may quote a value,
+/// so only their kind is kept.
+fn loggable(e: sqlx::Error) -> anyhow::Error {
+    match e {
+        sqlx::Error::ColumnDecode { index, .. } => anyhow::anyhow!("could not decode column {index}"),
+        sqlx::Error::Decode(_) => anyhow::anyhow!("could not decode a value"),
+        sqlx::Error::Encode(_) => anyhow::anyhow!("could not encode a value"),
+        other => other.into(),
+    }
+}
+
 /// Database facts that are client errors map here, in one place.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
@@ -252,10 +285,12 @@ impl From<sqlx::Error> for ApiError {
                     ApiError::conflict("already_answered", "This message already has a reply.")
                 }
                 // The server is shutting down or restarting: the client may retry.
-                (Some(code), _) if code.starts_with("57P") || code.starts_with("08") => ApiError::Unavailable(e.into()),
-                _ => ApiError::Internal(e.into()),
+                (Some(code), _) if code.starts_with("57P") || code.starts_with("08") => {
+                    ApiError::Unavailable(DbError::of(db.as_ref()).into())
+                }
+                _ => ApiError::Internal(DbError::of(db.as_ref()).into()),
             },
-            _ => ApiError::Internal(e.into()),
+            _ => ApiError::Internal(loggable(e)),
         }
     }
 }

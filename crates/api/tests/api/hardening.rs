@@ -690,3 +690,72 @@ async fn a_client_that_stops_reading_does_not_hold_the_reply_which_is_saved(
     }
     drop(events);
 }
+
+// --- no PHI in logs from database errors ------------------------------------------------------
+
+/// A log sink shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_constraint_violation_is_logged_by_name_and_sqlstate_never_with_the_failing_row(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use axum::response::IntoResponse as _;
+
+    let app = TestApp::spawn(options).await;
+    // PostgreSQL leaves the row out of its message for tables under row-level security; `users`
+    // is not one, so its `Failing row contains (...)` detail quotes the email and the name.
+    let email = api::domain::email::Email::parse("zyxwvut.secret@clinic.example").unwrap_or_else(|e| panic!("{e:?}"));
+    let too_long_name = "Zyxwvut Secretname ".repeat(12);
+
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    // A write over the name check, by the query `api create-admin` uses (its caller validates first).
+    let err = api::admin::queries::upsert_admin(&app.state.db, &email, "not-a-hash", &too_long_name)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the oversize name was accepted"));
+    // sqlx's own rendering carries the row: that is what must never be logged.
+    assert!(format!("{err:?}").contains("zyxwvut.secret"), "{err:?}");
+    let response = api::http::error::ApiError::from(err).into_response();
+    drop(guard);
+
+    assert_eq!(response.status(), 500);
+    let logs = logs.text();
+    assert!(
+        logs.contains("23514") && logs.contains("users_full_name_check") && logs.contains("table users"),
+        "{logs}"
+    );
+    assert!(
+        !logs.to_lowercase().contains("zyxwvut") && !logs.contains("Failing row"),
+        "{logs}"
+    );
+}
