@@ -30,7 +30,7 @@ pub struct RawConfig {
     /// Where the AI service listens.
     #[arg(long, env = "AI_SERVICE_URL", default_value = "http://127.0.0.1:8001")]
     pub ai_service_url: String,
-    /// Shared secret presented to the AI service (required).
+    /// Shared secret presented to the AI service (required, at least 32 bytes).
     #[arg(long, env = "AI_SERVICE_TOKEN", hide_env_values = true)]
     pub ai_service_token: Option<String>,
     /// End-to-end limit of one model call, in seconds.
@@ -167,6 +167,9 @@ impl RawConfig {
             .ai_service_token
             .filter(|v| !v.is_empty())
             .ok_or_else(|| err("AI_SERVICE_TOKEN", "is required"))?;
+        if ai_service_token.len() < 32 {
+            return Err(err("AI_SERVICE_TOKEN", "must be at least 32 bytes"));
+        }
 
         let api_bind = parse("API_BIND", &self.api_bind, "a socket address like 127.0.0.1:8080")?;
         let ai_service_url = reqwest::Url::parse(self.ai_service_url.trim())
@@ -327,7 +330,7 @@ mod tests {
         RawConfig {
             database_url: Some("postgres://u@127.0.0.1:5432/db".into()),
             jwt_secret: Some("x".repeat(32)),
-            ai_service_token: Some("t".into()),
+            ai_service_token: Some("t".repeat(32)),
             api_bind: "127.0.0.1:8080".into(),
             ai_service_url: "http://127.0.0.1:8001".into(),
             ai_timeout_secs: "60".into(),
@@ -384,6 +387,21 @@ mod tests {
         .unwrap_or_default();
         assert!(e.contains("DATABASE_URL"), "{e}");
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn a_short_ai_service_token_is_refused() {
+        let e = RawConfig {
+            ai_service_token: Some("t".repeat(31)),
+            ..valid()
+        }
+        .validate()
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("invalid configuration: AI_SERVICE_TOKEN must be at least 32 bytes")
+        );
     }
 
     #[test]

@@ -62,12 +62,23 @@ pub async fn update_user(db: &PgPool, admin: AuthUser, id: Uuid, body: &UpdateUs
     Ok(updated.user.into())
 }
 
-/// Creates an admin account, or promotes (and reactivates) an existing one. Used by `api create-admin`.
+/// Creates an admin account, or promotes (and reactivates) an existing one, setting its password and
+/// revoking its sessions. Used by `api create-admin`.
 pub async fn create_admin(db: &PgPool, email: &str, full_name: &str, password: String) -> anyhow::Result<Uuid> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("email: {}", e.message()))?;
     let full_name = FullName::parse(full_name).map_err(|e| anyhow::anyhow!("full name: {}", e.message))?;
     let password = Password::parse(password, &[email.as_str(), full_name.as_str()])
         .map_err(|e| anyhow::anyhow!("password: {}", e.message()))?;
     let hash = password::hash_blocking(password.expose())?;
-    Ok(queries::upsert_admin(db, &email, &hash, full_name.as_str()).await?)
+    let mut tx = db.begin().await.map_err(ApiError::from)?;
+    let id = queries::upsert_admin(&mut *tx, &email, &hash, full_name.as_str())
+        .await
+        .map_err(ApiError::from)?;
+    // The password was just reset from the command line: every session of the account ends (a new
+    // account has none), so whoever held one must sign in with the new password.
+    tokens::revoke_all_for_user(&mut tx, id, "create_admin")
+        .await
+        .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    Ok(id)
 }

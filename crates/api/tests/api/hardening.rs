@@ -759,3 +759,21 @@ async fn a_constraint_violation_is_logged_by_name_and_sqlstate_never_with_the_fa
         "{logs}"
     );
 }
+
+// --- create-admin ends the account's sessions -------------------------------------------------
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn create_admin_on_an_existing_account_revokes_its_sessions(_: PgPoolOptions, options: PgConnectOptions) {
+    let app = TestApp::spawn(options).await;
+    let (_, session) = app.register().await;
+    let email = session["user"]["email"].as_str().unwrap_or_default().to_owned();
+    let refresh = session["refreshToken"].as_str().unwrap_or_default().to_owned();
+    let new_password = "violet kettle parade harbour sixty";
+    let id = api::admin::create_admin(&app.state.db, &email, "Dr Test", new_password.to_owned())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(session["user"]["id"], id.to_string());
+    problem(refresh_body(&app, &refresh).await, 401, "invalid_refresh_token").await;
+    let signed_in = json(login_from(&app, &email, new_password, &[]).await, 200).await;
+    assert_eq!(signed_in["user"]["role"], "admin");
+}

@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
-pub const AI_TOKEN: &str = "test-ai-token";
+/// At least 32 bytes, as both services require.
+pub const AI_TOKEN: &str = "test-ai-token-test-ai-token-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple lamp";
 
 pub struct TestApp {
