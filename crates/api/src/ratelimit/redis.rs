@@ -182,7 +182,7 @@ impl RedisLimiter {
         let (client, account) = self.login_keys(keys);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| millis(d));
+            .map_or(0, millis);
         let mut conn = self.conn.clone();
         let mut invocation = self.reserve_login.key(&client);
         invocation

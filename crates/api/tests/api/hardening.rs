@@ -117,7 +117,7 @@ async fn thirty_failed_logins_with_a_megabyte_email_grow_the_real_api_by_less_th
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = rss_kib(api.child.id());
-    let growth_mib = (after.saturating_sub(before)) as f64 / 1024.0;
+    let growth_mib = f64::from(u32::try_from(after.saturating_sub(before)).unwrap_or(u32::MAX)) / 1024.0;
     eprintln!("api RSS before {before} KiB, after 30 one-megabyte logins {after} KiB: +{growth_mib:.1} MiB");
     assert!(before > 0 && after > 0, "could not read the api's RSS");
     assert!(growth_mib < 16.0, "the api grew by {growth_mib:.1} MiB");
