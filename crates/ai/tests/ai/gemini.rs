@@ -180,6 +180,22 @@ async fn unary_edge_cases_map_to_the_contract() {
             Some("ai_unavailable"),
         ),
         (
+            "html 502 from a proxy",
+            Reply::raw(
+                502,
+                "text/html; charset=UTF-8",
+                "<html><head><title>502 Server Error</title></head><body>Error: Server Error</body></html>",
+            ),
+            502,
+            Some("ai_bad_gateway"),
+        ),
+        (
+            "empty 504 from a proxy",
+            Reply::raw(504, "text/html", ""),
+            502,
+            Some("ai_bad_gateway"),
+        ),
+        (
             "deadline exceeded",
             Reply::json(
                 504,

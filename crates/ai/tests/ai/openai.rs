@@ -115,11 +115,12 @@ async fn unary_errors_of_every_server_map_to_the_contract() {
             502,
             "ai_bad_gateway",
         ),
+        // A proxy's own 502/504 page says nothing about the model's load: bad gateway, not 503.
         (
             "nginx 502 html",
             Reply::raw(502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
-            503,
-            "ai_unavailable",
+            502,
+            "ai_bad_gateway",
         ),
         (
             "nginx 504 html",
@@ -128,8 +129,47 @@ async fn unary_errors_of_every_server_map_to_the_contract() {
                 "text/html",
                 "<html><body><h1>504 Gateway Time-out</h1></body></html>",
             ),
-            504,
-            "ai_timeout",
+            502,
+            "ai_bad_gateway",
+        ),
+        ("empty 502", Reply::raw(502, "text/plain", ""), 502, "ai_bad_gateway"),
+        ("empty 504", Reply::raw(504, "text/plain", ""), 502, "ai_bad_gateway"),
+        (
+            "envoy plain-text 503",
+            Reply::raw(
+                503,
+                "text/plain",
+                "upstream connect error or disconnect/reset before headers",
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "llama.cpp 503 json",
+            Reply::json(
+                503,
+                &json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}),
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "json 502 naming an overloaded model",
+            Reply::json(
+                502,
+                &json!({"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": null, "code": null}}),
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "json 502 without an overload",
+            Reply::json(
+                502,
+                &json!({"error": {"message": "Bad gateway.", "type": "server_error", "param": null, "code": null}}),
+            ),
+            502,
+            "ai_bad_gateway",
         ),
         (
             "html 200",
