@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::needless_pass_by_value, clippy::format_push_string)]
 
 mod gemini;
+mod hostile;
 mod http;
 mod logs;
 mod openai;
