@@ -29,6 +29,7 @@ fn help_describes_every_variable() {
         "OPENAI_API_KEY",
         "OPENAI_MODEL",
         "AI_TIMEOUT_SECS",
+        "AI_REDACT_PHI",
         "METRICS_BIND",
         "RUST_LOG",
     ] {
@@ -38,7 +39,7 @@ fn help_describes_every_variable() {
 
 #[test]
 fn invalid_configuration_exits_non_zero_with_one_line_naming_the_variable() {
-    let cases: [(&[(&str, &str)], &str); 3] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[], "AI_SERVICE_TOKEN"),
         (
             &[("AI_SERVICE_TOKEN", "t"), ("AI_PROVIDER", "gemini")],
@@ -47,6 +48,19 @@ fn invalid_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         (
             &[("AI_SERVICE_TOKEN", "t"), ("AI_TIMEOUT_SECS", "soon")],
             "AI_TIMEOUT_SECS",
+        ),
+        (
+            &[
+                ("AI_SERVICE_TOKEN", "t"),
+                ("AI_PROVIDER", "openai"),
+                ("OPENAI_BASE_URL", "http://api.example.com"),
+                ("OPENAI_MODEL", "m"),
+            ],
+            "OPENAI_BASE_URL",
+        ),
+        (
+            &[("AI_SERVICE_TOKEN", "t"), ("AI_REDACT_PHI", "maybe")],
+            "AI_REDACT_PHI",
         ),
     ];
     for (env, variable) in cases {
