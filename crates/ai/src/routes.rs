@@ -36,6 +36,8 @@ pub const MESSAGE_LIMIT: usize = 16_000;
 const NAME_LIMIT: usize = 1_000;
 const NOTES_LIMIT: usize = 100_000;
 const HISTORY_LIMIT: usize = 1_000;
+/// Longest email, phone or date of birth accepted (an email address is at most 320 characters).
+const IDENTIFIER_LIMIT: usize = 320;
 /// `model` reported for triage answers (no model was called).
 pub const TRIAGE_MODEL: &str = "triage";
 /// `finishReason` of triage answers.
@@ -191,6 +193,12 @@ struct PatientBody {
     name: String,
     #[serde(default)]
     medical_notes: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    date_of_birth: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +233,22 @@ impl TryFrom<ChatBody> for ChatRequest {
                 format!("must be at most {NOTES_LIMIT} characters"),
             ));
         }
+        for (field, value) in [
+            ("patient.email", &body.patient.email),
+            ("patient.phone", &body.patient.phone),
+            ("patient.dateOfBirth", &body.patient.date_of_birth),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|value| value.chars().count() > IDENTIFIER_LIMIT)
+            {
+                errors.push(FieldError::new(
+                    field,
+                    "too_long",
+                    format!("must be at most {IDENTIFIER_LIMIT} characters"),
+                ));
+            }
+        }
         if body.history.len() > HISTORY_LIMIT {
             errors.push(FieldError::new(
                 "history",
@@ -248,6 +272,9 @@ impl TryFrom<ChatBody> for ChatRequest {
             patient: PatientContext {
                 name: body.patient.name,
                 medical_notes: body.patient.medical_notes,
+                email: body.patient.email,
+                phone: body.patient.phone,
+                date_of_birth: body.patient.date_of_birth,
             },
             history: body
                 .history
