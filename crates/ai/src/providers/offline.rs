@@ -321,6 +321,7 @@ mod tests {
             patient: PatientContext {
                 name: "Sam".into(),
                 medical_notes: None,
+                ..PatientContext::default()
             },
             history: history
                 .iter()
