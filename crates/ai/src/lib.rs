@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod error;
+pub mod marker;
 pub mod metrics;
 pub mod prompt;
 pub mod providers;
