@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::providers::{self, Provider};
+use crate::redact::Detectors;
 use crate::triage::{TriageResult, Triager};
 
 /// Everything a handler needs; cheap to clone.
@@ -24,6 +25,8 @@ struct Inner {
     triager: Triager,
     timeout: Duration,
     metrics: Metrics,
+    /// Set when prompts are redacted before they leave (`AI_REDACT_PHI`).
+    redaction: Option<Arc<Detectors>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -31,6 +34,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("provider", &self.inner.provider.name())
             .field("timeout", &self.inner.timeout)
+            .field("redact_phi", &self.inner.redaction.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -50,6 +54,7 @@ impl AppState {
                 triager: Triager::new(),
                 timeout: config.timeout,
                 metrics: Metrics::default(),
+                redaction: config.redacts_phi().then(|| Arc::new(Detectors::new())),
             }),
         }
     }
@@ -65,6 +70,11 @@ impl AppState {
 
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// The redaction patterns, when prompts are redacted before they leave.
+    pub fn redaction(&self) -> Option<&Arc<Detectors>> {
+        self.inner.redaction.as_ref()
     }
 
     /// Constant-time comparison with the configured service token.
