@@ -8,5 +8,6 @@ mod http;
 mod logs;
 mod openai;
 mod process;
+mod second_reader;
 mod support;
 mod triage_eval;
