@@ -8,6 +8,7 @@ mod http;
 mod logs;
 mod openai;
 mod process;
+mod redaction;
 mod second_reader;
 mod support;
 mod triage_eval;

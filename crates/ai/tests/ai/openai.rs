@@ -328,3 +328,36 @@ async fn emergencies_never_reach_the_openai_server() {
     assert_eq!(events.last().unwrap().0, "done");
     assert!(fake.requests().is_empty());
 }
+
+#[tokio::test]
+async fn long_medical_notes_reach_the_model_whole_and_a_cut_is_said() {
+    let fake = FakeServer::start(Reply::json(200, &completion(json!("Noted."), "stop"))).await;
+    let app = TestApp::openai(fake.base(), T).await;
+    let notes = format!(
+        "{} Severe allergy to latex and articaine.",
+        "Check-up 2019, no caries, gums healthy, reviewed hygiene routine with the patient. ".repeat(12)
+    );
+    assert!(notes.find("latex").unwrap() > 900);
+    let body = json!({"patient": {"name": "Test Patient", "medicalNotes": notes}, "message": "Can I have a filling?"});
+    let (status, _, _) = app.chat_with(&body).await;
+    assert_eq!(status, 200);
+    let context = fake.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(context.contains("Severe allergy to latex and articaine."), "{context}");
+    assert!(!context.contains("Left out for length"));
+
+    let huge = "Tooth 46 crown, bite adjusted, patient content with the result. ".repeat(400);
+    let body = json!({"patient": {"name": "Test Patient", "medicalNotes": huge}, "message": "Can I have a filling?"});
+    app.chat_with(&body).await;
+    let context = fake.requests()[1].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        context.contains("Left out for length: the medical notes are cut after"),
+        "{context}"
+    );
+    assert!(context.len() < huge.len() / 2);
+}

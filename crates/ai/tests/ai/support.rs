@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ai::config::{Config, ProviderConfig};
+use ai::config::{Config, ProviderConfig, RedactMode};
 use ai::{AppState, serve};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -25,9 +25,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(provider: ProviderConfig, timeout: Duration) -> Self {
+        Self::spawn_redacting(provider, timeout, RedactMode::Auto).await
+    }
+
+    pub async fn spawn_redacting(provider: ProviderConfig, timeout: Duration, redact: RedactMode) -> Self {
         let mut config = Config::for_tests(TOKEN);
         config.provider = provider;
         config.timeout = timeout;
+        config.redact_phi = redact;
         let state = AppState::new(&config).unwrap();
         Self::spawn_state(state).await
     }
@@ -59,13 +64,20 @@ impl TestApp {
     }
 
     pub async fn openai(base_url: String, timeout: Duration) -> Self {
-        Self::spawn(
+        Self::openai_redacting(base_url, timeout, RedactMode::Auto).await
+    }
+
+    /// An OpenAI-compatible provider (the fakes listen on loopback, which `auto` leaves
+    /// unredacted; `Always` stands in for a cloud host).
+    pub async fn openai_redacting(base_url: String, timeout: Duration, redact: RedactMode) -> Self {
+        Self::spawn_redacting(
             ProviderConfig::OpenAi {
                 base_url,
                 api_key: Some(SecretString::from(OPENAI_KEY)),
                 model: "local-model".into(),
             },
             timeout,
+            redact,
         )
         .await
     }
@@ -75,7 +87,11 @@ impl TestApp {
     }
 
     pub async fn chat(&self, message: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let response = self.post("/v1/chat").json(&chat_body(message)).send().await.unwrap();
+        self.chat_with(&chat_body(message)).await
+    }
+
+    pub async fn chat_with(&self, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self.post("/v1/chat").json(body).send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.json().await.unwrap();
@@ -83,12 +99,11 @@ impl TestApp {
     }
 
     pub async fn stream(&self, message: &str) -> (u16, Vec<(String, Value)>) {
-        let response = self
-            .post("/v1/chat/stream")
-            .json(&chat_body(message))
-            .send()
-            .await
-            .unwrap();
+        self.stream_with(&chat_body(message)).await
+    }
+
+    pub async fn stream_with(&self, body: &Value) -> (u16, Vec<(String, Value)>) {
+        let response = self.post("/v1/chat/stream").json(body).send().await.unwrap();
         let status = response.status().as_u16();
         let content_type = response
             .headers()
