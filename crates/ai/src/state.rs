@@ -8,7 +8,6 @@ use shared::ai::Usage;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
 use crate::providers::{self, Provider};
 use crate::redact::Detectors;
 use crate::triage::{TriageResult, Triager};
@@ -24,7 +23,6 @@ struct Inner {
     provider: Arc<dyn Provider>,
     triager: Triager,
     timeout: Duration,
-    metrics: Metrics,
     /// Set when prompts are redacted before they leave (`AI_REDACT_PHI`).
     redaction: Option<Arc<Detectors>>,
 }
@@ -53,7 +51,6 @@ impl AppState {
                 provider,
                 triager: Triager::new(),
                 timeout: config.timeout,
-                metrics: Metrics::default(),
                 redaction: config.redacts_phi().then(|| Arc::new(Detectors::new())),
             }),
         }
@@ -61,11 +58,6 @@ impl AppState {
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
         &self.inner.provider
-    }
-
-    /// The metrics registry (rendered on `METRICS_BIND`).
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
     }
 
     pub fn timeout(&self) -> Duration {
@@ -90,7 +82,7 @@ impl AppState {
         let result = self.inner.triager.classify(message);
         if let Some(category) = result.triage.category.as_deref() {
             tracing::info!(category, severity = ?result.triage.severity, "triage detected an urgent message");
-            self.inner.metrics.triage_detected(category);
+            crate::metrics::triage_detected(category);
         }
         result
     }
@@ -109,6 +101,6 @@ impl AppState {
             ),
             Err(code) => tracing::warn!(provider, latency_ms, outcome = code, "model call failed"),
         }
-        self.inner.metrics.model_call(provider, elapsed, outcome);
+        crate::metrics::model_call(provider, elapsed, outcome);
     }
 }
