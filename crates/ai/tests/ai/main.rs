@@ -5,6 +5,7 @@
 mod gemini;
 mod http;
 mod logs;
+mod offline_eval;
 mod openai;
 mod process;
 mod support;
