@@ -22,7 +22,7 @@ use shared::ai::{ChatRequest, PatientContext};
 use unicode_normalization::UnicodeNormalization;
 
 /// The share on topic the dev set must keep, per language.
-const DEV_FLOOR: &[(&str, f64)] = &[("en", 0.0), ("es", 0.0), ("pt", 0.0)];
+const DEV_FLOOR: &[(&str, f64)] = &[("en", 0.9), ("es", 0.9), ("pt", 0.9)];
 
 /// Topic labels that mean "nothing in the knowledge base should match".
 const OFF_TOPIC: &[&str] = &["none", "off-topic", "off_topic", "other", "fallback", "unrelated"];
@@ -49,12 +49,9 @@ fn contains_word_start(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return false;
     }
-    haystack.match_indices(needle).any(|(at, _)| {
-        haystack[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric())
-    })
+    haystack
+        .match_indices(needle)
+        .any(|(at, _)| haystack[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric()))
 }
 
 fn on_topic(kb: &KnowledgeBase, question: &Question) -> (bool, bool) {
@@ -69,7 +66,10 @@ fn on_topic(kb: &KnowledgeBase, question: &Question) -> (bool, bool) {
     let (answer, topic) = kb.answer(&Prompt::build(&request));
     let fallback = topic.is_none();
     let answer = fold(answer);
-    let hit = question.expect_any.iter().any(|word| contains_word_start(&answer, word));
+    let hit = question
+        .expect_any
+        .iter()
+        .any(|word| contains_word_start(&answer, word));
     let wants_fallback = OFF_TOPIC.contains(&question.topic.as_str());
     (hit && fallback == wants_fallback, fallback)
 }
@@ -141,7 +141,10 @@ fn offline_answers_the_dev_questions_on_topic_in_their_language() {
     }
     for (lang, floor) in DEV_FLOOR {
         let share = tallies.get(*lang).map_or(0.0, Tally::share);
-        assert!(share >= *floor, "dev {lang}: {share:.3} on topic is below the floor {floor}");
+        assert!(
+            share >= *floor,
+            "dev {lang}: {share:.3} on topic is below the floor {floor}"
+        );
     }
 }
 
@@ -189,9 +192,11 @@ fn blind_files(dir: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("questions_") && name.ends_with(".jsonl"))
+            path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("jsonl"))
+                && path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("questions_"))
         })
         .collect();
     files.sort();
