@@ -117,8 +117,9 @@ entre era es esa ese eso esta estan estar este esto estoy fue ha hay he hola la 
 muy mas nos o para pero por porque puede pueden puedo que se ser si sin sobre son soy su sus tambien te tengo \
 tiene tienen tu tus u un una unos unas usted ustedes y ya yo dentista dental gracias buenas buenos dias tardes \
 pregunta favor quiero quisiera debo deberia hacer hace vez veces normal bien mucho poco ahora todo toda todos \
-nada saber duda consulta ayuda ir voy va van hay sea esos esas estas estos igual creo dia usar uso tan qual \
-oye ano anos bueno buena buenos buenas";
+nada saber duda consulta ayuda ir voy va van hay sea esos esas estas estos igual creo dia usar uso tan \
+oye ano anos bueno buena buenos buenas siempre teniendo tienes tenia estaba siento senti hoy ayer \
+manana alli entonces cosa gente hizo todavia aun ahi mucha muchos eres";
 
 const STOP_PT: &str = "\
 a ao aos as com como da das de do dos e ela ele eles em entre essa esse isso esta estao estar este estou eu \
@@ -126,7 +127,9 @@ foi ha isto ja lhe mais mas me meu meus minha minhas muito na nas no nos num num
 podem posso pra pro pros pras que qual quais se ser sem seu sua seus suas sobre sou ta tambem te tem tenho tu \
 um uma uns umas voce voces dentista dental obrigado obrigada oi ola bom boa dia tarde pergunta favor quero \
 queria gostaria devo deveria fazer faz vez vezes normal bem pouco agora todo toda todos nada saber duvida \
-ajuda ir vou vai vao seja acho usar uso tao mesmo aquele aquela dar ai ano anos bons boas";
+ajuda ir vou vai vao seja acho usar uso tao mesmo aquele aquela dar ai ano anos bons boas tendo sempre fico \
+ficou ficar sinto senti estava hoje ontem amanha aqui entao coisa gente tudo ne to tava dele dela nosso nossa \
+vem ainda muita muitos";
 
 const UNSTEMMED_EN: &[&str] = &["teething"];
 
@@ -310,6 +313,9 @@ parcelado = parcelamento\n\
 parcela = parcelamento\n\
 parcelas = parcelamento\n\
 pavor = ansiedade\n\
+mole = amolecido\n\
+molinho = amolecido\n\
+moles = amolecido\n\
 medo = ansiedade\n\
 de quanto em quanto tempo = frequencia\n\
 de quanto em quanto = frequencia\n\

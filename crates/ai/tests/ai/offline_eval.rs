@@ -4,8 +4,10 @@
 //! start of a word, ignoring case and accents) and it is a knowledge-base answer, not the fallback;
 //! questions labelled off-topic (`"topic": "none"`) are on topic when they get the fallback.
 //!
-//! - `data/offline/dev_questions.jsonl`: our own development set. The misses are printed, and a
-//!   committed floor per language is enforced.
+//! - `data/offline/dev_questions.jsonl`: our own development set, tuned on. The misses are
+//!   printed, and a committed floor per language is enforced.
+//! - `data/offline/heldout_questions.jsonl`: our own questions written after that tuning (first-run
+//!   figure in NOTES.md), printed and enforced the same way.
 //! - `data/blind/questions_*.jsonl`: a blind set written by someone else and placed by the lead. It
 //!   is read when present and only aggregates are printed (never a question, a topic or an
 //!   answer), so nobody tunes on it; the test notes its absence and passes.
@@ -23,6 +25,8 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The share on topic the dev set must keep, per language.
 const DEV_FLOOR: &[(&str, f64)] = &[("en", 0.9), ("es", 0.9), ("pt", 0.9)];
+/// The share on topic the held-out set must keep, per language.
+const HELDOUT_FLOOR: &[(&str, f64)] = &[("en", 0.85), ("es", 0.85), ("pt", 0.85)];
 
 /// Topic labels that mean "nothing in the knowledge base should match".
 const OFF_TOPIC: &[&str] = &["none", "off-topic", "off_topic", "other", "fallback", "unrelated"];
@@ -54,7 +58,8 @@ fn contains_word_start(haystack: &str, needle: &str) -> bool {
         .any(|(at, _)| haystack[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric()))
 }
 
-fn on_topic(kb: &KnowledgeBase, question: &Question) -> (bool, bool) {
+/// Whether the answer is on topic, whether it is the fallback, and the topic id chosen.
+fn on_topic<'k>(kb: &'k KnowledgeBase, question: &Question) -> (bool, bool, Option<&'k str>) {
     let request = ChatRequest {
         patient: PatientContext {
             name: "Eval".into(),
@@ -71,7 +76,7 @@ fn on_topic(kb: &KnowledgeBase, question: &Question) -> (bool, bool) {
         .iter()
         .any(|word| contains_word_start(&answer, word));
     let wants_fallback = OFF_TOPIC.contains(&question.topic.as_str());
-    (hit && fallback == wants_fallback, fallback)
+    (hit && fallback == wants_fallback, fallback, topic)
 }
 
 #[derive(Default)]
@@ -103,29 +108,21 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
-#[test]
-fn offline_answers_the_dev_questions_on_topic_in_their_language() {
-    let path = data_dir().join("offline/dev_questions.jsonl");
+/// Evaluates one of our own question files: prints the share on topic per language and every miss.
+fn evaluate_own(file: &str) -> BTreeMap<String, Tally> {
+    let path = data_dir().join("offline").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     let kb = KnowledgeBase::load();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut misses = Vec::new();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let question: Question = serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}"));
-        let (hit, fallback) = on_topic(&kb, &question);
+        let (hit, fallback, got) = on_topic(&kb, &question);
         let tally = tallies.entry(question.lang.clone()).or_default();
         tally.asked += 1;
         tally.on_topic += u32::from(hit);
         tally.fallbacks += u32::from(fallback);
         if !hit {
-            let (_, got) = kb.answer(&Prompt::build(&ChatRequest {
-                patient: PatientContext {
-                    name: "Eval".into(),
-                    medical_notes: None,
-                },
-                history: Vec::new(),
-                message: question.text.clone(),
-            }));
             misses.push(format!(
                 "  MISS [{} {} -> {}] {}",
                 question.lang,
@@ -135,17 +132,35 @@ fn offline_answers_the_dev_questions_on_topic_in_their_language() {
             ));
         }
     }
-    print_tallies("dev", &tallies);
+    print_tallies(file, &tallies);
     for miss in &misses {
         println!("{miss}");
     }
-    for (lang, floor) in DEV_FLOOR {
+    tallies
+}
+
+fn assert_floor(name: &str, tallies: &BTreeMap<String, Tally>, floors: &[(&str, f64)]) {
+    for (lang, floor) in floors {
         let share = tallies.get(*lang).map_or(0.0, Tally::share);
         assert!(
             share >= *floor,
-            "dev {lang}: {share:.3} on topic is below the floor {floor}"
+            "{name} {lang}: {share:.3} on topic is below the floor {floor}"
         );
     }
+}
+
+#[test]
+fn offline_answers_the_dev_questions_on_topic_in_their_language() {
+    let tallies = evaluate_own("dev_questions.jsonl");
+    assert_floor("dev", &tallies, DEV_FLOOR);
+}
+
+/// Questions written after the tuning on the dev set, run once before any change: the first-run
+/// figure is in NOTES.md; the floor keeps what was reached.
+#[test]
+fn offline_answers_the_held_out_questions_on_topic_in_their_language() {
+    let tallies = evaluate_own("heldout_questions.jsonl");
+    assert_floor("held-out", &tallies, HELDOUT_FLOOR);
 }
 
 /// Reads the blind files and prints only aggregates. Nothing about a single question may be printed
@@ -171,7 +186,7 @@ fn offline_blind_questions_report_only_aggregates() {
                 unreadable += 1;
                 continue;
             };
-            let (hit, fallback) = on_topic(&kb, &question);
+            let (hit, fallback, _) = on_topic(&kb, &question);
             let tally = tallies.entry(question.lang.clone()).or_default();
             tally.asked += 1;
             tally.on_topic += u32::from(hit);
