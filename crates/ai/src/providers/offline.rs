@@ -499,78 +499,88 @@ impl Vocabulary {
 struct Index {
     analyzer: Analyzer,
     vocabulary: Vocabulary,
-    /// The terms of each topic's keyword line (and id): a topic is only chosen when enough of its
-    /// score comes from them, so an answer never wins on incidental words of its text alone.
-    keyword_terms: Vec<HashSet<String>>,
-    /// term -> (topic, weighted term frequency)
-    postings: HashMap<String, Vec<(usize, f64)>>,
-    idf: HashMap<String, f64>,
-    lengths: Vec<f64>,
-    avg_length: f64,
+    /// term -> its idf and the topics that hold it.
+    postings: HashMap<Box<str>, Posting>,
+    /// Per topic, `K1 * (1 - B + B * length / average length)`.
+    norms: Vec<f64>,
     /// Folded words of the language (knowledge base and stop words), for language detection.
-    words: HashSet<String>,
+    words: HashSet<Box<str>>,
+}
+
+struct Posting {
+    idf: f64,
+    hits: Box<[Hit]>,
+}
+
+struct Hit {
+    topic: usize,
+    /// Weighted term frequency.
+    tf: f64,
+    /// The term is on the topic's keyword lines (or in its id): a topic is only chosen when enough
+    /// of its score comes from those, so an answer never wins on incidental words of its text.
+    keyword: bool,
 }
 
 impl Index {
     fn build(language: Language, topics: &[(String, String, String)]) -> Self {
         let analyzer = Analyzer::new(language);
         let mut vocabulary = Vocabulary::default();
-        let mut words: HashSet<String> = analyzer.stop.iter().map(|w| (*w).to_owned()).collect();
-        let mut counts: Vec<HashMap<String, f64>> = Vec::with_capacity(topics.len());
-        let mut keyword_terms: Vec<HashSet<String>> = Vec::with_capacity(topics.len());
+        let mut words: HashSet<Box<str>> = analyzer.stop.iter().map(|w| Box::from(*w)).collect();
+        let mut counts: Vec<HashMap<String, (f64, bool)>> = Vec::with_capacity(topics.len());
         for (id, keywords, answer) in topics {
-            let mut tf: HashMap<String, f64> = HashMap::new();
+            let mut tf: HashMap<String, (f64, bool)> = HashMap::new();
             let mut keyword_text = keywords.clone();
             if language == Language::En {
                 keyword_text.push(' ');
                 keyword_text.push_str(&id.replace('-', " "));
             }
-            let mut curated = HashSet::new();
-            for (text, weight) in [(&keyword_text, KEYWORD_WEIGHT), (answer, ANSWER_WEIGHT)] {
+            for (text, weight, keyword) in [(&keyword_text, KEYWORD_WEIGHT, true), (answer, ANSWER_WEIGHT, false)] {
                 for word in analyzer.words(text) {
                     vocabulary.add(&word, &analyzer);
                 }
-                words.extend(fold_words(text));
+                words.extend(fold_words(text).into_iter().map(String::into_boxed_str));
                 for (term, pair_weight) in with_pairs(&analyzer.stems(text, None)) {
-                    if weight == KEYWORD_WEIGHT {
-                        curated.insert(term.clone());
-                    }
-                    *tf.entry(term).or_default() += weight * pair_weight;
+                    let entry = tf.entry(term).or_default();
+                    entry.0 += weight * pair_weight;
+                    entry.1 |= keyword;
                 }
             }
             counts.push(tf);
-            keyword_terms.push(curated);
         }
         #[allow(clippy::cast_precision_loss)]
         let n = topics.len() as f64;
-        let mut postings: HashMap<String, Vec<(usize, f64)>> = HashMap::new();
-        let lengths: Vec<f64> = counts.iter().map(|tf| tf.values().sum()).collect();
-        for (topic, tf) in counts.into_iter().enumerate() {
-            for (term, frequency) in tf {
-                postings.entry(term).or_default().push((topic, frequency));
-            }
-        }
-        #[allow(clippy::cast_precision_loss)]
-        let idf = postings
-            .iter()
-            .map(|(term, list)| {
-                let df = list.len() as f64;
-                (term.clone(), ((n - df + 0.5) / (df + 0.5) + 1.0).ln())
-            })
-            .collect();
+        let lengths: Vec<f64> = counts.iter().map(|tf| tf.values().map(|(f, _)| f).sum()).collect();
         let avg_length = if lengths.is_empty() {
             1.0
         } else {
             lengths.iter().sum::<f64>() / n
         };
+        let mut hits: HashMap<String, Vec<Hit>> = HashMap::new();
+        for (topic, tf) in counts.into_iter().enumerate() {
+            for (term, (tf, keyword)) in tf {
+                hits.entry(term).or_default().push(Hit { topic, tf, keyword });
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let postings = hits
+            .into_iter()
+            .map(|(term, hits)| {
+                let df = hits.len() as f64;
+                let posting = Posting {
+                    idf: ((n - df + 0.5) / (df + 0.5) + 1.0).ln(),
+                    hits: hits.into_boxed_slice(),
+                };
+                (term.into_boxed_str(), posting)
+            })
+            .collect();
         Self {
             analyzer,
             vocabulary,
-            keyword_terms,
             postings,
-            idf,
-            lengths,
-            avg_length,
+            norms: lengths
+                .iter()
+                .map(|length| K1 * (1.0 - B + B * length / avg_length))
+                .collect(),
             words,
         }
     }
@@ -590,21 +600,21 @@ impl Index {
 
     /// The BM25 score of every topic for `query`.
     fn scores(&self, query: &[(String, f64)]) -> Vec<TopicScore> {
-        let mut scores = vec![TopicScore::default(); self.lengths.len()];
+        let mut scores = vec![TopicScore::default(); self.norms.len()];
         for (term, weight) in query {
-            let Some(list) = self.postings.get(term) else { continue };
-            let idf = self.idf.get(term).copied().unwrap_or(0.0);
+            let Some(posting) = self.postings.get(term.as_str()) else {
+                continue;
+            };
             let single = !term.contains('_');
-            for &(topic, tf) in list {
-                let norm = K1 * (1.0 - B + B * self.lengths[topic] / self.avg_length);
-                let score = weight * idf * tf * (K1 + 1.0) / (tf + norm);
-                let entry = &mut scores[topic];
+            for hit in &posting.hits {
+                let score = weight * posting.idf * hit.tf * (K1 + 1.0) / (hit.tf + self.norms[hit.topic]);
+                let entry = &mut scores[hit.topic];
                 entry.total += score;
-                if self.keyword_terms[topic].contains(term) {
+                if hit.keyword {
                     entry.keywords += score;
                 }
                 if single {
-                    entry.matched += weight * idf;
+                    entry.matched += weight * posting.idf;
                 }
             }
         }
@@ -615,12 +625,12 @@ impl Index {
     /// rarest word.
     fn query_mass(&self, query: &[(String, f64)]) -> f64 {
         #[allow(clippy::cast_precision_loss)]
-        let n = self.lengths.len() as f64;
+        let n = self.norms.len() as f64;
         let rarest = ((n - 1.0 + 0.5) / 1.5 + 1.0).ln();
         query
             .iter()
             .filter(|(term, _)| !term.contains('_'))
-            .map(|(term, weight)| weight * self.idf.get(term).copied().unwrap_or(rarest))
+            .map(|(term, weight)| weight * self.postings.get(term.as_str()).map_or(rarest, |p| p.idf))
             .sum()
     }
 }
@@ -750,7 +760,9 @@ impl KnowledgeBase {
             }
         }
         for word in fold_words(text) {
-            let known: Vec<usize> = (0..3).filter(|&i| self.indexes[i].words.contains(&word)).collect();
+            let known: Vec<usize> = (0..3)
+                .filter(|&i| self.indexes[i].words.contains(word.as_str()))
+                .collect();
             if known.len() != 1 {
                 // Verb and noun endings tell Spanish from Portuguese where the words are shared
                 // or unknown ("aceptan" / "aceitam").
@@ -1103,6 +1115,16 @@ mod tests {
     #[ignore = "a tuning aid: prints the best topics for OFFLINE_DEBUG"]
     fn debug_rank() {
         let kb = KnowledgeBase::load();
+        for index in &kb.indexes {
+            let hits: usize = index.postings.values().map(|p| p.hits.len()).sum();
+            let pairs = index.postings.keys().filter(|t| t.contains('_')).count();
+            println!(
+                "index: {} terms ({pairs} pairs), {hits} hits, {} vocabulary words, {} detection words",
+                index.postings.len(),
+                index.vocabulary.words.len(),
+                index.words.len()
+            );
+        }
         for message in std::env::var("OFFLINE_DEBUG").unwrap_or_default().split('|') {
             let prompt = Prompt::build(&request(message, &[]));
             let language = kb.language(&prompt);
