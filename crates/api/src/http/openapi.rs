@@ -30,9 +30,9 @@ with `Retry-After`. Another user's patient is indistinguishable from one that do
         crate::auth::routes::refresh,
         crate::auth::routes::logout,
         crate::auth::routes::me,
-        crate::admin::list_users,
-        crate::admin::update_user,
-        crate::admin::list_audit_events,
+        crate::admin::routes::list_users,
+        crate::admin::routes::update_user,
+        crate::admin::routes::list_audit_events,
         crate::patients::routes::create,
         crate::patients::routes::list,
         crate::patients::routes::read,
@@ -210,14 +210,14 @@ deepLinking: true, validatorUrl: null, persistAuthorization: false });\n";
 async fn swagger_js() -> impl IntoResponse {
     static_file(
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
     )
 }
 
 async fn swagger_css() -> impl IntoResponse {
     static_file(
         "text/css; charset=utf-8",
-        include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+        include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
     )
 }
 
