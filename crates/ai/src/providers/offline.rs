@@ -951,6 +951,10 @@ impl Provider for OfflineProvider {
 mod tests {
     use super::*;
     use shared::ai::{ChatRequest, HistoryTurn, PatientContext};
+    use std::sync::LazyLock;
+
+    /// One knowledge base for all tests (building it is the slow part in a debug build).
+    static KB: LazyLock<KnowledgeBase> = LazyLock::new(KnowledgeBase::load);
 
     fn request(message: &str, history: &[&str]) -> ChatRequest {
         ChatRequest {
@@ -970,14 +974,13 @@ mod tests {
     }
 
     fn ask(message: &str, history: &[&str]) -> Option<String> {
-        KnowledgeBase::load()
-            .answer(&Prompt::build(&request(message, history)))
+        KB.answer(&Prompt::build(&request(message, history)))
             .1
             .map(str::to_owned)
     }
 
     fn language_of(message: &str) -> Language {
-        KnowledgeBase::load().language(&Prompt::build(&request(message, &[])))
+        KB.language(&Prompt::build(&request(message, &[])))
     }
 
     #[test]
@@ -1039,8 +1042,23 @@ mod tests {
     }
 
     #[test]
+    fn no_answer_quotes_a_price() {
+        for topic in KB.topics() {
+            for language in LANGUAGES {
+                let answer = topic.answer(language);
+                assert!(
+                    !answer.chars().any(|c| matches!(c, '$' | '£' | '€')) && !answer.contains("R$"),
+                    "{} ({}) mentions money",
+                    topic.id,
+                    language.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn answers_in_the_language_of_the_message() {
-        let kb = KnowledgeBase::load();
+        let kb = &*KB;
         let (spanish, _) = kb.answer(&Prompt::build(&request(
             "¿Es malo el agua con gas para los dientes?",
             &[],
@@ -1070,7 +1088,7 @@ mod tests {
 
     #[test]
     fn a_short_follow_up_keeps_the_language_of_the_conversation() {
-        let kb = KnowledgeBase::load();
+        let kb = &*KB;
         let prompt = Prompt::build(&request("y cuánto dura?", &["Estoy pensando en ponerme un implante"]));
         let (answer, topic) = kb.answer(&prompt);
         assert_eq!(topic, Some("implants"));
@@ -1098,7 +1116,7 @@ mod tests {
 
     #[test]
     fn unrelated_questions_fall_back_in_their_language() {
-        let kb = KnowledgeBase::load();
+        let kb = &*KB;
         for (message, expected) in [
             ("What's the capital of France?", FALLBACK),
             ("¿Cuál es la capital de Francia?", FALLBACK_ES),
@@ -1114,7 +1132,7 @@ mod tests {
     #[test]
     #[ignore = "a tuning aid: prints the best topics for OFFLINE_DEBUG"]
     fn debug_rank() {
-        let kb = KnowledgeBase::load();
+        let kb = &*KB;
         for index in &kb.indexes {
             let hits: usize = index.postings.values().map(|p| p.hits.len()).sum();
             let pairs = index.postings.keys().filter(|t| t.contains('_')).count();
