@@ -6,6 +6,7 @@ mod gemini;
 mod hostile;
 mod http;
 mod logs;
+mod offline_eval;
 mod openai;
 mod process;
 mod redaction;
