@@ -83,6 +83,8 @@ export interface Patient {
   medicalNotes: string | null;
   createdAt: Timestamp;
   updatedAt: Timestamp;
+  /** When the assistant last flagged one of this patient's messages as urgent (second wave; absent before). */
+  lastEmergencyAt?: Timestamp | null;
 }
 
 export type PatientPage = Page<Patient>;
