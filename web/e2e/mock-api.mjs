@@ -264,6 +264,15 @@ export async function startMockApi({ port = 0 } = {}) {
       const items = mine.slice(start, end < 0 ? 0 : end);
       return send(res, 200, { items: items.map(publicMessage), nextBefore: start > 0 ? items[0]?.id ?? null : null });
     }
+    if (rest === '/messages' && method === 'POST') {
+      const b = await body(req);
+      const content = String(b.content ?? '').trim();
+      if (!content || [...content].length > 4000) return problem(res, 422, 'validation_failed', 'Invalid message.', [{ field: 'content', code: 'length', message: 'Message must be 1-4,000 characters.' }]);
+      const userMsg = { id: randomUUID(), role: 'user', content, metadata: {}, createdAt: now(), patientId: patient.id };
+      messages.push(userMsg);
+      const { message, emergency } = saveAssistant(patient.id, content);
+      return send(res, 201, { userMessage: publicMessage(userMsg), assistantMessage: publicMessage(message), emergency });
+    }
     if (rest === '/messages/stream' && method === 'POST') {
       const b = await body(req);
       const content = String(b.content ?? '').trim();

@@ -27,12 +27,11 @@ function SkipLink() {
  */
 export function RootLayout() {
   const location = useLocation();
-  const first = useRef(true);
+  // The page the app opened on keeps the browser's own focus; only a change of page moves it.
+  const shown = useRef(location.pathname);
   useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return undefined;
-    }
+    if (shown.current === location.pathname) return undefined;
+    shown.current = location.pathname;
     return focusMainHeading();
   }, [location.pathname]);
   return <Outlet />;

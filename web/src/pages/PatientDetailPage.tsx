@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type MouseEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { isApiError, messageOf } from '../api';
 import { deletePatient, getPatient } from '../api/patients';
@@ -8,6 +8,7 @@ import { Alert } from '../components/Alert';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Loading } from '../components/Loading';
 import { useClinicCountry } from '../lib/clinic';
+import { focusStatic } from '../lib/focus';
 import { ageOn, formatDate, formatDateTime } from '../lib/format';
 import { formatPhone, phoneHref } from '../lib/phone';
 import { useDocumentTitle } from '../lib/hooks';
@@ -55,6 +56,13 @@ export function PatientDetailPage() {
   const p = load.patient;
   const age = p.dateOfBirth ? ageOn(p.dateOfBirth) : null;
 
+  const jumpToChat = (e: MouseEvent<HTMLAnchorElement>) => {
+    e.preventDefault();
+    const title = document.getElementById('chat-title');
+    title?.closest('section')?.scrollIntoView({ block: 'start' });
+    focusStatic(title);
+  };
+
   const onDelete = async () => {
     setDeleting(true);
     setDeleteError(null);
@@ -79,6 +87,10 @@ export function PatientDetailPage() {
       </nav>
       <div className="page-header">
         <h1>{p.name}</h1>
+        {/* In one column the details come first: a way straight to the conversation (and its banner). */}
+        <a href="#chat-title" className="btn btn-secondary btn-small jump-to-chat" onClick={jumpToChat}>
+          Go to the assistant<span aria-hidden="true"> ↓</span>
+        </a>
       </div>
       {flash && <Alert kind="success">{flash}</Alert>}
       {deleteError && <Alert kind="error">{deleteError}</Alert>}

@@ -53,7 +53,7 @@ function Dash() {
 function EmergencyMarker({ at }: { at: string }) {
   return (
     <span className="badge badge-danger urgent-marker" title={`Last emergency: ${formatDateTime(at)}`}>
-      <span aria-hidden="true">! </span>Emergency {formatRelative(at)}
+      <span aria-hidden="true">! </span>Emergency · {formatRelative(at)}
     </span>
   );
 }
