@@ -222,10 +222,7 @@ async fn init_js() -> impl IntoResponse {
 }
 
 async fn theme_css() -> impl IntoResponse {
-    static_file(
-        "text/css; charset=utf-8",
-        include_bytes!("../assets/docs/theme.css"),
-    )
+    static_file("text/css; charset=utf-8", include_bytes!("../assets/docs/theme.css"))
 }
 
 fn static_file(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {

@@ -302,7 +302,8 @@ export function ChatPanel({ patientId }: { patientId: string }) {
 
       {/* Announces an emergency that arrives while the screen is open; empty otherwise (old ones stay quiet). */}
       <div className="visually-hidden" aria-live="assertive" aria-atomic="true">
-        {announcement}
+        {/* Keyed by message, so a second emergency with the same words is a new node and is announced too. */}
+        {announcement && emergency && <span key={emergency.message.id}>{announcement}</span>}
       </div>
 
       {emergency && (
