@@ -1,12 +1,11 @@
 //! The one error type of the service and its problem+json rendering.
 //!
-//! Every non-2xx response is an RFC 9457 body (`shared::Problem`) with a stable `code`. The
-//! request-id middleware fills in `requestId` from the [`Problem`] left in the response extensions.
+//! Every non-2xx response is an RFC 9457 body (`shared::Problem`) with a stable `code` and the
+//! `requestId` of the request (from the request-id task-local, as in the api).
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::problem::PROBLEM_JSON;
+use plumbing::json::JsonRejection;
 use shared::{FieldError, Problem};
 
 use crate::providers::UpstreamError;
@@ -16,12 +15,9 @@ use crate::providers::UpstreamError;
 pub enum AppError {
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    #[error("malformed JSON body: {0}")]
-    InvalidJson(String),
-    #[error("the body must be JSON (Content-Type: application/json)")]
-    UnsupportedMediaType,
-    #[error("request body too large")]
-    PayloadTooLarge,
+    /// The body was not the JSON the route takes (the codes both services share).
+    #[error("unusable JSON body: {0}")]
+    Body(#[from] JsonRejection),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("not found")]
@@ -42,24 +38,7 @@ impl AppError {
                 "Unauthorized",
                 "Send Authorization: Bearer <AI_SERVICE_TOKEN>.".to_owned(),
             ),
-            Self::InvalidJson(why) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "Malformed request body",
-                why.clone(),
-            ),
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "The body must be JSON with Content-Type: application/json.".to_owned(),
-            ),
-            Self::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Request body too large",
-                "The request body is larger than this service accepts.".to_owned(),
-            ),
+            Self::Body(rejection) => rejection.parts(),
             Self::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
@@ -106,30 +85,15 @@ impl AppError {
         }
     }
 
-    /// The problem body (without request id) this error renders to.
+    /// The problem body this error renders to, with the current request id.
     pub fn problem(&self) -> Problem {
         let (status, code, title, detail) = self.parts();
         let mut problem = Problem::new(status.as_u16(), code, title, detail);
         if let Self::Validation(errors) = self {
             problem.errors = Some(errors.clone());
         }
-        problem
+        plumbing::problem::with_request_id(problem)
     }
-}
-
-/// Renders a problem with the right media type; leaves a copy in the extensions for the
-/// request-id middleware to stamp `requestId` on.
-pub fn problem_response(problem: Problem, extra: Option<(header::HeaderName, HeaderValue)>) -> Response {
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, Json(problem.clone())).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    if let Some((name, value)) = extra {
-        response.headers_mut().insert(name, value);
-    }
-    response.extensions_mut().insert(problem);
-    response
 }
 
 impl IntoResponse for AppError {
@@ -145,6 +109,11 @@ impl IntoResponse for AppError {
             }
             _ => None,
         };
-        problem_response(problem, extra)
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = plumbing::problem::response(status, &problem);
+        if let Some((name, value)) = extra {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }

@@ -41,12 +41,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // Small SSE writes must leave at once (Nagle plus delayed ACKs would add ~40 ms per event).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(plumbing::listener::nodelay(listener), app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Installs the tracing subscriber (`RUST_LOG` syntax).
@@ -67,30 +64,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on AI_BIND={}", config.bind))?;
     if let Some(metrics_bind) = config.metrics_bind {
-        let metrics_listener = TcpListener::bind(metrics_bind)
+        let app = match metrics::install() {
+            Some(handle) => Router::new().route(
+                "/metrics",
+                get(move || std::future::ready(plumbing::prometheus::render(&handle))),
+            ),
+            None => Router::new(),
+        };
+        let address = plumbing::prometheus::spawn(metrics_bind, app)
             .await
             .with_context(|| format!("cannot listen on METRICS_BIND={metrics_bind}"))?;
-        let metrics_state = state.clone();
-        let metrics_app = Router::new().route(
-            "/metrics",
-            get(move || {
-                let state = metrics_state.clone();
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        state.metrics().render(),
-                    )
-                }
-            }),
-        );
-        tracing::info!(%metrics_bind, "metrics listening");
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(metrics_listener, metrics_app).await {
-                tracing::error!(error = %err, "metrics server stopped");
-            }
-        });
+        tracing::info!(metrics_bind = %address, "metrics listening");
     }
-    let signal = shutdown_signal();
+    let signal = plumbing::shutdown::signal();
     tracing::info!(
         bind = %listener.local_addr()?,
         provider = state.provider().name(),
@@ -120,33 +106,4 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Registers the Ctrl-C and SIGTERM handlers now (so a signal sent right after start-up is not
-/// missed) and resolves when either arrives.
-fn shutdown_signal() -> impl Future<Output = ()> + Send {
-    #[cfg(unix)]
-    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let ctrl_c = tokio::signal::ctrl_c();
-    async move {
-        #[cfg(unix)]
-        let terminate = async move {
-            match terminate {
-                Some(mut signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        tokio::select! {
-            result = ctrl_c => {
-                if result.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            () = terminate => {}
-        }
-    }
 }

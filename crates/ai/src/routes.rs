@@ -1,25 +1,24 @@
-//! HTTP routes, the JSON extractor, authentication and request-id middleware.
+//! HTTP routes, authentication and the request log; request ids, the JSON extractor's rejections and
+//! panics are handled by `plumbing`, as in the api.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
+use plumbing::request_id::RequestId;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use shared::FieldError;
 use shared::ai::{
     AiHealth, ChatRequest, ChatResponse, HistoryTurn, PatientContext, StreamDelta, StreamDone, StreamError, Triage,
     TriageRequest, TurnRole, Usage,
 };
-use shared::{FieldError, Problem};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -40,7 +39,6 @@ const HISTORY_LIMIT: usize = 1_000;
 pub const TRIAGE_MODEL: &str = "triage";
 /// `finishReason` of triage answers.
 pub const TRIAGE_FINISH: &str = "triage";
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the service's router.
 pub fn router(state: AppState) -> Router {
@@ -55,58 +53,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(request_context))
+        .layer(plumbing::panic::layer())
+        .layer(middleware::from_fn(request_log))
+        .layer(middleware::from_fn(plumbing::request_id::middleware))
         .with_state(state)
 }
 
-/// `axum::Json` with problem+json rejections.
+/// The JSON body extractor shared with the api (one set of rejection codes), rejecting into [`AppError`].
+#[derive(FromRequest)]
+#[from_request(via(plumbing::json::Json), rejection(AppError))]
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
-                JsonRejection::JsonDataError(err) => AppError::InvalidJson(err.body_text()),
-                JsonRejection::JsonSyntaxError(err) => AppError::InvalidJson(err.body_text()),
-                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-                other => AppError::InvalidJson(other.body_text()),
-            }),
-        }
-    }
-}
-
-/// Request id, tracing span and request log line; stamps `requestId` on problem bodies.
-async fn request_context(mut req: Request, next: Next) -> Response {
+/// Tracing span and request log line; the request id comes from the request-id middleware.
+async fn request_log(req: Request, next: Next) -> Response {
     let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| is_valid_request_id(value))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
     let method = req.method().clone();
-    req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", %method, %route, request_id = %id);
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
-    if let Some(mut problem) = response.extensions_mut().remove::<Problem>() {
-        problem.request_id = Some(id.clone());
-        if let Ok(body) = serde_json::to_vec(&problem) {
-            response.headers_mut().remove(header::CONTENT_LENGTH);
-            *response.body_mut() = Body::from(body);
-        }
-    }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
+    let response = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -115,18 +87,6 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         );
     });
     response
-}
-
-/// The request id of the current request.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// 1-128 characters of `[A-Za-z0-9._:-]`.
-pub fn is_valid_request_id(value: &str) -> bool {
-    (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -422,19 +382,5 @@ impl Relay {
                 )
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_validated() {
-        assert!(is_valid_request_id("abc-123_x.y:z"));
-        assert!(!is_valid_request_id(""));
-        assert!(!is_valid_request_id("has space"));
-        assert!(!is_valid_request_id(&"a".repeat(129)));
-        assert!(is_valid_request_id(&"a".repeat(128)));
     }
 }

@@ -8,7 +8,6 @@ use shared::ai::Usage;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
 use crate::providers::{self, Provider};
 use crate::triage::{TriageResult, Triager};
 
@@ -23,7 +22,6 @@ struct Inner {
     provider: Arc<dyn Provider>,
     triager: Triager,
     timeout: Duration,
-    metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,18 +47,12 @@ impl AppState {
                 provider,
                 triager: Triager::new(),
                 timeout: config.timeout,
-                metrics: Metrics::default(),
             }),
         }
     }
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
         &self.inner.provider
-    }
-
-    /// The metrics registry (rendered on `METRICS_BIND`).
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
     }
 
     pub fn timeout(&self) -> Duration {
@@ -80,7 +72,7 @@ impl AppState {
         let result = self.inner.triager.classify(message);
         if let Some(category) = result.triage.category.as_deref() {
             tracing::info!(category, severity = ?result.triage.severity, "triage detected an urgent message");
-            self.inner.metrics.triage_detected(category);
+            crate::metrics::triage_detected(category);
         }
         result
     }
@@ -99,6 +91,6 @@ impl AppState {
             ),
             Err(code) => tracing::warn!(provider, latency_ms, outcome = code, "model call failed"),
         }
-        self.inner.metrics.model_call(provider, elapsed, outcome);
+        crate::metrics::model_call(provider, elapsed, outcome);
     }
 }

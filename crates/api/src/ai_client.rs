@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use shared::ai::{ChatRequest, ChatResponse, StreamDelta, StreamDone, StreamError};
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Time allowed for a health probe: uptime monitors want a quick answer, not a hung check.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);

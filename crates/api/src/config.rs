@@ -88,7 +88,7 @@ pub struct Config {
     pub ai_service_url: reqwest::Url,
     pub ai_service_token: SecretString,
     pub ai_timeout: Duration,
-    pub cors_allowed_origins: Vec<http::HeaderValue>,
+    pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
     pub metrics_bind: Option<SocketAddr>,
     pub redis_url: Option<SecretString>,
     /// Prefix of the rate-limit keys in Redis.
@@ -181,7 +181,7 @@ impl RawConfig {
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
                 .ok_or_else(|| err("CORS_ALLOWED_ORIGINS", format!("has an invalid origin {origin:?}")))?;
             let normalised = url.origin().ascii_serialization();
-            let value = http::HeaderValue::from_str(&normalised)
+            let value = axum::http::HeaderValue::from_str(&normalised)
                 .map_err(|_| err("CORS_ALLOWED_ORIGINS", format!("has an invalid origin {origin:?}")))?;
             cors_allowed_origins.push(value);
         }
@@ -278,7 +278,7 @@ impl Config {
             ai_service_url,
             ai_service_token: SecretString::from(ai_service_token.to_owned()),
             ai_timeout: Duration::from_secs(60),
-            cors_allowed_origins: vec![http::HeaderValue::from_static("http://localhost:5173")],
+            cors_allowed_origins: vec![axum::http::HeaderValue::from_static("http://localhost:5173")],
             metrics_bind: None,
             redis_url: None,
             rate_limit_prefix: "dental:rl:".to_owned(),

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -106,7 +106,7 @@ impl UserTx {
             user_id,
             action.as_str(),
             patient_id,
-            crate::request_id::current()
+            plumbing::request_id::current()
         )
         .fetch_one(&mut *tx)
         .await?;

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use shared::api::{Health, HealthChecks};
 
-use crate::extract::Json;
+use crate::http::extract::Json;
 use crate::state::AppState;
 
 const DB_TIMEOUT: Duration = Duration::from_secs(2);

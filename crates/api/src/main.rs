@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::Openapi)) {
-        return match serde_json::to_string_pretty(&<api::openapi::ApiDoc as utoipa::OpenApi>::openapi()) {
+        return match serde_json::to_string_pretty(&<api::http::openapi::ApiDoc as utoipa::OpenApi>::openapi()) {
             Ok(json) => {
                 println!("{json}");
                 ExitCode::SUCCESS

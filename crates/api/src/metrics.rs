@@ -1,5 +1,6 @@
 //! Prometheus metrics, served only on `METRICS_BIND` (a second listener `main.rs` opens), never on
-//! the public port.
+//! the public port. The series and their recording helpers live here; the HTTP middleware is
+//! `http::metrics`, the recorder and the text export `plumbing::prometheus` (shared with the ai service).
 //!
 //! Recording goes through the `metrics` facade, whose recorder is process-wide by design; it is
 //! installed once, and only when `METRICS_BIND` is set (otherwise every `counter!` is a no-op).
@@ -7,18 +8,14 @@
 //! method, the status, a provider name from a fixed list, an error code, a rule name.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use shared::ai::Usage;
-use tokio::net::TcpListener;
 
 use crate::state::AppState;
 
@@ -27,23 +24,9 @@ const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// The process's recorder handle; `None` when another recorder was installed first.
-static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-
 /// Installs the Prometheus recorder (once per process) and returns the handle that renders it.
 pub fn install() -> Option<PrometheusHandle> {
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), BUCKETS)
-                .ok()?
-                .build_recorder();
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok()?;
-            describe();
-            Some(handle)
-        })
-        .clone()
+    plumbing::prometheus::install(BUCKETS, describe)
 }
 
 fn describe() {
@@ -82,22 +65,6 @@ fn describe() {
         "api_redis_up",
         "1 when the rate-limit Redis answers, 0 when the api fails open"
     );
-}
-
-/// Counts and times every routed request by its route template (`/api/v1/patients/{id}`).
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("api_http_requests_total", &labels).increment(1);
-    metrics::histogram!("api_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// A provider name safe to use as a label (the AI service's answer is not trusted to be bounded).
@@ -156,24 +123,12 @@ pub fn router(state: AppState) -> Router {
     Router::new().route("/metrics", get(scrape)).with_state(state)
 }
 
-/// Serves `/metrics` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
-}
-
 /// Binds `METRICS_BIND` and serves it in the background.
 pub async fn spawn(bind: SocketAddr, state: AppState) -> anyhow::Result<SocketAddr> {
     use anyhow::Context as _;
-    let listener = TcpListener::bind(bind)
+    plumbing::prometheus::spawn(bind, router(state))
         .await
-        .with_context(|| format!("cannot listen on METRICS_BIND {bind}"))?;
-    let address = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = serve(listener, state).await {
-            tracing::error!(error = %e, "metrics listener stopped");
-        }
-    });
-    Ok(address)
+        .with_context(|| format!("cannot listen on METRICS_BIND {bind}"))
 }
 
 /// Prometheus text. Gauges that describe "now" (pool, Redis) are refreshed at scrape time.
@@ -189,12 +144,5 @@ async fn scrape(State(state): State<AppState>) -> Response {
     if let Some(up) = state.limiter.redis_up() {
         redis_up(up);
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        handle.render(),
-    )
-        .into_response()
+    plumbing::prometheus::render(handle)
 }

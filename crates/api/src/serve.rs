@@ -5,7 +5,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::state::AppState;
@@ -22,9 +21,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small SSE writes (one delta each) must leave at once rather than wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = plumbing::listener::nodelay(listener);
     let mut drain_rx = stop_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
@@ -46,25 +43,12 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+/// Resolves on SIGTERM or Ctrl-C (the handlers are registered when this is called, so a signal
+/// sent right after start-up is not missed).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    let signal = plumbing::shutdown::signal();
+    async move {
+        signal.await;
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }

@@ -68,7 +68,7 @@ async fn malformed_bodies_get_400_415_422_problems() {
                 .header("content-type", "application/json")
                 .body("{not json"),
             400,
-            "invalid_json",
+            "malformed_json",
         ),
         (
             app.post("/v1/chat").header("content-type", "text/plain").body("hello"),
@@ -78,24 +78,24 @@ async fn malformed_bodies_get_400_415_422_problems() {
         (
             app.post("/v1/chat").json(&json!({"message": "hi"})),
             400,
-            "invalid_json",
+            "invalid_body",
         ),
         (
             app.post("/v1/chat")
                 .json(&json!({"patient": {"name": "A"}, "message": "hi", "extra": 1})),
             400,
-            "invalid_json",
+            "invalid_body",
         ),
         (
             app.post("/v1/chat")
                 .json(&json!({"patient": {"name": "A"}, "message": 5})),
             400,
-            "invalid_json",
+            "invalid_body",
         ),
         (
             app.post("/v1/triage").json(&json!({"message": "hi", "other": true})),
             400,
-            "invalid_json",
+            "invalid_body",
         ),
         (
             app.post("/v1/chat")

@@ -10,7 +10,7 @@ use shared::api::Role;
 use uuid::Uuid;
 
 use crate::auth::jwt::JwtKeys;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {

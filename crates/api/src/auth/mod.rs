@@ -6,6 +6,7 @@ pub mod extractor;
 pub mod jwt;
 pub mod password;
 pub mod routes;
+pub mod service;
 pub mod tokens;
 pub mod types;
 

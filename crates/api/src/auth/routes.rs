@@ -1,24 +1,25 @@
-//! `/auth/*` handlers. Thin: parse, call the token and password modules, shape the response.
+//! `/auth/*` handlers. Thin: parse, call `auth::service` (or the token module), shape the response.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use plumbing::json::JsonRejection;
 use secrecy::SecretString;
 use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, User};
 
-use crate::audit::{self, AuthAction};
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
+use crate::auth::service;
 use crate::auth::tokens::{self, FAMILY_TTL, NewToken, Rotation};
 use crate::auth::types::{Registration, UserRow, parse_role};
 use crate::auth::{AuthUser, cookie, extractor::UNAUTHORIZED};
-use crate::client_ip::{ClientIp, client_ip};
-use crate::email::Email;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::http::client_ip::ClientIp;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
+use crate::http::ratelimit::limit_auth_per_ip;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -28,27 +29,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth_per_ip))
 }
-
-/// Per-IP budget for every `/auth/*` request (credential stuffing and registration spam).
-async fn limit_per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let ip = client_ip(&parts, state.config.trust_forwarded_for);
-    if let Err(retry) = state
-        .limiter
-        .hit(&format!("auth:ip:{ip}"), state.config.rate_limits.auth_per_ip)
-        .await
-    {
-        return ApiError::RateLimited { retry_after: retry.0 }.into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
-}
-
-const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
-    code: "invalid_credentials",
-    detail: "The email or password is incorrect.",
-};
 
 const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
     code: "invalid_refresh_token",
@@ -59,27 +41,10 @@ const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
 #[utoipa::path(operation_id = "register", post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, description = "Signed in; the refresh token is also set as a cookie", body = Session),
         (status = 409, description = "`email_taken`", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
     let registration = Registration::try_from(body)?;
-    let hash = state
-        .passwords
-        .hash(SecretString::from(registration.password.expose().to_owned()))
-        .await?;
-    let mut tx = state.db.begin().await?;
-    let user = sqlx::query_as!(
-        UserRow,
-        r#"insert into users (email, password_hash, full_name) values ($1, $2, $3)
-           returning id, email::text as "email!", full_name, role, is_active, created_at"#,
-        registration.email.as_str() as _,
-        hash,
-        registration.full_name.as_str()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let refresh = tokens::create_family(&mut tx, user.id).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %user.id, "account registered");
+    let (user, refresh) = service::register(&state, registration).await?;
     session_response(&state, StatusCode::CREATED, user, &refresh)
 }
 
@@ -87,74 +52,13 @@ pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRe
 #[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = Session),
         (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    // A malformed email cannot match an account; it is answered exactly like an unknown one.
-    let email = Email::parse(&body.email).ok();
-    let account = email
-        .as_ref()
-        .map_or_else(|| body.email.trim().to_lowercase(), |e| e.as_str().to_owned());
-    let password = SecretString::from(body.password);
-    let rules = state.config.rate_limits;
-    let per_ip_key = format!("login-fail:ip:{ip}:{account}");
-    let per_account_key = format!("login-fail:acct:{account}");
-    // Locked accounts are refused before the password is even checked, so guessing gains nothing.
-    for (key, rule) in [
-        (&per_ip_key, rules.login_failures_per_ip),
-        (&per_account_key, rules.login_failures_per_account),
-    ] {
-        if let Err(retry) = state.limiter.check(key, rule).await {
-            tracing::warn!("login refused: too many failed attempts");
-            return Err(ApiError::RateLimited { retry_after: retry.0 });
-        }
-    }
-
-    let row = match &email {
-        Some(email) => {
-            sqlx::query!(
-                r#"select id, email::text as "email!", full_name, role, is_active, created_at, password_hash
-                   from users where email = $1"#,
-                email.as_str() as _
-            )
-            .fetch_optional(&state.db)
-            .await?
-        }
-        None => None,
-    };
-    // Unknown emails are verified against a dummy hash so both cases take the same time.
-    let stored = row.as_ref().map(|r| r.password_hash.clone());
-    let matches = state.passwords.verify(password, stored).await;
-
-    let user = match row {
-        Some(r) if matches && r.is_active => UserRow {
-            id: r.id,
-            email: r.email,
-            full_name: r.full_name,
-            role: r.role,
-            is_active: r.is_active,
-            created_at: r.created_at,
-        },
-        other => {
-            // The account concerned when the email is known (wrong password or deactivated), else none.
-            audit::record(&state.db, other.map(|r| r.id), AuthAction::LoginFailed, Some(ip)).await?;
-            let _ = state.limiter.hit(&per_ip_key, rules.login_failures_per_ip).await;
-            let _ = state
-                .limiter
-                .hit(&per_account_key, rules.login_failures_per_account)
-                .await;
-            tracing::info!("login failed");
-            return Err(INVALID_CREDENTIALS);
-        }
-    };
-    let mut tx = state.db.begin().await?;
-    let refresh = tokens::create_family(&mut tx, user.id).await?;
-    audit::record(&mut *tx, Some(user.id), AuthAction::Login, Some(ip)).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %user.id, "login succeeded");
+    let (user, refresh) = service::login(&state, ip, &body.email, SecretString::from(body.password)).await?;
     session_response(&state, StatusCode::OK, user, &refresh)
 }
 
@@ -163,17 +67,10 @@ pub async fn login(
 #[utoipa::path(operation_id = "refreshSession", post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
     responses((status = 200, description = "A new session", body = Session),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let presented = presented_refresh_token(&headers, &body)?.ok_or(INVALID_REFRESH)?;
-    let mut tx = state.db.begin().await?;
-    let outcome = tokens::rotate(&mut tx, &presented).await?;
-    if matches!(outcome, Rotation::Reused) {
-        audit::record_refresh_reuse(&mut *tx, &tokens::hash(&presented)).await?;
-    }
-    // Commit in every case: a detected reuse must leave its family revoked.
-    tx.commit().await?;
-    match outcome {
+    match service::refresh(&state, &presented).await? {
         Rotation::Rotated { user, token } => session_response(&state, StatusCode::OK, user, &token),
         Rotation::Reused => {
             tracing::warn!("refresh token reuse detected; family revoked");
@@ -188,7 +85,7 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: By
 
 /// Sign out: the refresh token's whole family is revoked and the cookie cleared. Idempotent.
 #[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Empty or `{}` when the cookie carries the token"),
-    responses((status = 204, description = "Signed out"), crate::openapi::BodyErrors, crate::openapi::CommonErrors))]
+    responses((status = 204, description = "Signed out"), crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     if let Some(presented) = presented_refresh_token(&headers, &body)? {
         let mut conn = state.db.acquire().await?;
@@ -205,7 +102,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 /// The signed-in user.
 #[utoipa::path(operation_id = "getMe", get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "The signed-in user", body = User), crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 200, description = "The signed-in user", body = User), crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
     let row = sqlx::query_as!(
         UserRow,
@@ -234,13 +131,13 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> ApiResult<Optio
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(JsonRejection::UnsupportedMediaType.into());
         }
         let parsed: RefreshRequest = serde_json::from_slice(body).map_err(|e| {
             if e.is_data() {
-                ApiError::bad_request("invalid_body", "The body may only hold `refreshToken` (a string).")
+                JsonRejection::Invalid("The body may only hold `refreshToken` (a string).".to_owned())
             } else {
-                ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
+                JsonRejection::Malformed
             }
         })?;
         parsed.refresh_token.filter(|t| !t.is_empty())

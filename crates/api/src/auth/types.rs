@@ -6,8 +6,8 @@ use sqlx::types::chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::password::Password;
-use crate::email::Email;
-use crate::error::ApiError;
+use crate::domain::email::Email;
+use crate::http::error::ApiError;
 
 /// A person's display name: trimmed, 1-200 characters, no control characters.
 #[derive(Clone)]

@@ -1,5 +1,6 @@
 //! Chat SQL; every function takes the owner's id (see `patients::queries`).
 
+use chrono::{DateTime, Utc};
 use shared::ai::{HistoryTurn, PatientContext, TurnRole};
 use shared::api::{ChatMessage, MessageRole};
 use sqlx::PgConnection;
@@ -8,11 +9,28 @@ use uuid::Uuid;
 /// How many earlier messages the model sees.
 pub const HISTORY_TURNS: i64 = 5;
 
-fn role_of(role: &str) -> MessageRole {
-    if role == "assistant" {
-        MessageRole::Assistant
-    } else {
-        MessageRole::User
+/// A `chat_messages` row as every query here selects it (`id, role, content, metadata, created_at`).
+struct MessageRow {
+    id: Uuid,
+    role: String,
+    content: String,
+    metadata: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MessageRow> for ChatMessage {
+    fn from(r: MessageRow) -> Self {
+        ChatMessage {
+            id: r.id,
+            role: if r.role == "assistant" {
+                MessageRole::Assistant
+            } else {
+                MessageRole::User
+            },
+            content: r.content,
+            metadata: r.metadata,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -23,7 +41,8 @@ pub async fn insert_user_message(
     id: Uuid,
     content: &str,
 ) -> sqlx::Result<ChatMessage> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        MessageRow,
         r#"insert into chat_messages (id, patient_id, user_id, role, content)
            values ($1, $2, $3, 'user', $4)
            returning id, role, content, metadata, created_at"#,
@@ -34,13 +53,7 @@ pub async fn insert_user_message(
     )
     .fetch_one(conn)
     .await?;
-    Ok(ChatMessage {
-        id: row.id,
-        role: role_of(&row.role),
-        content: row.content,
-        metadata: row.metadata,
-        created_at: row.created_at,
-    })
+    Ok(row.into())
 }
 
 /// Saves the reply to `reply_to`. A second reply to the same message violates the unique key (409).
@@ -52,7 +65,8 @@ pub async fn insert_assistant_message(
     content: &str,
     metadata: &serde_json::Value,
 ) -> sqlx::Result<ChatMessage> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        MessageRow,
         r#"insert into chat_messages (id, patient_id, user_id, role, content, metadata, reply_to)
            values ($1, $2, $3, 'assistant', $4, $5, $6)
            returning id, role, content, metadata, created_at"#,
@@ -65,13 +79,7 @@ pub async fn insert_assistant_message(
     )
     .fetch_one(conn)
     .await?;
-    Ok(ChatMessage {
-        id: row.id,
-        role: role_of(&row.role),
-        content: row.content,
-        metadata: row.metadata,
-        created_at: row.created_at,
-    })
+    Ok(row.into())
 }
 
 /// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before` (or the
@@ -135,7 +143,8 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<(Vec<ChatMessage>, Option<Uuid>)> {
-    let mut rows = sqlx::query!(
+    let mut rows = sqlx::query_as!(
+        MessageRow,
         r#"select id, role, content, metadata, created_at
            from chat_messages
            where patient_id = $1 and user_id = $2
@@ -155,17 +164,7 @@ pub async fn page(
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     rows.reverse();
     let next_before = if more { rows.first().map(|r| r.id) } else { None };
-    let items = rows
-        .into_iter()
-        .map(|r| ChatMessage {
-            id: r.id,
-            role: role_of(&r.role),
-            content: r.content,
-            metadata: r.metadata,
-            created_at: r.created_at,
-        })
-        .collect();
-    Ok((items, next_before))
+    Ok((rows.into_iter().map(ChatMessage::from).collect(), next_before))
 }
 
 /// One message of this patient.
@@ -175,7 +174,8 @@ pub async fn message(
     patient_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<ChatMessage>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        MessageRow,
         r#"select id, role, content, metadata, created_at from chat_messages
            where id = $1 and patient_id = $2 and user_id = $3"#,
         id,
@@ -184,13 +184,7 @@ pub async fn message(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| ChatMessage {
-        id: r.id,
-        role: role_of(&r.role),
-        content: r.content,
-        metadata: r.metadata,
-        created_at: r.created_at,
-    }))
+    Ok(row.map(ChatMessage::from))
 }
 
 /// A user message of this patient, with whether it already has a reply.

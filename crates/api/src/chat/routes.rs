@@ -1,7 +1,7 @@
-//! `/patients/{id}/messages*` handlers.
+//! `/patients/{id}/messages*` handlers: parse, call `chat::service`, shape the response (JSON or SSE).
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -11,21 +11,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use shared::ai::StreamError;
-use shared::api::{MessagePage, ReplyResponse, SendMessageRequest, SendMessageResponse, StreamDonePublic};
-use tokio::sync::mpsc;
+use shared::api::{MessagePage, ReplyResponse, SendMessageRequest, SendMessageResponse};
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::ai_client::{AiEvent, stream_error_of};
 use crate::auth::AuthUser;
-use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
+use crate::chat::idempotency::IdempotencyKey;
 use crate::chat::queries;
-use crate::chat::service::{self, Guard};
+use crate::chat::service::{self, Sent, StreamEvent};
 use crate::chat::types::MessageContent;
 use crate::db::{Action, UserTx};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -52,7 +49,7 @@ pub struct HistoryQuery {
 /// A patient's conversation, oldest first within the page; page backwards with `before`.
 #[utoipa::path(operation_id = "listMessages", get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), HistoryQuery),
-    responses((status = 200, description = "A page of messages", body = MessagePage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 200, description = "A page of messages", body = MessagePage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -85,7 +82,7 @@ pub async fn list(
     responses((status = 201, description = "Both messages and the triage result", body = SendMessageResponse),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`idempotency_in_progress`", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::AiErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -95,71 +92,12 @@ pub async fn send(
 ) -> ApiResult<Response> {
     let content = MessageContent::parse(&body.content)?;
     let key = IdempotencyKey::from_headers(&headers)?;
-    let hash = idempotency::request_hash(patient_id, content.as_str());
-
-    if let Some(key) = &key {
-        let mut tx = UserTx::begin(&state.db, user.id, Action::MessageSend, Some(patient_id)).await?;
-        let found = idempotency::lookup(tx.conn(), user.id, key, &hash).await?;
-        tx.commit().await?;
-        match found {
-            Lookup::Replay(body) => return Ok((StatusCode::CREATED, Json(body)).into_response()),
-            Lookup::Pending { user_message_id } => {
-                return finish_pending(&state, user, patient_id, user_message_id, key).await;
-            }
-            Lookup::New => {}
-        }
-    }
-
-    service::charge(&state, user.id).await?;
-    let guard = key.as_ref().map(|key| Guard { key, hash: &hash });
-    let saved = service::save_user_message(&state, user.id, patient_id, &content, guard).await?;
-    let (assistant_message, triage) =
-        service::answer(&state, user.id, patient_id, saved.user_message.id, &saved.request).await?;
-    let response = SendMessageResponse {
-        user_message: saved.user_message,
-        assistant_message,
-        emergency: triage.into_emergency(),
-    };
-    if let Some(key) = &key {
-        let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-        service::complete_key(&state, user.id, patient_id, key, &body).await?;
-    }
-    Ok((StatusCode::CREATED, Json(response)).into_response())
-}
-
-/// A retry whose first attempt saved the message but got no reply (the AI failed, or it is still in
-/// flight): answer that message now, without saving it again.
-async fn finish_pending(
-    state: &AppState,
-    user: AuthUser,
-    patient_id: Uuid,
-    user_message_id: Uuid,
-    key: &IdempotencyKey,
-) -> ApiResult<Response> {
-    let request = match service::load_unanswered(state, user.id, patient_id, user_message_id).await {
-        Err(ApiError::Conflict { .. }) => {
-            return Err(ApiError::conflict(
-                "idempotency_in_progress",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-            ));
-        }
-        other => other?,
-    };
-    service::charge(state, user.id).await?;
-    let (assistant_message, triage) = service::answer(state, user.id, patient_id, user_message_id, &request).await?;
-    let mut tx = UserTx::begin(&state.db, user.id, Action::MessagesRead, Some(patient_id)).await?;
-    let user_message = queries::message(tx.conn(), user.id, patient_id, user_message_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    let response = SendMessageResponse {
-        user_message,
-        assistant_message,
-        emergency: triage.into_emergency(),
-    };
-    let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-    service::complete_key(state, user.id, patient_id, key, &body).await?;
-    Ok((StatusCode::CREATED, Json(response)).into_response())
+    Ok(
+        match service::send(&state, user.id, patient_id, &content, key.as_ref()).await? {
+            Sent::Replay(body) => (StatusCode::CREATED, Json(body)).into_response(),
+            Sent::New(response) => (StatusCode::CREATED, Json(response)).into_response(),
+        },
+    )
 }
 
 /// Answer a saved user message that has no reply yet (after an AI failure).
@@ -169,23 +107,15 @@ async fn finish_pending(
     responses((status = 201, description = "The reply", body = ReplyResponse),
         (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`already_answered`", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::AiErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn reply(
     State(state): State<AppState>,
     user: AuthUser,
     Path((patient_id, message_id)): Path<(Uuid, Uuid)>,
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<(StatusCode, Json<ReplyResponse>)> {
-    let request = service::load_unanswered(&state, user.id, patient_id, message_id).await?;
-    service::charge(&state, user.id).await?;
-    let (assistant_message, triage) = service::answer(&state, user.id, patient_id, message_id, &request).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ReplyResponse {
-            assistant_message,
-            emergency: triage.into_emergency(),
-        }),
-    ))
+    let reply = service::reply(&state, user.id, patient_id, message_id).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
 }
 
 /// Send a message and stream the reply as Server-Sent Events: `event: user` (the saved message, `ChatMessage`), then
@@ -194,9 +124,9 @@ pub async fn reply(
 #[utoipa::path(operation_id = "streamMessage", post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     request_body = SendMessageRequest,
-    responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::openapi::ChatStreamEvent),
+    responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::http::openapi::ChatStreamEvent),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn stream(
     State(state): State<AppState>,
     user: AuthUser,
@@ -204,90 +134,26 @@ pub async fn stream(
     Json(body): Json<SendMessageRequest>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let content = MessageContent::parse(&body.content)?;
-    service::charge(&state, user.id).await?;
-    let saved = service::save_user_message(&state, user.id, patient_id, &content, None).await?;
-
-    let (events, receiver) = mpsc::channel::<Event>(64);
+    let (user_message, events) = service::stream(&state, user.id, patient_id, &content).await?;
     let first = Event::default()
         .event("user")
-        .json_data(&saved.user_message)
+        .json_data(&user_message)
         .map_err(anyhow::Error::from)?;
-    // The channel is empty, so this cannot wait.
-    let _ = events.try_send(first);
-    // The relay runs in a task the request does not own: when the browser goes away mid-stream the
-    // reply is still completed and saved. The tracker lets graceful shutdown wait for it.
-    state.tasks.spawn(relay(state.clone(), user, patient_id, saved, events));
-    let body = ReceiverStream::new(receiver).map(Ok::<_, Infallible>);
+    let rest = ReceiverStream::new(events).filter_map(|event| futures::future::ready(sse_event(event)));
+    let body = futures::stream::once(futures::future::ready(first))
+        .chain(rest)
+        .map(Ok::<_, Infallible>);
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-/// Relays the AI service's deltas as they arrive, then saves the complete reply and sends `done`
-/// (or `error`). Sending fails silently once the client has gone; the work continues.
-async fn relay(state: AppState, user: AuthUser, patient_id: Uuid, saved: service::Saved, events: mpsc::Sender<Event>) {
-    let started = Instant::now();
-    let mut reply = String::new();
-    let outcome = match state.ai.chat_stream(&saved.request).await {
-        Err(e) => Err(stream_error_of(&e)),
-        Ok(stream) => {
-            let mut stream = std::pin::pin!(stream);
-            let mut outcome = Err(StreamError {
-                code: "ai_bad_gateway".into(),
-                detail: "The AI service ended the stream early.".into(),
-            });
-            while let Some(event) = stream.next().await {
-                match event {
-                    AiEvent::Delta(text) => {
-                        reply.push_str(&text);
-                        if let Ok(e) = Event::default()
-                            .event("delta")
-                            .json_data(shared::ai::StreamDelta { text })
-                        {
-                            let _ = events.send(e).await;
-                        }
-                    }
-                    AiEvent::Done(done) => {
-                        outcome = Ok(done);
-                        break;
-                    }
-                    AiEvent::Error(e) => {
-                        outcome = Err(e);
-                        break;
-                    }
-                }
-            }
-            outcome
-        }
-    };
-    let last = match outcome {
-        Ok(done) => {
-            match service::save_streamed(
-                &state,
-                user.id,
-                patient_id,
-                saved.user_message.id,
-                &reply,
-                &done,
-                started,
-            )
-            .await
-            {
-                Ok(assistant_message) => Event::default().event("done").json_data(StreamDonePublic {
-                    assistant_message,
-                    emergency: done.emergency.into_emergency(),
-                }),
-                Err(e) => {
-                    tracing::error!(error = ?e, "saving a streamed reply failed");
-                    Event::default().event("error").json_data(stream_error_of(&e))
-                }
-            }
-        }
-        Err(e) => {
-            crate::metrics::ai_call("unknown", started.elapsed(), Err(&e.code));
-            tracing::warn!(code = %e.code, "chat stream ended with an error; the user's message is kept");
-            Event::default().event("error").json_data(e)
-        }
-    };
-    if let Ok(event) = last {
-        let _ = events.send(event).await;
+/// The SSE form of a relay event (`None` only if its JSON cannot be written, which our types never cause).
+fn sse_event(event: StreamEvent) -> Option<Event> {
+    match event {
+        StreamEvent::Delta(text) => Event::default()
+            .event("delta")
+            .json_data(shared::ai::StreamDelta { text }),
+        StreamEvent::Done(done) => Event::default().event("done").json_data(done),
+        StreamEvent::Error(error) => Event::default().event("error").json_data(error),
     }
+    .ok()
 }

@@ -1,18 +1,22 @@
 //! The chat flow, independent of HTTP: save the user's message (its own committed transaction), ask
 //! the AI service, save the reply. A failure in between leaves the user's message saved and
-//! answerable later.
+//! answerable later. The streamed variant relays the AI service's deltas as [`StreamEvent`]s, which
+//! the route writes as Server-Sent Events.
 
 use std::time::Instant;
 
-use shared::ai::{ChatRequest, ChatResponse, StreamDone, Triage, Usage};
-use shared::api::ChatMessage;
+use futures::StreamExt as _;
+use shared::ai::{ChatRequest, ChatResponse, StreamDone, StreamError, Triage, Usage};
+use shared::api::{ChatMessage, ReplyResponse, SendMessageResponse, StreamDonePublic};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::chat::idempotency::{self, IdempotencyKey};
+use crate::ai_client::{AiEvent, stream_error_of};
+use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
 use crate::db::{Action, UserTx};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// A saved user message and the request that will answer it.
@@ -202,4 +206,199 @@ pub async fn complete_key(
     let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
     idempotency::complete(tx.conn(), owner, key, response).await?;
     tx.commit().await
+}
+
+/// What a send answered.
+pub enum Sent {
+    /// A retry of a completed request: the first 201 body, as stored.
+    Replay(serde_json::Value),
+    /// Both messages, just saved.
+    New(SendMessageResponse),
+}
+
+/// Sends a message and waits for the reply (`POST .../messages`). With an idempotency key, a retry
+/// of a completed request replays its body, and a retry whose first attempt saved the message but
+/// got no reply answers that message instead of saving it twice.
+pub async fn send(
+    state: &AppState,
+    owner: Uuid,
+    patient_id: Uuid,
+    content: &MessageContent,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<Sent> {
+    let hash = idempotency::request_hash(patient_id, content.as_str());
+    if let Some(key) = key {
+        let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
+        let found = idempotency::lookup(tx.conn(), owner, key, &hash).await?;
+        tx.commit().await?;
+        match found {
+            Lookup::Replay(body) => return Ok(Sent::Replay(body)),
+            Lookup::Pending { user_message_id } => {
+                return finish_pending(state, owner, patient_id, user_message_id, key)
+                    .await
+                    .map(Sent::New);
+            }
+            Lookup::New => {}
+        }
+    }
+
+    charge(state, owner).await?;
+    let guard = key.map(|key| Guard { key, hash: &hash });
+    let saved = save_user_message(state, owner, patient_id, content, guard).await?;
+    let (assistant_message, triage) = answer(state, owner, patient_id, saved.user_message.id, &saved.request).await?;
+    let response = SendMessageResponse {
+        user_message: saved.user_message,
+        assistant_message,
+        emergency: triage.into_emergency(),
+    };
+    if let Some(key) = key {
+        let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
+        complete_key(state, owner, patient_id, key, &body).await?;
+    }
+    Ok(Sent::New(response))
+}
+
+/// A retry whose first attempt saved the message but got no reply (the AI failed, or it is still in
+/// flight): answer that message now, without saving it again.
+async fn finish_pending(
+    state: &AppState,
+    owner: Uuid,
+    patient_id: Uuid,
+    user_message_id: Uuid,
+    key: &IdempotencyKey,
+) -> ApiResult<SendMessageResponse> {
+    let request = match load_unanswered(state, owner, patient_id, user_message_id).await {
+        Err(ApiError::Conflict { .. }) => {
+            return Err(ApiError::conflict(
+                "idempotency_in_progress",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ));
+        }
+        other => other?,
+    };
+    charge(state, owner).await?;
+    let (assistant_message, triage) = answer(state, owner, patient_id, user_message_id, &request).await?;
+    let mut tx = UserTx::begin(&state.db, owner, Action::MessagesRead, Some(patient_id)).await?;
+    let user_message = queries::message(tx.conn(), owner, patient_id, user_message_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    let response = SendMessageResponse {
+        user_message,
+        assistant_message,
+        emergency: triage.into_emergency(),
+    };
+    let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
+    complete_key(state, owner, patient_id, key, &body).await?;
+    Ok(response)
+}
+
+/// Answers a saved user message that has no reply yet (after an AI failure).
+pub async fn reply(state: &AppState, owner: Uuid, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
+    let request = load_unanswered(state, owner, patient_id, message_id).await?;
+    charge(state, owner).await?;
+    let (assistant_message, triage) = answer(state, owner, patient_id, message_id, &request).await?;
+    Ok(ReplyResponse {
+        assistant_message,
+        emergency: triage.into_emergency(),
+    })
+}
+
+/// One event of a streamed reply, after the saved user message.
+pub enum StreamEvent {
+    Delta(String),
+    Done(StreamDonePublic),
+    Error(StreamError),
+}
+
+/// How many events may wait for a slow client before the relay waits too.
+const STREAM_BUFFER: usize = 64;
+
+/// Saves the user's message and starts relaying the reply: the saved message, and the receiving end
+/// of the reply's events (deltas, then exactly one `Done` or `Error`).
+pub async fn stream(
+    state: &AppState,
+    owner: Uuid,
+    patient_id: Uuid,
+    content: &MessageContent,
+) -> ApiResult<(ChatMessage, mpsc::Receiver<StreamEvent>)> {
+    charge(state, owner).await?;
+    let Saved { user_message, request } = save_user_message(state, owner, patient_id, content, None).await?;
+    let (events, receiver) = mpsc::channel(STREAM_BUFFER);
+    // The relay runs in a task the request does not own: when the browser goes away mid-stream the
+    // reply is still completed and saved. The tracker lets graceful shutdown wait for it.
+    let answering = Answering {
+        owner,
+        patient_id,
+        user_message_id: user_message.id,
+        request,
+    };
+    state.tasks.spawn(relay(state.clone(), answering, events));
+    Ok((user_message, receiver))
+}
+
+/// The saved user message a streamed reply answers, and the request that answers it.
+struct Answering {
+    owner: Uuid,
+    patient_id: Uuid,
+    user_message_id: Uuid,
+    request: ChatRequest,
+}
+
+/// Relays the AI service's deltas as they arrive, then saves the complete reply and sends `Done`
+/// (or `Error`). Sending fails silently once the client has gone; the work continues.
+async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<StreamEvent>) {
+    let Answering {
+        owner,
+        patient_id,
+        user_message_id,
+        request,
+    } = answering;
+    let started = Instant::now();
+    let mut reply = String::new();
+    let outcome = match state.ai.chat_stream(&request).await {
+        Err(e) => Err(stream_error_of(&e)),
+        Ok(stream) => {
+            let mut stream = std::pin::pin!(stream);
+            let mut outcome = Err(StreamError {
+                code: "ai_bad_gateway".into(),
+                detail: "The AI service ended the stream early.".into(),
+            });
+            while let Some(event) = stream.next().await {
+                match event {
+                    AiEvent::Delta(text) => {
+                        reply.push_str(&text);
+                        let _ = events.send(StreamEvent::Delta(text)).await;
+                    }
+                    AiEvent::Done(done) => {
+                        outcome = Ok(done);
+                        break;
+                    }
+                    AiEvent::Error(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            outcome
+        }
+    };
+    let last = match outcome {
+        Ok(done) => match save_streamed(&state, owner, patient_id, user_message_id, &reply, &done, started).await {
+            Ok(assistant_message) => StreamEvent::Done(StreamDonePublic {
+                assistant_message,
+                emergency: done.emergency.into_emergency(),
+            }),
+            Err(e) => {
+                tracing::error!(error = ?e, "saving a streamed reply failed");
+                StreamEvent::Error(stream_error_of(&e))
+            }
+        },
+        Err(e) => {
+            crate::metrics::ai_call("unknown", started.elapsed(), Err(&e.code));
+            tracing::warn!(code = %e.code, "chat stream ended with an error; the user's message is kept");
+            StreamEvent::Error(e)
+        }
+    };
+    let _ = events.send(last).await;
 }

@@ -1,6 +1,6 @@
 //! Parsed chat input.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub const CONTENT_MAX: usize = 4_000;
 

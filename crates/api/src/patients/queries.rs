@@ -1,12 +1,41 @@
 //! Patient SQL. Every function takes the owner's id: a query that forgets it does not compile, and
 //! row-level security would hide other owners' rows even if the `where` clause were wrong.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use shared::api::Patient;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::email::Email;
+use crate::domain::email::Email;
 use crate::patients::types::{DateOfBirth, MedicalNotes, NewPatient, PatientName, PatientUpdate, Phone};
+
+/// A patient with the total of the listing it came from (the list and search queries).
+struct PatientRow {
+    id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    date_of_birth: Option<NaiveDate>,
+    medical_notes: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    total: i64,
+}
+
+impl From<PatientRow> for Patient {
+    fn from(r: PatientRow) -> Self {
+        Patient {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            date_of_birth: r.date_of_birth,
+            medical_notes: r.medical_notes,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
 
 pub async fn insert(conn: &mut PgConnection, owner: Uuid, id: Uuid, p: &NewPatient) -> sqlx::Result<Patient> {
     sqlx::query_as!(
@@ -52,7 +81,8 @@ pub async fn exists(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Res
 /// One page, newest first, with the owner's total from the trigger-maintained counter (a million
 /// rows are not counted per request).
 pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        PatientRow,
         r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at,
                   coalesce((select n from patient_counts where user_id = $1), 0) as "total!"
            from patients where user_id = $1
@@ -75,20 +105,7 @@ pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64)
             .await?
         }
     };
-    let items = rows
-        .into_iter()
-        .map(|r| Patient {
-            id: r.id,
-            name: r.name,
-            email: r.email,
-            phone: r.phone,
-            date_of_birth: r.date_of_birth,
-            medical_notes: r.medical_notes,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((items, total))
+    Ok((rows.into_iter().map(Patient::from).collect(), total))
 }
 
 /// Case-insensitive substring search over name, email and phone through the trigram index.
@@ -100,7 +117,8 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        PatientRow,
         // Materialised so the planner picks the best path for the match itself (the trigram index),
         // not the ordered index scan that the LIMIT alone would suggest.
         r#"with matches as materialized (
@@ -133,20 +151,7 @@ pub async fn search(
         }
         None => 0,
     };
-    let items = rows
-        .into_iter()
-        .map(|r| Patient {
-            id: r.id,
-            name: r.name,
-            email: r.email,
-            phone: r.phone,
-            date_of_birth: r.date_of_birth,
-            medical_notes: r.medical_notes,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((items, total))
+    Ok((rows.into_iter().map(Patient::from).collect(), total))
 }
 
 /// `%q%` with LIKE's metacharacters escaped, so `50%` or `a_b` match literally.

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::{Action, UserTx};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::patients::queries;
 use crate::patients::types::{NewPatient, PatientInput, PatientPatchInput, PatientUpdate};
 use crate::state::AppState;
@@ -43,7 +43,7 @@ fn today() -> chrono::NaiveDate {
 
 /// Create a patient.
 #[utoipa::path(operation_id = "createPatient", post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = PatientInput,
-    responses((status = 201, description = "The new patient", body = Patient), crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 201, description = "The new patient", body = Patient), crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -59,13 +59,13 @@ pub async fn create(
 
 /// The caller's patients, newest first, with an optional search.
 #[utoipa::path(operation_id = "listPatients", get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of patients", body = PatientPage), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 200, description = "A page of patients", body = PatientPage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<PatientPage>> {
-    let (page, limit) = crate::admin::PageQuery {
+    let (page, limit) = crate::http::pagination::PageQuery {
         page: query.page,
         limit: query.limit,
     }
@@ -103,7 +103,7 @@ pub async fn list(
 /// One patient.
 #[utoipa::path(operation_id = "getPatient", get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
-    responses((status = 200, description = "The patient", body = Patient), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 200, description = "The patient", body = Patient), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientRead, Some(id)).await?;
     let patient = queries::get(tx.conn(), user.id, id).await?.ok_or(ApiError::NotFound)?;
@@ -116,7 +116,7 @@ pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<
     params(("id" = Uuid, Path, description = "The patient's id")), request_body = PatientPatchInput,
     responses((status = 200, description = "The updated patient", body = Patient),
         (status = 404, description = "Unknown, or another user's", content_type = "application/problem+json", body = shared::Problem),
-        crate::openapi::BodyErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -135,7 +135,7 @@ pub async fn update(
 /// Delete a patient and its messages.
 #[utoipa::path(operation_id = "deletePatient", delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
-    responses((status = 204, description = "Deleted"), crate::openapi::ParamErrors, crate::openapi::AuthErrors, crate::openapi::CommonErrors))]
+    responses((status = 204, description = "Deleted"), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let mut tx = UserTx::begin(&state.db, user.id, Action::PatientDelete, Some(id)).await?;
     if !queries::delete(tx.conn(), user.id, id).await? {

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
 use shared::FieldError;
 
-use crate::email::Email;
-use crate::error::ApiError;
+use crate::domain::email::Email;
+use crate::http::error::ApiError;
 
 pub const NAME_MAX: usize = 200;
 pub const NOTES_MAX: usize = 10_000;

@@ -82,7 +82,7 @@ async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(
 ) {
     let app = TestApp::spawn(options).await;
     let router = api::app(app.state.clone());
-    let spec = serde_json::to_value(<api::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap_or_default();
+    let spec = serde_json::to_value(<api::http::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap_or_default();
     let id = uuid::Uuid::new_v4().to_string();
     let routes = described(&spec);
     assert!(!routes.is_empty());
@@ -99,7 +99,10 @@ async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(
             .body(Body::from("{}"))
             .unwrap_or_else(|e| panic!("{e}"));
         let response = router.clone().oneshot(request).await.unwrap_or_else(|e| panic!("{e}"));
-        let unmatched = response.extensions().get::<api::error::UnmatchedRoute>().is_some();
+        let unmatched = response
+            .extensions()
+            .get::<api::http::error::UnmatchedRoute>()
+            .is_some();
         assert_eq!(
             unmatched,
             path == "/no/such/route",

@@ -37,9 +37,9 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::auth::routes::refresh,
         crate::auth::routes::logout,
         crate::auth::routes::me,
-        crate::admin::list_users,
-        crate::admin::update_user,
-        crate::admin::list_audit_events,
+        crate::admin::routes::list_users,
+        crate::admin::routes::update_user,
+        crate::admin::routes::list_audit_events,
         crate::patients::routes::create,
         crate::patients::routes::list,
         crate::patients::routes::read,
@@ -206,14 +206,14 @@ const INIT_JS: &str = include_str!("../assets/docs/init.js");
 async fn swagger_js() -> impl IntoResponse {
     static_file(
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
     )
 }
 
 async fn swagger_css() -> impl IntoResponse {
     static_file(
         "text/css; charset=utf-8",
-        include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+        include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
     )
 }
 

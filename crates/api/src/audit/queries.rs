@@ -1,6 +1,4 @@
-//! The audit trail beyond patient-data access (which `db::UserTx` records): authentication and
-//! account events, and the admin listing's query. Rows hold ids, an action and the request id; never
-//! an email, a name or any text a user typed.
+//! Audit SQL: appending events (in the caller's transaction when there is one) and the admin listing.
 
 use std::net::IpAddr;
 
@@ -8,35 +6,7 @@ use shared::api::AuditEvent;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-/// What an authentication or account event was (the `action` column of `audit_events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthAction {
-    Login,
-    LoginFailed,
-    RefreshReused,
-    /// Recorded for the admin who changed an account.
-    AdminUserUpdate,
-    RoleChanged,
-    Deactivated,
-    Reactivated,
-    /// An admin read the audit trail.
-    AuditList,
-}
-
-impl AuthAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthAction::Login => "auth.login",
-            AuthAction::LoginFailed => "auth.login_failed",
-            AuthAction::RefreshReused => "auth.refresh_reused",
-            AuthAction::AdminUserUpdate => "admin.user_update",
-            AuthAction::RoleChanged => "account.role_changed",
-            AuthAction::Deactivated => "account.deactivated",
-            AuthAction::Reactivated => "account.reactivated",
-            AuthAction::AuditList => "admin.audit_list",
-        }
-    }
-}
+use crate::audit::types::{AuthAction, Filter};
 
 /// Appends one event for `user_id` (the account concerned; `None` for an unknown email), with the
 /// current request id and, for sign-in events, the client's IP address.
@@ -50,7 +20,7 @@ pub async fn record(
         "insert into audit_events (user_id, action, request_id, ip) values ($1, $2, $3, $4::text::inet)",
         user_id,
         action.as_str(),
-        crate::request_id::current(),
+        plumbing::request_id::current(),
         ip.map(|ip| ip.to_string())
     )
     .execute(conn)
@@ -67,19 +37,11 @@ pub async fn record_refresh_reuse(conn: impl PgExecutor<'_>, token_hash: &[u8]) 
            where t.token_hash = $1"#,
         token_hash,
         AuthAction::RefreshReused.as_str(),
-        crate::request_id::current()
+        plumbing::request_id::current()
     )
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Filters of the admin listing (each optional; all given ones must match).
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    pub user_id: Option<Uuid>,
-    pub patient_id: Option<Uuid>,
-    pub action: Option<String>,
 }
 
 /// One page of events, newest first, and the total matching `filter`.

@@ -5,7 +5,7 @@ use std::path::Path;
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 pub fn router(web_dir: Option<&Path>) -> Router<AppState> {

@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::problem::PROBLEM_JSON;
+use plumbing::json::JsonRejection;
 use shared::{FieldError, Problem};
-
-use crate::request_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,10 +29,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {code}")]
     Conflict { code: &'static str, detail: String },
-    #[error("payload too large")]
-    PayloadTooLarge,
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
+    /// The body was not the JSON the route takes: 400, 413 or 415 with the codes both services share.
+    #[error("unusable JSON body: {0}")]
+    Body(#[from] JsonRejection),
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
     /// The AI service failed: 502/503/504 (or 429 passed on from the model) with a precise code.
@@ -116,18 +113,7 @@ impl ApiError {
                 "This route does not support that method.".to_owned(),
             ),
             ApiError::Conflict { code, detail } => (StatusCode::CONFLICT, code, "Conflict", detail.clone()),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-                "The request body is larger than this API accepts.".to_owned(),
-            ),
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "Send the body as JSON with Content-Type: application/json.".to_owned(),
-            ),
+            ApiError::Body(rejection) => rejection.parts(),
             ApiError::RateLimited { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -156,11 +142,10 @@ impl ApiError {
     pub fn to_problem(&self) -> Problem {
         let (status, code, title, detail) = self.parts();
         let mut problem = Problem::new(status.as_u16(), code, title, detail);
-        problem.request_id = request_id::current();
         if let ApiError::Validation(errors) = self {
             problem.errors = Some(errors.clone());
         }
-        problem
+        plumbing::problem::with_request_id(problem)
     }
 }
 
@@ -177,7 +162,7 @@ impl IntoResponse for ApiError {
         }
         let problem = self.to_problem();
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = problem_response(status, &problem);
+        let mut response = plumbing::problem::response(status, &problem);
         let retry_after = match &self {
             ApiError::RateLimited { retry_after } => Some(*retry_after),
             ApiError::Upstream { retry_after, .. } => *retry_after,
@@ -204,17 +189,6 @@ impl IntoResponse for ApiError {
 /// Marks a response produced by the router's fallbacks (unknown path or method).
 #[derive(Debug, Clone, Copy)]
 pub struct UnmatchedRoute;
-
-/// Serialises a problem with the right media type.
-pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
-    let body = serde_json::to_vec(problem).unwrap_or_default();
-    (
-        status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
-        body,
-    )
-        .into_response()
-}
 
 /// Database facts that are client errors map here, in one place.
 impl From<sqlx::Error> for ApiError {

@@ -31,6 +31,8 @@ pub fn is_well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// Keeps or makes the id, stores it as an extension and in the task-local while the request runs,
+/// and echoes it on the response.
 pub async fn middleware(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -54,6 +56,7 @@ mod tests {
     #[test]
     fn request_ids_are_checked() {
         assert!(is_well_formed("abc-123_x.y:z"));
+        assert!(is_well_formed(&"a".repeat(128)));
         assert!(!is_well_formed(""));
         assert!(!is_well_formed("has space"));
         assert!(!is_well_formed(&"a".repeat(129)));

@@ -1,0 +1,257 @@
+//! `cargo xtask bench`: measures the whole system against its own physical limit.
+//!
+//! Starts its own stack (release builds of `api` and `ai`, a fresh `dental_bench` database on the private
+//! PostgreSQL or `DATABASE_URL`), seeds it with SQL, and drives it from outside: `wrk` (closed loop, Lua
+//! scripts under `target/bench/`) for the request/response rows, and a small blocking HTTP/1.1 client
+//! here for what `wrk` cannot measure (time to the first streamed delta, a fixed request rate). The
+//! database-bound rows are set against `pgbench` running the very SQL the handler runs, as the same role,
+//! at the same concurrency, on the same machine: that is the ceiling the api could reach if its own
+//! overhead were zero. The AI rows run once against a zero-latency OpenAI-compatible fake served by this
+//! process (so the numbers are the api's and the ai service's own cost) and once with the offline provider.
+//!
+//! Results are printed as one table and written to `target/bench/bench-<time>.json` and `latest.json`.
+//!
+//! By what each part measures or does: `setup` (the services, accounts and seeded patients), `rows`
+//! (the request/response rows), `wrk` (the load generator's scripts and results), `client` (the
+//! streamed chat rows and the fixed-rate row), `pgbench` (the database ceilings), `fake_openai` (the
+//! zero-latency model) and `report` (table, targets, JSON, comparison). This file plans and runs them.
+
+mod client;
+mod fake_openai;
+mod pgbench;
+mod report;
+mod rows;
+mod setup;
+mod wrk;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use self::fake_openai::FAKE_MODEL;
+use self::report::report;
+use self::rows::Bench;
+use self::setup::{load_average, psql_value, random_hex, seed, spawn, wait_ready, with_rss};
+use self::wrk::ensure_wrk;
+use crate::pg::{self, Database};
+use crate::run;
+use crate::stack::free_port;
+
+/// Every limit far above what two cores can produce, so the run measures work, not refusals.
+const RATE_LIMITS: [(&str, &str); 5] = [
+    ("RATE_LIMIT_AUTH_PER_MINUTE", "100000000"),
+    ("RATE_LIMIT_LOGIN_FAILURES_PER_IP", "100000000"),
+    ("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "100000000"),
+    ("RATE_LIMIT_GLOBAL_PER_MINUTE", "100000000"),
+    ("RATE_LIMIT_CHAT_PER_15_MINUTES", "100000000"),
+];
+
+const PASSWORD: &str = "Granite-Tulip-Quasar-7394-molar";
+const CHAT_CONTENT: &str = "How often should I floss and brush my teeth?";
+const SEARCH: &str = "smith";
+struct Plan {
+    quick: bool,
+    duration: Duration,
+    warmup: Duration,
+    conns: u32,
+    wrk_threads: u32,
+    fixed_rate: u32,
+    big: Option<u64>,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        Self {
+            quick,
+            duration: Duration::from_secs(if quick { 5 } else { 15 }),
+            warmup: Duration::from_secs(if quick { 1 } else { 3 }),
+            conns: 32,
+            wrk_threads: 1,
+            fixed_rate: 500,
+            big: (!quick).then_some(1_000_000),
+        }
+    }
+}
+
+/// One line of the table.
+#[derive(Clone, Default)]
+struct Row {
+    name: String,
+    load: String,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    requests: u64,
+    ceiling_tps: Option<f64>,
+    /// The api's peak RSS once this row had run (the peak only grows: a jump names the row).
+    api_rss_kib: Option<u64>,
+}
+
+impl Row {
+    fn pct(&self) -> Option<f64> {
+        self.ceiling_tps.filter(|c| *c > 0.0).map(|c| 100.0 * self.rps / c)
+    }
+}
+
+pub fn bench(root: &Path, quick: bool) -> Result<()> {
+    let plan = Plan::new(quick);
+    let out_dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&out_dir).context("creating target/bench")?;
+    ensure_wrk()?;
+    let bindir = pg::find_bindir()?;
+    run(
+        Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args(["build", "--release", "-p", "api", "-p", "ai"])
+            .env("SQLX_OFFLINE", "true"),
+        "cargo build --release",
+    )?;
+
+    let db = Database::resolve(root, "postgres")?;
+    let result = (|| -> Result<()> {
+        let url = match &db {
+            Database::Private(pg) => {
+                let admin = pg.url("postgres");
+                let psql = bindir.join("psql");
+                run(
+                    Command::new(&psql).args([&admin, "-qc", "drop database if exists dental_bench with (force)"]),
+                    "drop the bench database",
+                )?;
+                run(
+                    Command::new(&psql).args([&admin, "-qc", "create database dental_bench"]),
+                    "create the bench database",
+                )?;
+                pg.url("dental_bench")
+            }
+            Database::External(url) => url.clone(),
+        };
+        let results = measure(root, &plan, &bindir, &url, &out_dir)?;
+        report(&plan, &results, &out_dir)
+    })();
+    db.release();
+    result
+}
+
+/// Everything the run measured.
+struct Results {
+    rows: Vec<Row>,
+    api_rss_kib: Option<u64>,
+    ai_fake_rss_kib: Option<u64>,
+    ai_offline_rss_kib: Option<u64>,
+    pool: u32,
+    rust_log: String,
+    superuser: bool,
+    /// One-minute load average before and after the run: other work on the machine skews everything.
+    load: (f64, f64),
+}
+
+fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Result<Results> {
+    let bin = crate::stack::target_dir(root).join("release");
+    let token = random_hex()?;
+    let jwt = random_hex()?;
+    let ai_port = free_port();
+    let api_port = free_port();
+    let api_addr = format!("127.0.0.1:{api_port}");
+    let pool = plan.conns;
+    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let fake_port = fake_openai::start()?;
+    let load_before = load_average();
+
+    let ai_env = |provider: &str| -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AI_BIND".to_owned(), format!("127.0.0.1:{ai_port}")),
+            ("AI_SERVICE_TOKEN".to_owned(), token.clone()),
+            ("AI_PROVIDER".to_owned(), provider.to_owned()),
+            ("RUST_LOG".to_owned(), rust_log.clone()),
+        ];
+        if provider == "openai" {
+            env.push(("OPENAI_BASE_URL".to_owned(), format!("http://127.0.0.1:{fake_port}")));
+            env.push(("OPENAI_MODEL".to_owned(), FAKE_MODEL.to_owned()));
+        }
+        env
+    };
+    let mut ai = spawn("ai", &bin.join("ai"), &ai_env("openai"), out)?;
+    wait_ready(&mut ai, &format!("127.0.0.1:{ai_port}"), "/health")?;
+
+    let mut api_env = vec![
+        ("DATABASE_URL".to_owned(), url.to_owned()),
+        ("JWT_SECRET".to_owned(), jwt),
+        ("API_BIND".to_owned(), api_addr.clone()),
+        ("AI_SERVICE_URL".to_owned(), format!("http://127.0.0.1:{ai_port}")),
+        ("AI_SERVICE_TOKEN".to_owned(), token.clone()),
+        ("DATABASE_MAX_CONNECTIONS".to_owned(), pool.to_string()),
+        ("RUST_LOG".to_owned(), rust_log.clone()),
+        // As in the Dockerfile: argon2's 19 MiB blocks go back to the OS when freed (see stack.rs).
+        ("MALLOC_MMAP_THRESHOLD_".to_owned(), "1048576".to_owned()),
+    ];
+    api_env.extend(RATE_LIMITS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let mut api = spawn("api", &bin.join("api"), &api_env, out)?;
+    wait_ready(&mut api, &api_addr, "/api/v1/health")?;
+
+    let psql = bindir.join("psql");
+    let superuser = psql_value(&psql, url, "select rolsuper from pg_roles where rolname = current_user")? == "t";
+    // pgbench must run as the api's role, or its ceiling would skip row-level security.
+    let role = Command::new(&psql)
+        .args([url, "-XtAc", "select current_user"])
+        .env("PGOPTIONS", "-c role=dental_app")
+        .output()
+        .context("running psql")?;
+    if String::from_utf8_lossy(&role.stdout).trim() != "dental_app" {
+        bail!(
+            "cannot connect as the dental_app role for pgbench: {}",
+            String::from_utf8_lossy(&role.stderr).trim()
+        );
+    }
+    let fixture = seed(plan, &api_addr, &psql, url, superuser)?;
+    let bench = Bench {
+        plan,
+        api: &api_addr,
+        out,
+        pgbench: bindir.join("pgbench"),
+        url,
+        fixture: &fixture,
+    };
+
+    let mut rows = Vec::new();
+    rows.extend(with_rss(vec![bench.login()?], &api));
+    rows.extend(with_rss(
+        vec![bench.list(&fixture.small, "list patients, 1k of theirs")?],
+        &api,
+    ));
+    if let (Some(big), Some(n)) = (&fixture.big, plan.big) {
+        let name = format!("list patients, {}M of theirs", n / 1_000_000);
+        rows.extend(with_rss(vec![bench.list(big, &name)?], &api));
+    }
+    rows.extend(with_rss(vec![bench.list_fixed_rate()?], &api));
+    rows.extend(with_rss(vec![bench.get()?], &api));
+    rows.extend(with_rss(vec![bench.create()?], &api));
+    rows.extend(with_rss(vec![bench.search()?], &api));
+    rows.extend(with_rss(vec![bench.chat_unary("zero-latency model")?], &api));
+    rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
+    let ai_fake_rss_kib = ai.peak_rss_kib();
+
+    drop(ai);
+    let mut ai = spawn("ai", &bin.join("ai"), &ai_env("offline"), out)?;
+    wait_ready(&mut ai, &format!("127.0.0.1:{ai_port}"), "/health")?;
+    wait_ready(&mut api, &api_addr, "/api/v1/health")?;
+    rows.extend(with_rss(vec![bench.chat_unary("offline provider")?], &api));
+    rows.extend(with_rss(bench.chat_streamed("offline provider")?.to_vec(), &api));
+    let ai_offline_rss_kib = ai.peak_rss_kib();
+    let api_rss_kib = api.peak_rss_kib();
+    if api.exited() || ai.exited() {
+        bail!("a service exited during the run (see target/bench/*.log)");
+    }
+    Ok(Results {
+        rows,
+        api_rss_kib,
+        ai_fake_rss_kib,
+        ai_offline_rss_kib,
+        pool,
+        rust_log,
+        superuser,
+        load: (load_before, load_average()),
+    })
+}
