@@ -198,10 +198,10 @@ pub async fn docs() -> impl IntoResponse {
 }
 
 /// The page: Swagger UI's stylesheet, then `theme.css` (colours at WCAG AA contrast), the bundle and `init.js`.
-const DOCS_HTML: &str = include_str!("../assets/docs/index.html");
+const DOCS_HTML: &str = include_str!("../../assets/docs/index.html");
 
 /// Swagger UI's configuration, with the accessibility fixes the e2e axe check asks for (see the file's header).
-const INIT_JS: &str = include_str!("../assets/docs/init.js");
+const INIT_JS: &str = include_str!("../../assets/docs/init.js");
 
 async fn swagger_js() -> impl IntoResponse {
     static_file(
@@ -222,7 +222,7 @@ async fn init_js() -> impl IntoResponse {
 }
 
 async fn theme_css() -> impl IntoResponse {
-    static_file("text/css; charset=utf-8", include_bytes!("../assets/docs/theme.css"))
+    static_file("text/css; charset=utf-8", include_bytes!("../../assets/docs/theme.css"))
 }
 
 fn static_file(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {
