@@ -28,7 +28,8 @@ export async function startMockApi({ port = 0 } = {}) {
 
   const now = () => new Date().toISOString();
   const publicUser = ({ password: _p, ...u }) => u;
-  const publicPatient = ({ ownerId: _o, ...p }) => p;
+  const publicPatient = ({ ownerId: _o, seq: _s, ...p }) => p;
+  let patientSeq = 0;
   const publicMessage = ({ patientId: _p, ...m }) => m;
 
   function send(res, status, body, headers = {}) {
@@ -116,8 +117,8 @@ export async function startMockApi({ port = 0 } = {}) {
 
   function reply(content) {
     const emergency = /knocked out|avulsed/i.test(content)
-      ? { detected: true, category: 'knocked_out_tooth', severity: 'emergency' }
-      : { detected: false, category: null, severity: null };
+      ? { detected: true, category: 'avulsion', severity: 'urgent', source: 'triage', language: 'en' }
+      : { detected: false, category: null, severity: null, source: null, language: 'en' };
     const text = emergency.detected
       ? FIRST_AID
       : 'Sensitive teeth often improve with a desensitising toothpaste and a soft brush. Avoid very acidic drinks, ' +
@@ -127,6 +128,7 @@ export async function startMockApi({ port = 0 } = {}) {
 
   function saveAssistant(patientId, content) {
     const { text, emergency } = reply(content);
+    if (emergency.detected && patients.has(patientId)) patients.get(patientId).lastEmergencyAt = now();
     const m = {
       id: randomUUID(),
       role: 'assistant',
@@ -213,16 +215,27 @@ export async function startMockApi({ port = 0 } = {}) {
       const page = Math.max(1, Number(url.searchParams.get('page') ?? 1));
       const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20)));
       const q = (url.searchParams.get('q') ?? '').toLowerCase();
+      // The second wave's `sort` (CONTRACT.md); the real api of the first wave refuses it with 400 invalid_query.
+      const sort = url.searchParams.get('sort') ?? '-createdAt';
+      const orders = {
+        '-createdAt': (a, b) => b.seq - a.seq,
+        name: (a, b) => a.name.localeCompare(b.name),
+        '-name': (a, b) => b.name.localeCompare(a.name),
+        dateOfBirth: (a, b) => (a.dateOfBirth ?? '9999').localeCompare(b.dateOfBirth ?? '9999'),
+        '-updatedAt': (a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.seq - a.seq,
+      };
+      if (!orders[sort]) return problem(res, 400, 'invalid_query', `Invalid query string: sort: unknown value \`${sort}\``);
       const mine = [...patients.values()]
         .filter((p) => p.ownerId === user.id)
         .filter((p) => !q || [p.name, p.email, p.phone].some((v) => v && v.toLowerCase().includes(q)))
-        .reverse();
+        .sort(orders[sort]);
       return send(res, 200, { items: mine.slice((page - 1) * limit, page * limit).map(publicPatient), page, limit, total: mine.length });
     }
     if (path === '/patients' && method === 'POST') {
       const { errors, out } = validatePatient(await body(req), false);
       if (errors.length) return problem(res, 422, 'validation_failed', 'Some fields are invalid.', errors);
-      const p = { id: randomUUID(), email: null, phone: null, dateOfBirth: null, medicalNotes: null, ...out, createdAt: now(), updatedAt: now(), ownerId: user.id };
+      patientSeq += 1;
+      const p = { id: randomUUID(), email: null, phone: null, dateOfBirth: null, medicalNotes: null, lastEmergencyAt: null, ...out, createdAt: now(), updatedAt: now(), ownerId: user.id, seq: patientSeq };
       patients.set(p.id, p);
       return send(res, 201, publicPatient(p));
     }
@@ -250,6 +263,15 @@ export async function startMockApi({ port = 0 } = {}) {
       const start = Math.max(0, end - limit);
       const items = mine.slice(start, end < 0 ? 0 : end);
       return send(res, 200, { items: items.map(publicMessage), nextBefore: start > 0 ? items[0]?.id ?? null : null });
+    }
+    if (rest === '/messages' && method === 'POST') {
+      const b = await body(req);
+      const content = String(b.content ?? '').trim();
+      if (!content || [...content].length > 4000) return problem(res, 422, 'validation_failed', 'Invalid message.', [{ field: 'content', code: 'length', message: 'Message must be 1-4,000 characters.' }]);
+      const userMsg = { id: randomUUID(), role: 'user', content, metadata: {}, createdAt: now(), patientId: patient.id };
+      messages.push(userMsg);
+      const { message, emergency } = saveAssistant(patient.id, content);
+      return send(res, 201, { userMessage: publicMessage(userMsg), assistantMessage: publicMessage(message), emergency });
     }
     if (rest === '/messages/stream' && method === 'POST') {
       const b = await body(req);

@@ -3,7 +3,7 @@
 //! Every field is read as an optional string by clap and validated here, so a bad value ends the
 //! process with one line naming the variable instead of clap's multi-line usage error.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
@@ -56,6 +56,13 @@ pub struct Args {
     /// Model name sent to the OpenAI-compatible server (required when AI_PROVIDER=openai).
     #[arg(long, env = "OPENAI_MODEL", value_name = "MODEL")]
     pub openai_model: Option<String>,
+    /// Replace the patient's identifiers (name and its parts, email, phone, date of birth) and any
+    /// e-mail address, phone number or date in notes, history and message by placeholders before a
+    /// prompt leaves, and put them back in the reply: `auto` (on for gemini, and for an openai base
+    /// URL that is not loopback or a private address), `always`, `never`. The offline provider
+    /// never sends anything anywhere and is never redacted.
+    #[arg(long, env = "AI_REDACT_PHI", value_name = "MODE", default_value = "auto")]
+    pub ai_redact_phi: Option<String>,
     /// End-to-end limit of one model call in seconds (whole reply, including a streamed one).
     #[arg(long, env = "AI_TIMEOUT_SECS", value_name = "SECS", default_value = "60")]
     pub ai_timeout_secs: Option<String>,
@@ -114,6 +121,17 @@ impl ProviderConfig {
     }
 }
 
+/// `AI_REDACT_PHI`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RedactMode {
+    /// On for Gemini and for an OpenAI-compatible server that is not on this machine or the
+    /// clinic's own network.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
 /// The validated configuration of one `ai` process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -123,10 +141,12 @@ pub struct Config {
     pub timeout: Duration,
     pub metrics_bind: Option<SocketAddr>,
     pub log_filter: String,
+    pub redact_phi: RedactMode,
 }
 
 impl Config {
-    /// A configuration for tests and embedding: offline provider, given token, default timeout.
+    /// A configuration for tests and embedding: offline provider, given token, default timeout,
+    /// `AI_REDACT_PHI=auto`.
     pub fn for_tests(token: &str) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -135,6 +155,65 @@ impl Config {
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             metrics_bind: None,
             log_filter: "info".to_owned(),
+            redact_phi: RedactMode::Auto,
+        }
+    }
+
+    /// Whether prompts are redacted before they leave (see [`RedactMode`]). The offline provider
+    /// answers inside the process, so there is nothing to redact for it.
+    pub fn redacts_phi(&self) -> bool {
+        match (&self.provider, self.redact_phi) {
+            (ProviderConfig::Offline, _) | (_, RedactMode::Never) => false,
+            (_, RedactMode::Always) | (ProviderConfig::Gemini { .. }, RedactMode::Auto) => true,
+            (ProviderConfig::OpenAi { base_url, .. }, RedactMode::Auto) => !reqwest::Url::parse(base_url)
+                .ok()
+                .and_then(|url| url.host_str().map(is_local_host))
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// Whether a URL host is this machine or a private network: loopback, RFC 1918, link-local,
+/// carrier-grade NAT (100.64/10, used by VPN meshes), IPv6 unique-local and link-local, and names
+/// that cannot be public: `localhost`, `*.localhost`, single-label names (a compose service such
+/// as `ollama`) and the private-use suffixes `.local`, `.lan`, `.internal`, `.home.arpa`,
+/// `.localdomain`. Everything else counts as a cloud host.
+pub fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return is_local_ip(ip);
+    }
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    !name.is_empty()
+        && (name == "localhost"
+            || !name.contains('.')
+            || [
+                ".localhost",
+                ".local",
+                ".lan",
+                ".internal",
+                ".home.arpa",
+                ".localdomain",
+            ]
+            .iter()
+            .any(|suffix| name.ends_with(suffix)))
+}
+
+fn is_local_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local_ip(IpAddr::V4(v4));
+            }
+            v6.is_loopback() || v6.is_unspecified() || v6.is_unique_local() || v6.is_unicast_link_local()
         }
     }
 }
@@ -152,14 +231,29 @@ fn parse_addr(variable: &'static str, value: &str) -> Result<SocketAddr, ConfigE
     })
 }
 
+/// A model server's base URL: absolute, no query or fragment, and `https` unless the host is
+/// loopback or private ([`is_local_host`]), so the API key and patient data never cross the
+/// internet in the clear.
 fn parse_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let parsed =
         reqwest::Url::parse(value).map_err(|_| ConfigError::new(variable, "must be an absolute http(s) URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+    let Some(host) = parsed
+        .host_str()
+        .filter(|_| matches!(parsed.scheme(), "http" | "https"))
+    else {
         return Err(ConfigError::new(variable, "must be an absolute http(s) URL"));
-    }
+    };
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(ConfigError::new(variable, "must not have a query or fragment"));
+    }
+    if parsed.scheme() == "http" && !is_local_host(host) {
+        return Err(ConfigError::new(
+            variable,
+            format!(
+                "must use https:// for {host}, which is not a loopback or private address \
+                 (plain http would send the API key and patient data in the clear)"
+            ),
+        ));
     }
     Ok(value.trim_end_matches('/').to_owned())
 }
@@ -222,6 +316,21 @@ impl TryFrom<Args> for Config {
                 ));
             }
         };
+        let redact_phi = match non_empty(args.ai_redact_phi)
+            .unwrap_or_else(|| "auto".to_owned())
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "auto" => RedactMode::Auto,
+            "always" => RedactMode::Always,
+            "never" => RedactMode::Never,
+            other => {
+                return Err(ConfigError::new(
+                    "AI_REDACT_PHI",
+                    format!("must be one of auto, always, never, got {other:?}"),
+                ));
+            }
+        };
         Ok(Self {
             bind,
             service_token: SecretString::from(service_token),
@@ -229,6 +338,7 @@ impl TryFrom<Args> for Config {
             timeout: Duration::from_secs(timeout_secs),
             metrics_bind,
             log_filter: non_empty(args.rust_log).unwrap_or_else(|| "info".to_owned()),
+            redact_phi,
         })
     }
 }
@@ -323,10 +433,111 @@ mod tests {
                 },
                 "AI_PROVIDER",
             ),
+            (
+                Args {
+                    ai_redact_phi: Some("sometimes".into()),
+                    ..args()
+                },
+                "AI_REDACT_PHI",
+            ),
         ] {
             let err = Config::try_from(args).unwrap_err();
             assert_eq!(err.variable, variable);
             assert!(!err.to_string().contains('\n'));
         }
+    }
+
+    fn openai(base_url: &str) -> Args {
+        Args {
+            ai_provider: Some("openai".into()),
+            openai_base_url: Some(base_url.into()),
+            openai_model: Some("m".into()),
+            ..args()
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_a_cloud_host_with_one_line_naming_the_variable() {
+        for url in [
+            "http://api.openai.com",
+            "http://8.8.8.8:8080/v1",
+            "http://[2001:4860::8888]:80",
+            "http://llm.example.org",
+        ] {
+            let err = Config::try_from(openai(url)).unwrap_err();
+            assert_eq!(err.variable, "OPENAI_BASE_URL", "{url}");
+            assert!(err.to_string().contains("https"), "{err}");
+            assert!(!err.to_string().contains('\n'));
+        }
+        let err = Config::try_from(Args {
+            ai_provider: Some("gemini".into()),
+            gemini_api_key: Some("k".into()),
+            gemini_base_url: Some("http://generativelanguage.googleapis.com".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert_eq!(err.variable, "GEMINI_BASE_URL");
+        assert!(Config::try_from(openai("https://api.openai.com")).is_ok());
+    }
+
+    #[test]
+    fn plain_http_is_fine_for_loopback_and_private_hosts() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:11434/v1",
+            "http://LOCALHOST.",
+            "http://gpu.localhost:8000",
+            "http://[::1]:8080",
+            "http://10.1.2.3:8000",
+            "http://172.20.0.5:8000",
+            "http://192.168.1.20:11434",
+            "http://169.254.10.1",
+            "http://100.100.1.1:8080",
+            "http://[fd12:3456::1]:8080",
+            "http://[fe80::1]:8080",
+            "http://[::ffff:192.168.0.9]:8080",
+            "http://ollama:11434",
+            "http://llm.clinic.lan",
+            "http://gpu-box.local:8080",
+            "http://llm.internal",
+            "http://nas.home.arpa",
+        ] {
+            assert!(Config::try_from(openai(url)).is_ok(), "{url}");
+        }
+        for host in ["172.32.0.1", "100.128.0.1", "11.0.0.1", "example.com", "[2001:db8::1]"] {
+            assert!(!is_local_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn redaction_is_on_for_cloud_models_by_default() {
+        let gemini = Config::try_from(Args {
+            ai_provider: Some("gemini".into()),
+            gemini_api_key: Some("k".into()),
+            ..args()
+        })
+        .unwrap();
+        assert_eq!(gemini.redact_phi, RedactMode::Auto);
+        assert!(gemini.redacts_phi());
+        assert!(
+            Config::try_from(openai("https://api.openai.com"))
+                .unwrap()
+                .redacts_phi()
+        );
+        assert!(!Config::try_from(openai("http://127.0.0.1:8080")).unwrap().redacts_phi());
+        assert!(!Config::try_from(openai("http://ollama:11434")).unwrap().redacts_phi());
+        assert!(!Config::try_from(args()).unwrap().redacts_phi());
+        let always = Config::try_from(Args {
+            ai_redact_phi: Some("Always".into()),
+            ..openai("http://127.0.0.1:8080")
+        })
+        .unwrap();
+        assert!(always.redacts_phi());
+        let never = Config::try_from(Args {
+            ai_redact_phi: Some("never".into()),
+            ..openai("https://api.openai.com")
+        })
+        .unwrap();
+        assert!(!never.redacts_phi());
     }
 }

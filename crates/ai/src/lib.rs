@@ -9,9 +9,11 @@
 
 pub mod config;
 pub mod error;
+pub mod marker;
 pub mod metrics;
 pub mod prompt;
 pub mod providers;
+pub mod redact;
 pub mod routes;
 pub mod state;
 pub mod triage;
@@ -82,6 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         provider = state.provider().name(),
         model = state.provider().model(),
         timeout_secs = config.timeout.as_secs(),
+        redact_phi = state.redaction().is_some(),
         "ai service listening"
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,6 +1,7 @@
 //! HTTP routes, authentication and the request log; request ids, the JSON extractor's rejections and
 //! panics are handled by `plumbing`, as in the api.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -23,9 +24,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::AppError;
+use crate::marker::{self, MarkerFilter};
 use crate::prompt::Prompt;
 use crate::providers::offline::word_groups;
 use crate::providers::{ChunkStream, StreamChunk, UpstreamError};
+use crate::redact::{Redactor, Restorer, StreamRestorer};
 use crate::state::AppState;
 
 /// Largest accepted request body.
@@ -35,6 +38,8 @@ pub const MESSAGE_LIMIT: usize = 16_000;
 const NAME_LIMIT: usize = 1_000;
 const NOTES_LIMIT: usize = 100_000;
 const HISTORY_LIMIT: usize = 1_000;
+/// Longest email, phone or date of birth accepted (an email address is at most 320 characters).
+const IDENTIFIER_LIMIT: usize = 320;
 /// `model` reported for triage answers (no model was called).
 pub const TRIAGE_MODEL: &str = "triage";
 /// `finishReason` of triage answers.
@@ -151,6 +156,12 @@ struct PatientBody {
     name: String,
     #[serde(default)]
     medical_notes: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    date_of_birth: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +196,22 @@ impl TryFrom<ChatBody> for ChatRequest {
                 format!("must be at most {NOTES_LIMIT} characters"),
             ));
         }
+        for (field, value) in [
+            ("patient.email", &body.patient.email),
+            ("patient.phone", &body.patient.phone),
+            ("patient.dateOfBirth", &body.patient.date_of_birth),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|value| value.chars().count() > IDENTIFIER_LIMIT)
+            {
+                errors.push(FieldError::new(
+                    field,
+                    "too_long",
+                    format!("must be at most {IDENTIFIER_LIMIT} characters"),
+                ));
+            }
+        }
         if body.history.len() > HISTORY_LIMIT {
             errors.push(FieldError::new(
                 "history",
@@ -208,6 +235,9 @@ impl TryFrom<ChatBody> for ChatRequest {
             patient: PatientContext {
                 name: body.patient.name,
                 medical_notes: body.patient.medical_notes,
+                email: body.patient.email,
+                phone: body.patient.phone,
+                date_of_birth: body.patient.date_of_birth,
             },
             history: body
                 .history
@@ -220,6 +250,44 @@ impl TryFrom<ChatBody> for ChatRequest {
             message: body.message,
         })
     }
+}
+
+/// The prompt for a request and, when the service redacts, what restores the reply.
+fn prepare(state: &AppState, request: &ChatRequest) -> (Prompt, Option<Restorer>) {
+    match state.redaction() {
+        Some(detectors) => {
+            let mut redactor = Redactor::new(detectors.clone(), &request.patient);
+            let redacted = redactor.redact_request(request);
+            let [names, emails, phones, dates] = redactor.counts();
+            tracing::debug!(names, emails, phones, dates, "prompt redacted");
+            (
+                Prompt::build(&redacted).with_placeholders(),
+                Some(redactor.into_restorer()),
+            )
+        }
+        None => (Prompt::build(request), None),
+    }
+}
+
+/// The `emergency` of a model reply: the model's marker when it wrote one, else triage's answer
+/// (nothing urgent, in the message's language).
+fn reply_emergency(marked: Option<&'static marker::Category>, triage: Triage) -> Triage {
+    match marked {
+        Some(category) => {
+            tracing::info!(
+                category = category.name,
+                severity = ?category.severity,
+                "the model marked the message as urgent"
+            );
+            marker::triage(category, triage.language)
+        }
+        None => triage,
+    }
+}
+
+/// A reply that was nothing but the marker has no text for the patient.
+fn only_marker() -> UpstreamError {
+    UpstreamError::bad("the reply held only the urgency marker")
 }
 
 #[tracing::instrument(skip_all)]
@@ -237,7 +305,7 @@ async fn chat(State(state): State<AppState>, ApiJson(body): ApiJson<ChatBody>) -
             finish_reason: TRIAGE_FINISH.to_owned(),
         }));
     }
-    let prompt = Prompt::build(&request);
+    let (prompt, restorer) = prepare(&state, &request);
     let started = Instant::now();
     let outcome = tokio::time::timeout(state.timeout(), provider.complete(&prompt))
         .await
@@ -247,11 +315,16 @@ async fn chat(State(state): State<AppState>, ApiJson(body): ApiJson<ChatBody>) -
         outcome.as_ref().map(|c| c.usage).map_err(UpstreamError::code),
     );
     let completion = outcome?;
+    let (marked, text) = marker::strip(&completion.text);
+    if text.trim().is_empty() {
+        return Err(only_marker().into());
+    }
+    let reply = restorer.map_or_else(|| text.to_owned(), |restorer| restorer.restore(text));
     Ok(Json(ChatResponse {
-        reply: completion.text,
+        reply,
         provider: provider.name().to_owned(),
         model: provider.model().to_owned(),
-        emergency: Triage::none(),
+        emergency: reply_emergency(marked, triage.triage),
         usage: completion.usage,
         finish_reason: completion.finish_reason,
     }))
@@ -297,7 +370,7 @@ async fn chat_stream(State(state): State<AppState>, ApiJson(body): ApiJson<ChatB
             .collect();
         return Ok(sse_response(futures::stream::iter(events)));
     }
-    let prompt = Prompt::build(&request);
+    let (prompt, restorer) = prepare(&state, &request);
     let started = Instant::now();
     let deadline = started + state.timeout();
     let chunks = match tokio::time::timeout_at(deadline, provider.stream(&prompt)).await {
@@ -319,6 +392,11 @@ async fn chat_stream(State(state): State<AppState>, ApiJson(body): ApiJson<ChatB
         finished: false,
         provider: provider.name(),
         model: provider.model().to_owned(),
+        marker: MarkerFilter::new(),
+        restorer: restorer.map(Restorer::streaming),
+        triage: triage.triage,
+        sent_text: false,
+        pending: VecDeque::new(),
     };
     let span = tracing::Span::current();
     let events = futures::stream::unfold(relay, move |mut relay| {
@@ -331,7 +409,9 @@ async fn chat_stream(State(state): State<AppState>, ApiJson(body): ApiJson<ChatB
     Ok(sse_response(events))
 }
 
-/// Relays provider chunks as SSE events under the whole-call deadline.
+/// Relays provider chunks as SSE events under the whole-call deadline, taking the urgency
+/// marker out of the reply and restoring redacted values as they pass. Dropping it (the caller
+/// went away) drops the provider stream, which closes the provider connection.
 struct Relay {
     chunks: ChunkStream,
     deadline: Instant,
@@ -340,47 +420,100 @@ struct Relay {
     finished: bool,
     provider: &'static str,
     model: String,
+    marker: MarkerFilter,
+    restorer: Option<StreamRestorer>,
+    /// Triage's answer for the message (nothing urgent, and its language).
+    triage: Triage,
+    /// Whether any reply text reached the caller.
+    sent_text: bool,
+    /// Events decided but not yet sent (held text, then the final event).
+    pending: VecDeque<Event>,
 }
 
 impl Relay {
-    async fn next_event(&mut self) -> Option<Event> {
-        if self.finished {
-            return None;
+    /// Reply text as it may be passed on now.
+    fn pass(&mut self, text: &str) -> String {
+        let text = self.marker.push(text);
+        match &mut self.restorer {
+            Some(restorer) => restorer.push(&text),
+            None => text,
         }
-        let next = tokio::time::timeout_at(self.deadline, self.chunks.next()).await;
-        let outcome = match next {
-            Ok(Some(Ok(StreamChunk::Delta(text)))) => return Some(json_event("delta", &StreamDelta { text })),
-            Ok(Some(Ok(StreamChunk::Done { usage, finish_reason }))) => Ok((usage, finish_reason)),
-            Ok(Some(Err(err))) => Err(err),
-            Ok(None) => Err(UpstreamError::bad("model stream ended without an outcome")),
-            Err(_) => Err(UpstreamError::Timeout),
-        };
-        self.finished = true;
-        self.state.record_call(
-            self.started.elapsed(),
-            outcome.as_ref().map(|(usage, _)| *usage).map_err(UpstreamError::code),
-        );
-        Some(match outcome {
-            Ok((usage, finish_reason)) => json_event(
-                "done",
-                &StreamDone {
-                    provider: self.provider.to_owned(),
-                    model: self.model.clone(),
-                    emergency: Triage::none(),
-                    usage,
-                    finish_reason,
-                },
-            ),
-            Err(err) => {
-                tracing::warn!(code = err.code(), error = %err, "model stream failed after the response started");
-                json_event(
-                    "error",
-                    &StreamError {
-                        code: err.code().to_owned(),
-                        detail: err.detail(),
-                    },
-                )
+    }
+
+    /// Whatever the marker filter and the restorer still hold.
+    fn flush(&mut self) -> String {
+        let tail = self.marker.finish();
+        match &mut self.restorer {
+            Some(restorer) => {
+                let mut out = restorer.push(&tail);
+                out.push_str(&restorer.finish());
+                out
             }
-        })
+            None => tail,
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.finished {
+                return None;
+            }
+            let next = tokio::time::timeout_at(self.deadline, self.chunks.next()).await;
+            let mut outcome = match next {
+                Ok(Some(Ok(StreamChunk::Delta(text)))) => {
+                    let text = self.pass(&text);
+                    if text.is_empty() {
+                        continue;
+                    }
+                    self.sent_text = true;
+                    return Some(json_event("delta", &StreamDelta { text }));
+                }
+                Ok(Some(Ok(StreamChunk::Done { usage, finish_reason }))) => Ok((usage, finish_reason)),
+                Ok(Some(Err(err))) => Err(err),
+                Ok(None) => Err(UpstreamError::bad("model stream ended without an outcome")),
+                Err(_) => Err(UpstreamError::Timeout),
+            };
+            self.finished = true;
+            // Let go of the provider now (on a timeout this closes its connection).
+            self.chunks = futures::stream::empty().boxed();
+            let tail = self.flush();
+            if !tail.is_empty() {
+                self.sent_text = true;
+                self.pending.push_back(json_event("delta", &StreamDelta { text: tail }));
+            }
+            if outcome.is_ok() && !self.sent_text {
+                outcome = Err(only_marker());
+            }
+            self.state.record_call(
+                self.started.elapsed(),
+                outcome.as_ref().map(|(usage, _)| *usage).map_err(UpstreamError::code),
+            );
+            let last = match outcome {
+                Ok((usage, finish_reason)) => json_event(
+                    "done",
+                    &StreamDone {
+                        provider: self.provider.to_owned(),
+                        model: self.model.clone(),
+                        emergency: reply_emergency(self.marker.category(), self.triage.clone()),
+                        usage,
+                        finish_reason,
+                    },
+                ),
+                Err(err) => {
+                    tracing::warn!(code = err.code(), error = %err, "model stream failed after the response started");
+                    json_event(
+                        "error",
+                        &StreamError {
+                            code: err.code().to_owned(),
+                            detail: err.detail(),
+                        },
+                    )
+                }
+            };
+            self.pending.push_back(last);
+        }
     }
 }

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Config;
 use crate::providers::{self, Provider};
+use crate::redact::Detectors;
 use crate::triage::{TriageResult, Triager};
 
 /// Everything a handler needs; cheap to clone.
@@ -22,6 +23,8 @@ struct Inner {
     provider: Arc<dyn Provider>,
     triager: Triager,
     timeout: Duration,
+    /// Set when prompts are redacted before they leave (`AI_REDACT_PHI`).
+    redaction: Option<Arc<Detectors>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("provider", &self.inner.provider.name())
             .field("timeout", &self.inner.timeout)
+            .field("redact_phi", &self.inner.redaction.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -47,6 +51,7 @@ impl AppState {
                 provider,
                 triager: Triager::new(),
                 timeout: config.timeout,
+                redaction: config.redacts_phi().then(|| Arc::new(Detectors::new())),
             }),
         }
     }
@@ -57,6 +62,11 @@ impl AppState {
 
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// The redaction patterns, when prompts are redacted before they leave.
+    pub fn redaction(&self) -> Option<&Arc<Detectors>> {
+        self.inner.redaction.as_ref()
     }
 
     /// Constant-time comparison with the configured service token.

@@ -88,13 +88,26 @@ pub struct TriageRequest {
     pub message: String,
 }
 
-/// What the model may know about the patient. Sent as data, never as instructions.
-#[derive(Clone, Serialize, Deserialize)]
+/// What the ai service knows about the patient. The model sees the name, the medical notes and
+/// an age derived from `date_of_birth`, as data, never as instructions. `email`, `phone` and
+/// `date_of_birth` are never put in a prompt: they are the identifiers the ai service replaces
+/// by placeholders before a prompt leaves for a cloud model (`AI_REDACT_PHI`), wherever the
+/// patient or the notes mention them. All three are optional, so a caller that does not send
+/// them keeps working. No `Debug`: every field is patient data.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PatientContext {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub medical_notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// As the api stores it (E.164), though any format is matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -196,6 +196,11 @@ impl Services {
         bail!("the API did not become healthy within {limit:?}")
     }
 
+    /// The process id of the service named `name` (`ai` or `api`), e.g. for a test that stops the ai service.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children.iter().find(|(n, _)| n == name).map(|(_, c)| c.id())
+    }
+
     /// Whether any service has exited.
     pub fn exited(&mut self) -> Option<String> {
         self.children
@@ -302,14 +307,16 @@ pub fn e2e(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
         "create e2e database",
     )?;
     let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &[], build)?;
-    let result = run(
-        Command::new("node")
-            .current_dir(root.join("web"))
-            .arg("e2e/run.mjs")
-            .env("BASE_URL", &services.api_url)
-            .stdin(Stdio::null()),
-        "browser tests",
-    );
+    let mut node = Command::new("node");
+    node.current_dir(root.join("web"))
+        .arg("e2e/run.mjs")
+        .env("BASE_URL", &services.api_url)
+        .stdin(Stdio::null());
+    // The step that leaves a message unanswered stops the ai service (it runs after every other chat step).
+    if let Some(pid) = services.pid("ai") {
+        node.env("E2E_AI_PID", pid.to_string());
+    }
+    let result = run(&mut node, "browser tests");
     services.stop();
     result
 }

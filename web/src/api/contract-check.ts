@@ -24,6 +24,8 @@ export type ContractChecks = [
   Assert<Covers<T.Patient, S['Patient']>>,
   Assert<Covers<T.PatientPage, S['PatientPage']>>,
   Assert<Covers<T.Triage, S['Triage']>>,
+  Assert<Covers<T.TriageSource, S['TriageSource']>>,
+  Assert<Covers<T.Language, S['Language']>>,
   Assert<Covers<T.ChatMessage, S['ChatMessage']>>,
   Assert<Covers<T.MessagePage, S['MessagePage']>>,
   Assert<Covers<T.SendMessageRequest, S['SendMessageRequest']>>,

@@ -369,6 +369,11 @@ export interface components {
             /** @description Present only when `REDIS_URL` is configured. */
             redis?: string | null;
         };
+        /**
+         * @description The languages first aid is written in.
+         * @enum {string}
+         */
+        Language: "en" | "es" | "pt";
         LoginRequest: {
             email: string;
             password: string;
@@ -508,12 +513,22 @@ export interface components {
             code: string;
             detail: string;
         };
-        /** @description The triage result. `detected == false` implies `category` and `severity` are `null`. */
+        /**
+         * @description The triage result. `detected == false` implies `category`, `severity` and `source` are `null`;
+         *     `language` is the message's language either way.
+         */
         Triage: {
             category?: string | null;
             detected: boolean;
+            language?: components["schemas"]["Language"];
             severity?: null | components["schemas"]["Severity"];
+            source?: null | components["schemas"]["TriageSource"];
         };
+        /**
+         * @description Who found the emergency.
+         * @enum {string}
+         */
+        TriageSource: "triage" | "model";
         UpdateUserRequest: {
             isActive?: boolean | null;
             role?: null | components["schemas"]["Role"];

@@ -83,17 +83,26 @@ export interface Patient {
   medicalNotes: string | null;
   createdAt: Timestamp;
   updatedAt: Timestamp;
+  /** When the assistant last flagged one of this patient's messages as urgent (second wave; absent before). */
+  lastEmergencyAt?: Timestamp | null;
 }
 
 export type PatientPage = Page<Patient>;
 
 export type Severity = 'emergency' | 'urgent';
+/** Who found the emergency: the ai service's own triage (before any model call) or the model's urgency marker. */
+export type TriageSource = 'triage' | 'model';
+/** The language of the message, which first aid is written in. */
+export type Language = 'en' | 'es' | 'pt';
 
 /** The triage result of the AI service. */
 export interface Triage {
   detected: boolean;
   category: string | null;
   severity: Severity | null;
+  /** Absent (or `null`) on messages saved before the second wave. */
+  source?: TriageSource | null;
+  language?: Language;
 }
 
 export interface Usage {

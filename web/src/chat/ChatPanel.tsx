@@ -1,59 +1,108 @@
-import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { emergencyOf } from '../api/chat';
 import type { ChatMessage, Triage } from '../api/types';
+import { useUser } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { Loading } from '../components/Loading';
 import { formatDateTime, formatTime } from '../lib/format';
-import { charCount, MESSAGE_MAX, validateMessage } from '../lib/validation';
-import { activeEmergency, type PendingTurn } from './chatState';
+import { useCoarsePointer } from '../lib/hooks';
+import { charCount, MESSAGE_MAX, validateMessage } from '../lib/rules';
+import { activeEmergency, unansweredTail, type PendingTurn } from './chatState';
+import { announcementText, emergencyAdvice, shouldAnnounce } from './emergency';
+import { composerHint, enterAction } from './keys';
 import { useChat } from './useChat';
 
 const TOP_THRESHOLD_PX = 48;
 const BOTTOM_THRESHOLD_PX = 80;
 
+const messageDomId = (id: string) => `msg-${id}`;
+
+/**
+ * What staff do now: severity, the problem in plain words, emergency services or a same-day appointment. The
+ * first aid itself is the assistant's reply in the conversation (not repeated here); "Show the first aid" goes
+ * to it. Not a live region: the announcement of a new emergency is made once, by the panel.
+ */
 function EmergencyBanner({
   message,
   triage,
+  onShow,
   onDismiss,
 }: {
   message: ChatMessage;
   triage: Triage;
+  onShow: () => void;
   onDismiss: () => void;
 }) {
-  const heading = triage.severity === 'emergency' ? 'Dental emergency' : 'Urgent dental problem';
+  const advice = emergencyAdvice(triage);
+  const titleId = `emergency-${message.id}`;
   return (
-    <div className="emergency-banner" role="alert" aria-labelledby={`emergency-${message.id}`}>
+    <section
+      className={`emergency-banner severity-${triage.severity === 'emergency' ? 'emergency' : 'urgent'}`}
+      aria-labelledby={titleId}
+    >
       <div className="emergency-icon" aria-hidden="true">
         !
       </div>
       <div className="emergency-content">
-        <h3 id={`emergency-${message.id}`}>{heading}</h3>
-        <p className="emergency-action">Contact the clinic now.</p>
-        <div className="emergency-text">{message.content}</div>
+        <h3 id={titleId}>
+          {advice.title}
+          {advice.what && <span className="emergency-what">: {advice.what}</span>}
+        </h3>
+        <p className="emergency-action">{advice.action}</p>
+        <p className="emergency-then">
+          {advice.then}{' '}
+          <button type="button" className="btn-link btn-inline" onClick={onShow}>
+            Show the first aid
+          </button>
+        </p>
         <p className="emergency-meta">
-          <time dateTime={message.createdAt}>{formatDateTime(message.createdAt)}</time>
+          {advice.source} <time dateTime={message.createdAt}>{formatDateTime(message.createdAt)}</time>
         </p>
       </div>
-      <button type="button" className="btn btn-small btn-on-danger" onClick={onDismiss}>
+      <button type="button" className="btn btn-small btn-on-danger" onClick={onDismiss} aria-label="Dismiss this alert">
         Dismiss
       </button>
-    </div>
+    </section>
   );
 }
 
-function MessageItem({ message }: { message: ChatMessage }) {
+function MessageItem({ message, unanswered }: { message: ChatMessage; unanswered: 'no' | 'yes' | 'retrying' }) {
   const emergency = emergencyOf(message);
   const mine = message.role === 'user';
   return (
-    <li className={`msg ${mine ? 'msg-user' : 'msg-assistant'}${emergency ? ' msg-emergency' : ''}`} data-id={message.id}>
+    <li
+      id={messageDomId(message.id)}
+      tabIndex={-1}
+      className={`msg ${mine ? 'msg-user' : 'msg-assistant'}${emergency ? ' msg-emergency' : ''}${unanswered === 'yes' ? ' msg-failed' : ''}`}
+      data-id={message.id}
+    >
       <div className="msg-meta">
         <span className="msg-author">{mine ? 'You' : 'Assistant'}</span>
+        {!mine && <span className="msg-relay">To tell the patient</span>}
         <time dateTime={message.createdAt} title={formatDateTime(message.createdAt)}>
           {formatTime(message.createdAt)}
         </time>
         {emergency && <span className="badge badge-danger">{emergency.severity === 'emergency' ? 'Emergency' : 'Urgent'}</span>}
+        {unanswered === 'yes' && <span className="badge badge-warning">Not answered</span>}
+        {unanswered === 'retrying' && <span className="muted">Asking again…</span>}
       </div>
       <div className="msg-body">{message.content}</div>
+    </li>
+  );
+}
+
+function ThinkingItem({ text }: { text: string }) {
+  return (
+    <li className="msg msg-assistant msg-streaming" aria-busy="true">
+      <div className="msg-meta">
+        <span className="msg-author">Assistant</span>
+        <span className="msg-relay">To tell the patient</span>
+        <span className="muted">{text ? 'Writing…' : 'Thinking…'}</span>
+      </div>
+      <div className="msg-body">
+        {text}
+        <span className="cursor" aria-hidden="true" />
+      </div>
     </li>
   );
 }
@@ -70,33 +119,30 @@ function PendingItems({ pending }: { pending: PendingTurn }) {
         </div>
         <div className="msg-body">{pending.content}</div>
       </li>
-      {streaming && (
-        <li className="msg msg-assistant msg-streaming" aria-busy="true">
-          <div className="msg-meta">
-            <span className="msg-author">Assistant</span>
-            <span className="muted">{pending.text ? 'Writing…' : 'Thinking…'}</span>
-          </div>
-          <div className="msg-body">
-            {pending.text}
-            <span className="cursor" aria-hidden="true" />
-          </div>
-        </li>
-      )}
+      {streaming && <ThinkingItem text={pending.text} />}
     </>
   );
 }
 
 /** The assistant conversation about one patient. */
 export function ChatPanel({ patientId }: { patientId: string }) {
-  const { state, send, retry, loadOlder, reload, dismissEmergency } = useChat(patientId);
+  const user = useUser();
+  const { state, send, retry, loadOlder, reload, dismissEmergency } = useChat(patientId, user.id);
+  const touch = useCoarsePointer();
   const [draft, setDraft] = useState('');
   const [composerError, setComposerError] = useState<string | null>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const stickToBottom = useRef(true);
+  const [atBottom, setAtBottom] = useState(true);
+  const [unseen, setUnseen] = useState(false);
   const anchor = useRef<{ height: number; top: number } | null>(null);
-  const busy = !!state.pending && state.pending.status !== 'failed';
+  const busy = (!!state.pending && state.pending.status !== 'failed') || state.reply?.status === 'retrying';
   const emergency = activeEmergency(state);
+  const announcement = emergency && shouldAnnounce(emergency, state.fresh) ? announcementText(emergency.triage) : '';
+  const tail = state.history === 'idle' ? unansweredTail(state.messages) : [];
+  const newestUnanswered = tail[tail.length - 1];
+  const tailIds = new Set(tail.map((m) => m.id));
 
   const requestOlder = () => {
     const el = scrollRef.current;
@@ -104,7 +150,17 @@ export function ChatPanel({ patientId }: { patientId: string }) {
     void loadOlder();
   };
 
-  // Keep the view where it was when older messages are added above; follow new messages when at the bottom.
+  const scrollToNewest = () => {
+    const el = scrollRef.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    stickToBottom.current = true;
+    setAtBottom(true);
+    setUnseen(false);
+  };
+
+  // Keep the view where it was when older messages are added above; follow new messages (and a reply as it
+  // streams) while the user is at the bottom; otherwise note that there is something new below.
   useLayoutEffect(() => {
     const el = scrollRef.current;
     if (!el) return;
@@ -114,21 +170,52 @@ export function ChatPanel({ patientId }: { patientId: string }) {
       return;
     }
     if (stickToBottom.current) el.scrollTop = el.scrollHeight;
-  }, [state.messages, state.pending, state.history]);
+    else if (state.history === 'idle') setUnseen(true);
+  }, [state.messages, state.pending, state.history, state.reply]);
+
+  // The panel changes height (the banner comes or goes, the phone's keyboard opens): stay at the newest.
+  useEffect(() => {
+    const el = scrollRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return undefined;
+    const observer = new ResizeObserver(() => {
+      if (stickToBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
 
   const onScroll = () => {
     const el = scrollRef.current;
     if (!el) return;
-    stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_THRESHOLD_PX;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_THRESHOLD_PX;
+    stickToBottom.current = bottom;
+    setAtBottom(bottom);
+    if (bottom) setUnseen(false);
     if (el.scrollTop < TOP_THRESHOLD_PX && state.nextBefore && state.history === 'idle') requestOlder();
   };
 
-  // When a reply has finished, put the cursor back in the message box for the next question.
+  const jumpToNewest = () => {
+    scrollToNewest();
+    scrollRef.current?.focus({ preventScroll: true });
+  };
+
+  const showFirstAid = (id: string) => {
+    const item = document.getElementById(messageDomId(id));
+    if (!item) return;
+    item.scrollIntoView({ block: 'start' });
+    item.focus({ preventScroll: true });
+    onScroll();
+  };
+
+  // When a reply has finished, put the cursor back in the message box for the next question (not on touch
+  // screens, where that would pop the keyboard up over the answer).
   const wasBusy = useRef(false);
   useEffect(() => {
-    if (wasBusy.current && !busy && state.pending?.status !== 'failed') inputRef.current?.focus({ preventScroll: true });
+    if (wasBusy.current && !busy && state.pending?.status !== 'failed' && !touch) {
+      inputRef.current?.focus({ preventScroll: true });
+    }
     wasBusy.current = busy;
-  }, [busy, state.pending?.status]);
+  }, [busy, state.pending?.status, touch]);
 
   const submit = async () => {
     const problem = validateMessage(draft);
@@ -137,6 +224,7 @@ export function ChatPanel({ patientId }: { patientId: string }) {
     const content = draft.trim();
     setDraft('');
     stickToBottom.current = true;
+    setAtBottom(true);
     const result = await send(content);
     if (!result.ok) {
       setDraft(content);
@@ -150,83 +238,139 @@ export function ChatPanel({ patientId }: { patientId: string }) {
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    const action = enterAction({ ...e, isComposing: e.nativeEvent.isComposing }, touch);
+    if (action === 'send') {
       e.preventDefault();
       void submit();
     }
   };
 
+  const onRetry = () => {
+    stickToBottom.current = true;
+    void retry();
+  };
+
   const count = charCount(draft.trim());
+  const unansweredState = (m: ChatMessage): 'no' | 'yes' | 'retrying' => {
+    if (!tailIds.has(m.id)) return 'no';
+    if (state.reply?.status === 'retrying') return 'retrying';
+    return 'yes';
+  };
+
+  let notice: ReactNode = null;
+  if (state.pending?.status === 'failed') {
+    notice = (
+      <div className="chat-failure" role="alert">
+        <p>{state.pending.error}</p>
+        <button type="button" className="btn btn-primary btn-small" onClick={onRetry}>
+          Retry
+        </button>
+      </div>
+    );
+  } else if (state.reply?.status === 'failed') {
+    notice = (
+      <div className="chat-failure" role="alert">
+        <p>{state.reply.error}</p>
+        <button type="button" className="btn btn-primary btn-small" onClick={onRetry}>
+          Retry
+        </button>
+      </div>
+    );
+  } else if (newestUnanswered && !state.pending && !state.reply) {
+    notice = (
+      <div className="chat-failure chat-unanswered">
+        <p>
+          {tail.length === 1
+            ? 'The assistant has not answered the last message.'
+            : `The assistant has not answered the last ${tail.length} messages.`}
+        </p>
+        <button type="button" className="btn btn-primary btn-small" onClick={onRetry}>
+          Retry
+        </button>
+      </div>
+    );
+  }
 
   return (
     <section className="chat card" aria-labelledby="chat-title">
       <div className="chat-header">
         <h2 id="chat-title">Assistant</h2>
-        <p className="muted small">Answers are guidance for clinic staff, not a diagnosis.</p>
+        <p className="muted small">
+          Replies are written for the patient: read them out or pass them on. Guidance, not a diagnosis.
+        </p>
+      </div>
+
+      {/* Announces an emergency that arrives while the screen is open; empty otherwise (old ones stay quiet). */}
+      <div className="visually-hidden" aria-live="assertive" aria-atomic="true">
+        {/* Keyed by message, so a second emergency with the same words is a new node and is announced too. */}
+        {announcement && emergency && <span key={emergency.message.id}>{announcement}</span>}
       </div>
 
       {emergency && (
         <EmergencyBanner
           message={emergency.message}
           triage={emergency.triage}
+          onShow={() => showFirstAid(emergency.message.id)}
           onDismiss={() => dismissEmergency(emergency.message.id)}
         />
       )}
 
-      <div
-        className="chat-scroll"
-        ref={scrollRef}
-        onScroll={onScroll}
-        tabIndex={0}
-        role="log"
-        aria-label="Conversation"
-        aria-busy={state.history === 'loading'}
-      >
-        {state.nextBefore && (
-          <div className="chat-older">
-            <button
-              type="button"
-              className="btn btn-link"
-              onClick={requestOlder}
-              disabled={state.history === 'loading-older'}
-            >
-              {state.history === 'loading-older' ? 'Loading older messages…' : 'Load older messages'}
-            </button>
-          </div>
+      <div className="chat-body">
+        <div
+          className="chat-scroll"
+          ref={scrollRef}
+          onScroll={onScroll}
+          tabIndex={0}
+          role="log"
+          aria-label="Conversation"
+          aria-busy={state.history === 'loading'}
+        >
+          {state.nextBefore && (
+            <div className="chat-older">
+              <button
+                type="button"
+                className="btn btn-link"
+                onClick={requestOlder}
+                disabled={state.history === 'loading-older'}
+              >
+                {state.history === 'loading-older' ? 'Loading older messages…' : 'Load older messages'}
+              </button>
+            </div>
+          )}
+          {state.history === 'loading' && <Loading label="Loading conversation…" />}
+          {state.history === 'error' && (
+            <div className="chat-older">
+              <Alert kind="error">{state.historyError}</Alert>
+              <button type="button" className="btn btn-secondary btn-small" onClick={() => void reload()}>
+                Try again
+              </button>
+            </div>
+          )}
+          {state.history !== 'loading' && state.messages.length === 0 && !state.pending && (
+            <p className="chat-empty">No messages yet. Ask the assistant about this patient’s symptoms or care.</p>
+          )}
+          <ol className="chat-log">
+            {state.messages.map((m) => (
+              <MessageItem key={m.id} message={m} unanswered={unansweredState(m)} />
+            ))}
+            {state.reply?.status === 'retrying' && <ThinkingItem text="" />}
+            {state.pending && <PendingItems pending={state.pending} />}
+          </ol>
+        </div>
+        {!atBottom && (
+          <button type="button" className="btn btn-secondary btn-small jump-newest" onClick={jumpToNewest}>
+            {unseen ? 'New reply below: jump to newest' : 'Jump to newest'}
+            <span aria-hidden="true"> ↓</span>
+          </button>
         )}
-        {state.history === 'loading' && <Loading label="Loading conversation…" />}
-        {state.history === 'error' && (
-          <div className="chat-older">
-            <Alert kind="error">{state.historyError}</Alert>
-            <button type="button" className="btn btn-secondary btn-small" onClick={() => void reload()}>
-              Try again
-            </button>
-          </div>
-        )}
-        {state.history !== 'loading' && state.messages.length === 0 && !state.pending && (
-          <p className="chat-empty">No messages yet. Ask the assistant about this patient’s symptoms or care.</p>
-        )}
-        <ol className="chat-log">
-          {state.messages.map((m) => (
-            <MessageItem key={m.id} message={m} />
-          ))}
-          {state.pending && <PendingItems pending={state.pending} />}
-        </ol>
       </div>
 
-      {state.pending?.status === 'failed' && (
-        <div className="chat-failure" role="alert">
-          <p>{state.pending.error}</p>
-          <button type="button" className="btn btn-primary btn-small" onClick={() => void retry()}>
-            Retry
-          </button>
-        </div>
-      )}
+      {notice}
 
       <form className="composer" onSubmit={onSubmit} noValidate>
         <label htmlFor="chat-input">Message</label>
         <p id="chat-input-hint" className="field-hint">
-          Enter sends, Shift+Enter adds a new line.
+          {composerHint(touch)}
         </p>
         <div className="composer-row">
           <textarea
@@ -236,6 +380,7 @@ export function ChatPanel({ patientId }: { patientId: string }) {
             value={draft}
             onChange={(e) => setDraft(e.target.value)}
             onKeyDown={onKeyDown}
+            enterKeyHint={touch ? 'enter' : 'send'}
             aria-describedby={`chat-input-hint${composerError ? ' chat-input-error' : ''}`}
             aria-invalid={composerError ? true : undefined}
             placeholder="Describe the symptoms or ask a question"

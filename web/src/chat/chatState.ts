@@ -13,6 +13,13 @@ export interface PendingTurn {
   error: string | null;
 }
 
+/** Asking for the reply to a saved message that has none (the unanswered tail of the history, e.g. after a reload). */
+export interface ReplyRequest {
+  messageId: string;
+  status: 'retrying' | 'failed';
+  error: string | null;
+}
+
 export interface ChatState {
   /** Saved messages, oldest first. */
   messages: ChatMessage[];
@@ -20,7 +27,11 @@ export interface ChatState {
   history: 'loading' | 'loading-older' | 'idle' | 'error';
   historyError: string | null;
   pending: PendingTurn | null;
-  dismissedEmergencyId: string | null;
+  reply: ReplyRequest | null;
+  /** Emergency replies the user dismissed (remembered across visits, see emergency.ts). */
+  dismissed: string[];
+  /** Assistant replies that arrived while this screen was open: only these are announced. */
+  fresh: string[];
 }
 
 export type ChatAction =
@@ -34,6 +45,11 @@ export type ChatAction =
   | { type: 'failed'; error: string; userMessage?: ChatMessage | null }
   | { type: 'retrying' }
   | { type: 'discard' }
+  | { type: 'reply/start'; messageId: string }
+  | { type: 'reply/done'; assistantMessage: ChatMessage; emergency: Triage | null }
+  | { type: 'reply/failed'; error: string }
+  | { type: 'reply/clear' }
+  | { type: 'dismissed/loaded'; ids: string[] }
   | { type: 'dismiss-emergency'; id: string };
 
 export const initialChatState: ChatState = {
@@ -42,7 +58,9 @@ export const initialChatState: ChatState = {
   history: 'loading',
   historyError: null,
   pending: null,
-  dismissedEmergencyId: null,
+  reply: null,
+  dismissed: [],
+  fresh: [],
 };
 
 function appendUnique(list: ChatMessage[], add: ChatMessage[]): ChatMessage[] {
@@ -76,6 +94,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'send':
       return {
         ...state,
+        reply: null,
         pending: { localId: action.localId, content: action.content, userMessage: null, text: '', status: 'sending', error: null },
       };
     case 'user':
@@ -88,7 +107,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const pending = state.pending;
       const user = action.userMessage ?? pending?.userMessage ?? null;
       const add = [...(user ? [user] : []), withEmergency(action.assistantMessage, action.emergency)];
-      return { ...state, messages: appendUnique(state.messages, add), pending: null };
+      return {
+        ...state,
+        messages: appendUnique(state.messages, add),
+        pending: null,
+        fresh: [...state.fresh, action.assistantMessage.id],
+      };
     }
     case 'failed':
       if (!state.pending) return state;
@@ -107,22 +131,52 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return { ...state, pending: { ...state.pending, status: 'retrying', error: null, text: '' } };
     case 'discard':
       return { ...state, pending: null };
+    case 'reply/start':
+      return { ...state, reply: { messageId: action.messageId, status: 'retrying', error: null } };
+    case 'reply/done':
+      return {
+        ...state,
+        reply: null,
+        messages: appendUnique(state.messages, [withEmergency(action.assistantMessage, action.emergency)]),
+        fresh: [...state.fresh, action.assistantMessage.id],
+      };
+    case 'reply/failed':
+      if (!state.reply) return state;
+      return { ...state, reply: { ...state.reply, status: 'failed', error: action.error } };
+    case 'reply/clear':
+      return { ...state, reply: null };
+    case 'dismissed/loaded':
+      return { ...state, dismissed: action.ids };
     case 'dismiss-emergency':
-      return { ...state, dismissedEmergencyId: action.id };
+      return state.dismissed.includes(action.id) ? state : { ...state, dismissed: [...state.dismissed, action.id] };
     default:
       return state;
   }
 }
 
-/** The newest emergency reply in the conversation, unless the user dismissed it. */
-export function activeEmergency(state: ChatState): { message: ChatMessage; triage: Triage } | null {
+/**
+ * The newest emergency reply in the conversation, unless the user dismissed it. Only the newest counts: once it
+ * is dismissed, older ones do not come back.
+ */
+export function activeEmergency(state: Pick<ChatState, 'messages' | 'dismissed'>): { message: ChatMessage; triage: Triage } | null {
   for (let i = state.messages.length - 1; i >= 0; i--) {
     const message = state.messages[i] as ChatMessage;
     if (message.role !== 'assistant') continue;
     const triage = emergencyOf(message);
-    if (triage) return message.id === state.dismissedEmergencyId ? null : { message, triage };
+    if (triage) return state.dismissed.includes(message.id) ? null : { message, triage };
   }
   return null;
+}
+
+/**
+ * The user messages with no assistant reply after them in the history: the trailing run of user messages.
+ * (Messages carry no reply link, so "answered" means "an assistant message follows"; a reply is always saved
+ * after the message it answers.) Retry answers the newest of them, which settles them all.
+ */
+export function unansweredTail(messages: readonly ChatMessage[]): ChatMessage[] {
+  let i = messages.length;
+  while (i > 0 && (messages[i - 1] as ChatMessage).role === 'user') i--;
+  return messages.slice(i);
 }
 
 /** Words for a failed reply, by the stream's or the problem's `code`. */

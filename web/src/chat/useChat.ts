@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useReducer, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import { api, isApiError, messageOf } from '../api';
-import { listMessages, requestReply, streamMessage, type StreamOutcome } from '../api/chat';
+import { listMessages, requestReply, streamMessage, type StreamHandlers, type StreamOutcome } from '../api/chat';
 import type { ChatMessage } from '../api/types';
-import { chatReducer, failureText, initialChatState, type ChatState } from './chatState';
+import { chatReducer, failureText, initialChatState, unansweredTail, type ChatState } from './chatState';
+import { browserStorage, dismissalStore } from './emergency';
 
 const PAGE = 30;
 
@@ -16,14 +17,33 @@ function mayHaveSaved(e: unknown): boolean {
 }
 
 /**
- * The conversation with the assistant about one patient: history (newest page first, older on demand),
- * sending with a streamed reply, and retry of a reply that failed.
+ * A reply being read from a stream. One at a time; `stop()` and reattaching to a reply already being generated
+ * (`GET .../messages/{id}/stream`, `POST .../stop`, coming with the stream endpoints) act on this.
  */
-export function useChat(patientId: string) {
+interface ActiveStream {
+  controller: AbortController;
+  /** The saved user message the reply answers, once the `user` event named it. */
+  messageId: string | null;
+}
+
+/** How a reply is read: today only `POST .../messages/stream`; a reattach opens the same events for a message id. */
+type OpenStream = (handlers: StreamHandlers, signal: AbortSignal) => Promise<StreamOutcome>;
+
+/**
+ * The conversation with the assistant about one patient: history (newest page first, older on demand),
+ * sending with a streamed reply, retry of a reply that failed or never came (also after a reload), and the
+ * emergency dismissals of `userId`.
+ */
+export function useChat(patientId: string, userId: string) {
   const [state, dispatch] = useReducer(chatReducer, initialChatState);
   const stateRef = useRef<ChatState>(state);
   stateRef.current = state;
-  const streamAbort = useRef<AbortController | null>(null);
+  const active = useRef<ActiveStream | null>(null);
+  const dismissals = useMemo(() => dismissalStore(browserStorage(), userId), [userId]);
+
+  useEffect(() => {
+    dispatch({ type: 'dismissed/loaded', ids: dismissals.load() });
+  }, [dismissals]);
 
   const loadLatest = useCallback(
     async (signal?: AbortSignal) => {
@@ -45,7 +65,7 @@ export function useChat(patientId: string) {
     return () => {
       controller.abort();
       // Leaving the page stops reading; the server still saves the reply.
-      streamAbort.current?.abort();
+      active.current?.controller.abort();
     };
   }, [loadLatest]);
 
@@ -76,18 +96,20 @@ export function useChat(patientId: string) {
     [patientId],
   );
 
-  const stream = useCallback(
-    async (content: string): Promise<SendResult> => {
+  /** Reads one reply stream into the state; every way of reading a reply (send, later reattach) goes through here. */
+  const follow = useCallback(
+    async (open: OpenStream, content: string): Promise<SendResult> => {
       const controller = new AbortController();
-      streamAbort.current = controller;
+      const current: ActiveStream = { controller, messageId: null };
+      active.current = current;
       let outcome: StreamOutcome;
       try {
-        outcome = await streamMessage(
-          api,
-          patientId,
-          content,
+        outcome = await open(
           {
-            onUser: (message) => dispatch({ type: 'user', message }),
+            onUser: (message) => {
+              current.messageId = message.id;
+              dispatch({ type: 'user', message });
+            },
             onDelta: (text) => dispatch({ type: 'delta', text }),
           },
           controller.signal,
@@ -104,7 +126,7 @@ export function useChat(patientId: string) {
         dispatch({ type: 'discard' });
         return { ok: false, error: messageOf(e) };
       } finally {
-        if (streamAbort.current === controller) streamAbort.current = null;
+        if (active.current === current) active.current = null;
       }
       if (outcome.kind === 'done') {
         dispatch({
@@ -119,12 +141,19 @@ export function useChat(patientId: string) {
       }
       return { ok: true };
     },
-    [patientId, findSaved],
+    [findSaved],
+  );
+
+  const stream = useCallback(
+    (content: string) =>
+      follow((handlers, signal) => streamMessage(api, patientId, content, handlers, signal), content),
+    [follow, patientId],
   );
 
   const send = useCallback(
     async (content: string): Promise<SendResult> => {
-      if (stateRef.current.pending && stateRef.current.pending.status !== 'failed') {
+      const s = stateRef.current;
+      if ((s.pending && s.pending.status !== 'failed') || s.reply?.status === 'retrying') {
         return { ok: false, error: 'Wait for the current reply first.' };
       }
       localSeq += 1;
@@ -134,40 +163,85 @@ export function useChat(patientId: string) {
     [stream],
   );
 
-  const retry = useCallback(async () => {
-    const pending = stateRef.current.pending;
-    if (!pending || pending.status !== 'failed') return;
-    dispatch({ type: 'retrying' });
-    if (!pending.userMessage) {
-      const result = await stream(pending.content);
-      if (!result.ok) {
-        // Refused outright this time: keep the message on screen with the reason.
-        dispatch({ type: 'send', localId: pending.localId, content: pending.content });
-        dispatch({ type: 'failed', error: result.error });
+  /** Asks for the reply to a saved user message that has none (`POST .../reply`); 409: answered meanwhile. */
+  const answer = useCallback(
+    async (message: ChatMessage, onError: (error: string) => void, onDone: (r: Awaited<ReturnType<typeof requestReply>>) => void) => {
+      try {
+        onDone(await requestReply(api, patientId, message.id));
+      } catch (e) {
+        if (isApiError(e) && e.status === 409) {
+          // Already answered (the server finished after the connection dropped, or another tab): show what is saved.
+          dispatch({ type: 'discard' });
+          dispatch({ type: 'reply/clear' });
+          await loadLatest();
+          return;
+        }
+        onError(failureText(isApiError(e) ? e.code : null, messageOf(e)));
       }
-      return;
-    }
-    try {
-      const reply = await requestReply(api, patientId, pending.userMessage.id);
-      dispatch({
-        type: 'done',
-        assistantMessage: reply.assistantMessage,
-        emergency: reply.emergency,
-        userMessage: pending.userMessage,
-      });
-    } catch (e) {
-      if (isApiError(e) && e.status === 409) {
-        // Already answered (e.g. the server finished after the connection dropped): show what is saved.
-        dispatch({ type: 'discard' });
-        await loadLatest();
+    },
+    [patientId, loadLatest],
+  );
+
+  /**
+   * Retry: the failed message just sent (sent again if it was never saved), else the newest message of the
+   * history that has no reply (after a reload, or one another tab left unanswered).
+   */
+  const retry = useCallback(async () => {
+    const s = stateRef.current;
+    const pending = s.pending;
+    if (pending?.status === 'failed') {
+      dispatch({ type: 'retrying' });
+      if (!pending.userMessage) {
+        const result = await stream(pending.content);
+        if (!result.ok) {
+          // Refused outright this time: keep the message on screen with the reason.
+          dispatch({ type: 'send', localId: pending.localId, content: pending.content });
+          dispatch({ type: 'failed', error: result.error });
+        }
         return;
       }
-      dispatch({ type: 'failed', error: failureText(isApiError(e) ? e.code : null, messageOf(e)) });
+      const userMessage = pending.userMessage;
+      await answer(
+        userMessage,
+        (error) => dispatch({ type: 'failed', error }),
+        (reply) =>
+          dispatch({ type: 'done', assistantMessage: reply.assistantMessage, emergency: reply.emergency, userMessage }),
+      );
+      return;
     }
-  }, [patientId, stream, loadLatest]);
+    if (pending || s.reply?.status === 'retrying') return;
+    const tail = unansweredTail(s.messages);
+    const newest = tail[tail.length - 1];
+    if (!newest) return;
+    dispatch({ type: 'reply/start', messageId: newest.id });
+    await answer(
+      newest,
+      (error) => dispatch({ type: 'reply/failed', error }),
+      (reply) => dispatch({ type: 'reply/done', assistantMessage: reply.assistantMessage, emergency: reply.emergency }),
+    );
+  }, [stream, answer]);
 
-  const dismissEmergency = useCallback((id: string) => dispatch({ type: 'dismiss-emergency', id }), []);
+  const dismissEmergency = useCallback(
+    (id: string) => {
+      dismissals.add(id);
+      dispatch({ type: 'dismiss-emergency', id });
+    },
+    [dismissals],
+  );
   const discard = useCallback(() => dispatch({ type: 'discard' }), []);
 
-  return { state, send, retry, loadOlder, reload: loadLatest, dismissEmergency, discard };
+  return {
+    state,
+    send,
+    retry,
+    loadOlder,
+    reload: loadLatest,
+    dismissEmergency,
+    discard,
+    /**
+     * Stopping a reply needs `POST .../messages/{id}/stop` (not in this api yet): then this aborts `active`
+     * after asking the server, and the stream ends with a `done` whose reply has `metadata.status = "stopped"`.
+     */
+    stop: null as null | (() => Promise<void>),
+  };
 }

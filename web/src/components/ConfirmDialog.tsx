@@ -5,6 +5,9 @@ interface Props {
   title: string;
   children: ReactNode;
   confirmLabel: string;
+  /** The confirm button's text while `busy`. */
+  busyLabel?: string;
+  cancelLabel?: string;
   busy?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
@@ -14,7 +17,17 @@ interface Props {
  * A modal confirmation on the native <dialog>: focus moves into it and stays there, Escape cancels,
  * and focus returns to the button that opened it. The safe choice (Cancel) is focused first.
  */
-export function ConfirmDialog({ open, title, children, confirmLabel, busy, onConfirm, onCancel }: Props) {
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  busyLabel = 'Deleting…',
+  cancelLabel = 'Cancel',
+  busy,
+  onConfirm,
+  onCancel,
+}: Props) {
   const ref = useRef<HTMLDialogElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const titleId = useId();
@@ -29,7 +42,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, busy, onCon
       cancelRef.current?.focus();
       return () => {
         if (dialog.open) dialog.close();
-        opener?.focus?.();
+        if (opener?.isConnected) opener.focus?.();
       };
     }
     return undefined;
@@ -50,10 +63,10 @@ export function ConfirmDialog({ open, title, children, confirmLabel, busy, onCon
       <div id={bodyId}>{children}</div>
       <div className="dialog-actions">
         <button ref={cancelRef} type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy}>
-          Cancel
+          {cancelLabel}
         </button>
         <button type="button" className="btn btn-danger" onClick={onConfirm} disabled={busy}>
-          {busy ? 'Deleting…' : confirmLabel}
+          {busy ? busyLabel : confirmLabel}
         </button>
       </div>
     </dialog>

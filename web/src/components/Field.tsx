@@ -7,6 +7,8 @@ interface BaseProps {
   onChange: (value: string) => void;
   error?: string | undefined;
   hint?: string | undefined;
+  /** A second hint that follows the typing (e.g. what a phone number will be saved as). */
+  note?: string | null | undefined;
   required?: boolean;
 }
 
@@ -27,11 +29,12 @@ type TextareaProps = BaseProps & { multiline: true; rows?: number; counter?: { m
  * and `aria-invalid` set while the error shows.
  */
 export function Field(props: InputProps | TextareaProps) {
-  const { id, label, value, onChange, error, hint, required } = props;
+  const { id, label, value, onChange, error, hint, note, required } = props;
   const hintId = hint ? `${id}-hint` : undefined;
+  const noteId = note ? `${id}-note` : undefined;
   const errorId = error ? `${id}-error` : undefined;
   const counterId = props.multiline && props.counter ? `${id}-counter` : undefined;
-  const describedBy = [hintId, counterId, errorId].filter(Boolean).join(' ') || undefined;
+  const describedBy = [hintId, noteId, counterId, errorId].filter(Boolean).join(' ') || undefined;
   const common = {
     id,
     name: id,
@@ -71,6 +74,11 @@ export function Field(props: InputProps | TextareaProps) {
           min={props.min}
           placeholder={props.placeholder}
         />
+      )}
+      {note && (
+        <p id={noteId} className="field-note">
+          {note}
+        </p>
       )}
       {props.multiline && props.counter && (
         <p id={counterId} className={`field-counter${props.counter.count > props.counter.max ? ' over' : ''}`}>

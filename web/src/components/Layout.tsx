@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../auth/AuthContext';
+import { focusMainHeading } from '../lib/focus';
 
 function Brand() {
   return (
@@ -19,33 +20,28 @@ function SkipLink() {
   );
 }
 
-/** Moves focus to the new screen's main region on navigation, so keyboard and screen-reader users start there. */
-function useFocusMainOnNavigate(mainRef: React.RefObject<HTMLElement | null>) {
+/**
+ * The root of every screen. After each navigation to another page (a link, Back, sign-in, sign-out) focus moves
+ * to the new page's main heading, so keyboard and screen-reader users start at the top of what changed. Changes
+ * of the query alone (typing in the search box) keep focus where it is; pagination moves it itself.
+ */
+export function RootLayout() {
   const location = useLocation();
-  const first = useRef(true);
+  // The page the app opened on keeps the browser's own focus; only a change of page moves it.
+  const shown = useRef(location.pathname);
   useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
-    mainRef.current?.focus({ preventScroll: true });
-  }, [location.pathname, mainRef]);
+    if (shown.current === location.pathname) return undefined;
+    shown.current = location.pathname;
+    return focusMainHeading();
+  }, [location.pathname]);
+  return <Outlet />;
 }
 
 /** The signed-in frame: header with navigation, the user's name and "Log out". */
 export function AppLayout() {
-  const { state, logout } = useAuth();
+  const { state } = useAuth();
   const navigate = useNavigate();
-  const mainRef = useRef<HTMLElement>(null);
-  const [leaving, setLeaving] = useState(false);
-  useFocusMainOnNavigate(mainRef);
   const user = state.user;
-
-  const onLogout = async () => {
-    setLeaving(true);
-    await logout();
-    navigate('/login', { replace: true, state: null });
-  };
 
   return (
     <>
@@ -71,23 +67,22 @@ export function AppLayout() {
               {user?.fullName}
               {user?.role === 'admin' && <span className="badge">Admin</span>}
             </span>
-            <button type="button" className="btn btn-secondary btn-small" onClick={onLogout} disabled={leaving}>
+            {/* A navigation, so a form with unsaved changes can ask first (see useUnsavedChanges). */}
+            <button type="button" className="btn btn-secondary btn-small" onClick={() => navigate('/logout')}>
               Log out
             </button>
           </div>
         </div>
       </header>
-      <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
+      <main id="main" tabIndex={-1} className="app-main">
         <Outlet />
       </main>
     </>
   );
 }
 
-/** Sign-in and registration frame. */
+/** Sign-in, registration and signing-out frame. */
 export function PublicLayout() {
-  const mainRef = useRef<HTMLElement>(null);
-  useFocusMainOnNavigate(mainRef);
   return (
     <>
       <SkipLink />
@@ -96,9 +91,29 @@ export function PublicLayout() {
           <Brand />
         </div>
       </header>
-      <main id="main" ref={mainRef} tabIndex={-1} className="public-main">
+      <main id="main" tabIndex={-1} className="public-main">
         <Outlet />
       </main>
     </>
+  );
+}
+
+/** `/logout`: signs out (the refresh token family is revoked), then shows the sign-in page with a confirmation. */
+export function LogoutPage() {
+  const { state, logout } = useAuth();
+  const navigate = useNavigate();
+  const started = useRef(false);
+  const ready = state.status !== 'loading';
+  useEffect(() => {
+    document.title = 'Signing out · Dental Assistant';
+    // On a fresh load of /logout, let the session restore finish first, so it cannot sign back in afterwards.
+    if (!ready || started.current) return;
+    started.current = true;
+    void logout().finally(() => navigate('/login', { replace: true, state: { signedOut: true } }));
+  }, [ready, logout, navigate]);
+  return (
+    <section className="auth-card" aria-labelledby="logout-title">
+      <h1 id="logout-title">Signing out…</h1>
+    </section>
   );
 }

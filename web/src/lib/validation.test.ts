@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   charCount,
+  datePartsFromIso,
   EMPTY_PATIENT_FORM,
   isIsoDate,
   isValidEmail,
   mapServerErrors,
   normalizeFieldName,
   normalizePhone,
+  readDateParts,
   toPatientInput,
   validateLogin,
   validateMessage,
@@ -206,5 +208,44 @@ describe('chat message', () => {
 
   it('counts code points', () => {
     expect(charCount('😀a')).toBe(2);
+  });
+});
+
+describe('patient phone in the clinic’s country', () => {
+  it('accepts a national number and sends it as E.164', () => {
+    expect(validatePatient(form({ phone: '(555) 010-2000' }), NOW, 'US').phone).toBeUndefined();
+    expect(toPatientInput(form({ phone: '(555) 010-2000' }), 'create', 'US').phone).toBe('+15550102000');
+    expect(toPatientInput(form({ phone: '612 345 678' }), 'create', 'ES').phone).toBe('+34612345678');
+  });
+
+  it('refuses one that does not fit the country, naming it', () => {
+    expect(validatePatient(form({ phone: '612 345 678' }), NOW, 'US').phone).toMatch(/United States/);
+  });
+});
+
+describe('date of birth boxes', () => {
+  it('compose YYYY-MM-DD from day, month and year', () => {
+    expect(readDateParts({ day: '12', month: '4', year: '1985' })).toEqual({ ok: true, iso: '1985-04-12' });
+    expect(readDateParts({ day: ' 01 ', month: '01', year: '2000' })).toEqual({ ok: true, iso: '2000-01-01' });
+    expect(readDateParts({ day: '', month: '', year: '' })).toEqual({ ok: true, iso: '' });
+  });
+
+  it('say which box is missing or wrong', () => {
+    expect(readDateParts({ day: '12', month: '', year: '1985' })).toMatchObject({ ok: false, part: 'month', error: 'Date of birth must include a month.' });
+    expect(readDateParts({ day: '', month: '', year: '1985' })).toMatchObject({ ok: false, part: 'day', error: 'Date of birth must include a day and month.' });
+    expect(readDateParts({ day: 'x', month: '4', year: '1985' })).toMatchObject({ ok: false, part: 'day' });
+    expect(readDateParts({ day: '12', month: '13', year: '1985' })).toMatchObject({ ok: false, part: 'month' });
+    expect(readDateParts({ day: '12', month: '4', year: '85' })).toMatchObject({ ok: false, part: 'year', error: expect.stringMatching(/4 digits/) });
+    expect(readDateParts({ day: '30', month: '2', year: '2024' })).toMatchObject({ ok: false, part: 'day', error: expect.stringMatching(/real date/) });
+    expect(readDateParts({ day: '29', month: '2', year: '2024' })).toEqual({ ok: true, iso: '2024-02-29' });
+  });
+
+  it('round-trip a stored date', () => {
+    expect(datePartsFromIso('1985-04-12')).toEqual({ day: '12', month: '4', year: '1985' });
+    expect(datePartsFromIso(null)).toEqual({ day: '', month: '', year: '' });
+  });
+
+  it('leave the range rules to validatePatient, in the display format', () => {
+    expect(validatePatient(form({ dateOfBirth: '1899-12-31' }), NOW).dateOfBirth).toMatch(/before .*1900/);
   });
 });

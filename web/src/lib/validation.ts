@@ -2,36 +2,21 @@
  * Client-side copies of the api's field rules, so most mistakes are shown before a round trip.
  * The server stays the authority: its 422 `errors` are mapped onto the same fields ({@link mapServerErrors}).
  */
-import type { FieldError, PatientInput } from '../api/types';
+import type { CountryCode } from 'libphonenumber-js/min';
+import type { PatientInput } from '../api/types';
+import { DEFAULT_CLINIC_COUNTRY } from './clinic';
+import { formatDate, formatNumber } from './format';
+import { normalizeE164, phoneProblem, readPhone } from './phone';
+import { charCount, EARLIEST_BIRTH_DATE, isValidEmail, NAME_MAX, NOTES_MAX, type FieldErrors } from './rules';
 
-export type FieldErrors<K extends string = string> = Partial<Record<K, string>>;
-
-export const NAME_MAX = 200;
-export const NOTES_MAX = 10_000;
-export const MESSAGE_MAX = 4_000;
-export const PASSWORD_MIN = 12;
-export const EARLIEST_BIRTH_DATE = '1900-01-01';
-
-/** Length in Unicode code points, as Rust's `chars().count()` counts. */
-export function charCount(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
-const EMAIL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
-
-export function isValidEmail(value: string): boolean {
-  return value.length <= 254 && EMAIL_RE.test(value);
-}
+export * from './rules';
 
 /**
- * Normalises a phone number the way the api does: strip spaces, dashes, dots and parentheses.
- * Returns the E.164 form (`+` and 8-15 digits) or `null` when it is not one.
+ * Normalises a `+` phone number the way the api does: strip spaces, dashes, dots and brackets.
+ * Returns the E.164 form (`+` and 8-15 digits) or `null` when it is not one. National numbers: see `readPhone`.
  */
 export function normalizePhone(value: string): string | null {
-  const stripped = value.trim().replace(/[\s\-.()]/g, '');
-  return /^\+[0-9]{8,15}$/.test(stripped) ? stripped : null;
+  return normalizeE164(value);
 }
 
 function pad(n: number): string {
@@ -72,7 +57,11 @@ export const EMPTY_PATIENT_FORM: PatientFormValues = {
   medicalNotes: '',
 };
 
-export function validatePatient(values: PatientFormValues, now: Date = new Date()): FieldErrors<PatientField> {
+export function validatePatient(
+  values: PatientFormValues,
+  now: Date = new Date(),
+  country: CountryCode = DEFAULT_CLINIC_COUNTRY,
+): FieldErrors<PatientField> {
   const errors: FieldErrors<PatientField> = {};
 
   const name = values.name.trim();
@@ -83,19 +72,20 @@ export function validatePatient(values: PatientFormValues, now: Date = new Date(
   if (email && !isValidEmail(email)) errors.email = 'Enter a valid email address, like name@example.com.';
 
   const phone = values.phone.trim();
-  if (phone && normalizePhone(phone) === null) {
-    errors.phone = 'Enter the phone number in international format: + then 8 to 15 digits, e.g. +44 20 7946 0958.';
+  if (phone) {
+    const check = readPhone(phone, country);
+    if (!check.ok) errors.phone = phoneProblem(check.reason, country);
   }
 
   const dob = values.dateOfBirth.trim();
   if (dob) {
     if (!isIsoDate(dob)) errors.dateOfBirth = 'Enter the date as YYYY-MM-DD.';
     else if (dob > todayIso(now)) errors.dateOfBirth = 'Date of birth cannot be in the future.';
-    else if (dob < EARLIEST_BIRTH_DATE) errors.dateOfBirth = 'Date of birth cannot be before 1900-01-01.';
+    else if (dob < EARLIEST_BIRTH_DATE) errors.dateOfBirth = `Date of birth cannot be before ${formatDate(EARLIEST_BIRTH_DATE)}.`;
   }
 
   if (charCount(values.medicalNotes) > NOTES_MAX) {
-    errors.medicalNotes = `Medical notes must be at most ${NOTES_MAX.toLocaleString('en')} characters.`;
+    errors.medicalNotes = `Medical notes must be at most ${formatNumber(NOTES_MAX, 'en')} characters.`;
   }
   return errors;
 }
@@ -104,12 +94,19 @@ export function validatePatient(values: PatientFormValues, now: Date = new Date(
  * The request body for a valid form. For a new patient empty optional fields are left out; for an edit they are
  * sent as `null`, which clears them.
  */
-export function toPatientInput(values: PatientFormValues, mode: 'create' | 'edit'): PatientInput {
+export function toPatientInput(
+  values: PatientFormValues,
+  mode: 'create' | 'edit',
+  country: CountryCode = DEFAULT_CLINIC_COUNTRY,
+): PatientInput {
   const empty = mode === 'edit' ? null : undefined;
   const opt = (v: string) => (v.trim() === '' ? empty : v.trim());
   const input: PatientInput = { name: values.name.trim() };
   const email = opt(values.email);
-  const phone = values.phone.trim() === '' ? empty : (normalizePhone(values.phone) ?? values.phone.trim());
+  // A number read in the clinic's country goes as E.164; anything else as typed, for the api to judge.
+  const typedPhone = values.phone.trim();
+  const read = typedPhone ? readPhone(typedPhone, country) : null;
+  const phone = typedPhone === '' ? empty : read?.ok ? read.e164 : typedPhone;
   const dateOfBirth = opt(values.dateOfBirth);
   const medicalNotes = values.medicalNotes.trim() === '' ? empty : values.medicalNotes;
   if (email !== undefined) input.email = email;
@@ -119,65 +116,47 @@ export function toPatientInput(values: PatientFormValues, mode: 'create' | 'edit
   return input;
 }
 
-/** The api's field names may come camelCase (`dateOfBirth`), snake_case or as a JSON pointer (`/dateOfBirth`). */
-export function normalizeFieldName(field: string): string {
-  const last = field.replace(/^\/+/, '').split(/[./]/).pop() ?? field;
-  return last.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The date of birth as typed in its three boxes. */
+export interface DateParts {
+  day: string;
+  month: string;
+  year: string;
 }
+
+export const EMPTY_DATE_PARTS: DateParts = { day: '', month: '', year: '' };
+
+/** `1985-04-12` -> `{day: '12', month: '4', year: '1985'}`; anything else -> empty boxes. */
+export function datePartsFromIso(iso: string | null | undefined): DateParts {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso ?? '');
+  if (!m) return { ...EMPTY_DATE_PARTS };
+  return { year: m[1] as string, month: String(Number(m[2])), day: String(Number(m[3])) };
+}
+
+export type DatePartsResult = { ok: true; iso: string } | { ok: false; error: string; part: keyof DateParts };
 
 /**
- * Maps a problem+json `errors` array onto form fields. Errors for fields the form does not show are returned in
- * `other` so they can be displayed in the form-level alert instead of being lost.
+ * The three boxes as `YYYY-MM-DD` (empty boxes: `''`, no date), or which box is wrong and why. The range rules
+ * (not in the future, not before 1900) stay in {@link validatePatient}, on the composed date.
  */
-export function mapServerErrors<K extends string>(
-  errors: FieldError[],
-  known: readonly K[],
-): { fields: FieldErrors<K>; other: string[] } {
-  const fields: FieldErrors<K> = {};
-  const other: string[] = [];
-  for (const e of errors) {
-    const name = normalizeFieldName(e.field);
-    if ((known as readonly string[]).includes(name)) {
-      const key = name as K;
-      fields[key] = fields[key] ? `${fields[key]} ${e.message}` : e.message;
-    } else {
-      other.push(e.field ? `${e.field}: ${e.message}` : e.message);
-    }
+export function readDateParts(parts: DateParts, label = 'Date of birth'): DatePartsResult {
+  const day = parts.day.trim();
+  const month = parts.month.trim();
+  const year = parts.year.trim();
+  if (!day && !month && !year) return { ok: true, iso: '' };
+  const missing = (['day', 'month', 'year'] as const).filter((p) => !{ day, month, year }[p]);
+  if (missing.length > 0) {
+    const first = missing[0] as keyof DateParts;
+    const names = missing.join(' and ');
+    return { ok: false, part: first, error: `${label} must include a ${names}.` };
   }
-  return { fields, other };
-}
-
-export interface RegisterValues {
-  email: string;
-  fullName: string;
-  password: string;
-}
-
-export function validateRegister(values: RegisterValues): FieldErrors<keyof RegisterValues> {
-  const errors: FieldErrors<keyof RegisterValues> = {};
-  const email = values.email.trim();
-  if (!email) errors.email = 'Enter your email address.';
-  else if (!isValidEmail(email)) errors.email = 'Enter a valid email address, like name@example.com.';
-  const fullName = values.fullName.trim();
-  if (!fullName) errors.fullName = 'Enter your full name.';
-  else if (charCount(fullName) > NAME_MAX) errors.fullName = `Name must be at most ${NAME_MAX} characters.`;
-  if (charCount(values.password) < PASSWORD_MIN) {
-    errors.password = `Use at least ${PASSWORD_MIN} characters. A few unrelated words make a strong password.`;
+  if (!/^\d{1,2}$/.test(day)) return { ok: false, part: 'day', error: 'Enter the day as a number, e.g. 12.' };
+  if (!/^\d{1,2}$/.test(month)) return { ok: false, part: 'month', error: 'Enter the month as a number from 1 to 12.' };
+  if (!/^\d{4}$/.test(year)) return { ok: false, part: 'year', error: 'Enter the year with 4 digits, e.g. 1985.' };
+  if (Number(month) < 1 || Number(month) > 12) {
+    return { ok: false, part: 'month', error: 'Enter the month as a number from 1 to 12.' };
   }
-  return errors;
-}
-
-export function validateLogin(values: { email: string; password: string }): FieldErrors<'email' | 'password'> {
-  const errors: FieldErrors<'email' | 'password'> = {};
-  if (!values.email.trim()) errors.email = 'Enter your email address.';
-  if (!values.password) errors.password = 'Enter your password.';
-  return errors;
-}
-
-/** A chat message as the api accepts it: trimmed, 1-4,000 characters. */
-export function validateMessage(content: string): string | null {
-  const trimmed = content.trim();
-  if (!trimmed) return 'Type a message first.';
-  if (charCount(trimmed) > MESSAGE_MAX) return `A message can be at most ${MESSAGE_MAX.toLocaleString('en')} characters.`;
-  return null;
+  const iso = `${year}-${pad(Number(month))}-${pad(Number(day))}`;
+  if (!isIsoDate(iso)) return { ok: false, part: 'day', error: `Enter a real date: that month has no day ${Number(day)}.` };
+  return { ok: true, iso };
 }

@@ -6,7 +6,7 @@ import { Alert } from '../components/Alert';
 import { Field } from '../components/Field';
 import { focusFirstError } from '../lib/focus';
 import { useDocumentTitle } from '../lib/hooks';
-import { mapServerErrors, validateLogin, type FieldErrors } from '../lib/validation';
+import { mapServerErrors, validateLogin, type FieldErrors } from '../lib/rules';
 
 const FIELDS = ['email', 'password'] as const;
 type LoginField = (typeof FIELDS)[number];
@@ -16,12 +16,16 @@ export function LoginPage() {
   const { login } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from;
+  const nav = location.state as { from?: string; signedOut?: boolean } | null;
+  const from = nav?.from;
+  const signedOut = nav?.signedOut === true;
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FieldErrors<LoginField>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Bumped on every failed attempt, so a second wrong password moves focus to the message again. */
+  const [attempt, setAttempt] = useState(0);
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
@@ -37,6 +41,7 @@ export function LoginPage() {
       await login({ email: email.trim(), password });
       navigate(from && from.startsWith('/') ? from : '/patients', { replace: true });
     } catch (err) {
+      setAttempt((n) => n + 1);
       if (isApiError(err) && err.status === 401) {
         setFormError('The email or password is not correct.');
       } else if (isApiError(err) && err.fieldErrors.length > 0) {
@@ -54,8 +59,13 @@ export function LoginPage() {
   return (
     <section className="auth-card" aria-labelledby="login-title">
       <h1 id="login-title">Sign in</h1>
-      {from && !formError && <Alert kind="info">Please sign in to continue.</Alert>}
-      {formError && <Alert kind="error">{formError}</Alert>}
+      {signedOut && !formError && <Alert kind="success">You have signed out.</Alert>}
+      {from && !signedOut && !formError && <Alert kind="info">Please sign in to continue.</Alert>}
+      {formError && (
+        <Alert kind="error" focus={Object.keys(errors).length === 0} focusKey={attempt}>
+          {formError}
+        </Alert>
+      )}
       <form onSubmit={onSubmit} noValidate>
         <Field
           id="login-email"

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type MouseEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { isApiError, messageOf } from '../api';
 import { deletePatient, getPatient } from '../api/patients';
@@ -7,20 +7,14 @@ import { ChatPanel } from '../chat/ChatPanel';
 import { Alert } from '../components/Alert';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Loading } from '../components/Loading';
-import { formatDate, formatDateTime } from '../lib/format';
+import { useClinicCountry } from '../lib/clinic';
+import { focusStatic } from '../lib/focus';
+import { ageOn, formatDate, formatDateTime } from '../lib/format';
+import { formatPhone, phoneHref } from '../lib/phone';
 import { useDocumentTitle } from '../lib/hooks';
 import { NotFoundPage } from './NotFoundPage';
 
 type Load = { state: 'loading' } | { state: 'ready'; patient: Patient } | { state: 'not-found' } | { state: 'error'; message: string };
-
-function ageOn(dob: string, now = new Date()): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dob);
-  if (!m) return null;
-  let age = now.getFullYear() - Number(m[1]);
-  const beforeBirthday = now.getMonth() + 1 < Number(m[2]) || (now.getMonth() + 1 === Number(m[2]) && now.getDate() < Number(m[3]));
-  if (beforeBirthday) age -= 1;
-  return age;
-}
 
 /** One patient: details on the left, the assistant conversation on the right. */
 export function PatientDetailPage() {
@@ -32,6 +26,7 @@ export function PatientDetailPage() {
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
+  const country = useClinicCountry();
   useDocumentTitle(load.state === 'ready' ? load.patient.name : load.state === 'not-found' ? 'Patient not found' : 'Patient');
 
   useEffect(() => {
@@ -61,6 +56,13 @@ export function PatientDetailPage() {
   const p = load.patient;
   const age = p.dateOfBirth ? ageOn(p.dateOfBirth) : null;
 
+  const jumpToChat = (e: MouseEvent<HTMLAnchorElement>) => {
+    e.preventDefault();
+    const title = document.getElementById('chat-title');
+    title?.closest('section')?.scrollIntoView({ block: 'start' });
+    focusStatic(title);
+  };
+
   const onDelete = async () => {
     setDeleting(true);
     setDeleteError(null);
@@ -85,6 +87,10 @@ export function PatientDetailPage() {
       </nav>
       <div className="page-header">
         <h1>{p.name}</h1>
+        {/* In one column the details come first: a way straight to the conversation (and its banner). */}
+        <a href="#chat-title" className="btn btn-secondary btn-small jump-to-chat" onClick={jumpToChat}>
+          Go to the assistant<span aria-hidden="true"> ↓</span>
+        </a>
       </div>
       {flash && <Alert kind="success">{flash}</Alert>}
       {deleteError && <Alert kind="error">{deleteError}</Alert>}
@@ -107,7 +113,13 @@ export function PatientDetailPage() {
             </div>
             <div>
               <dt>Phone</dt>
-              <dd>{p.phone ? <a href={`tel:${p.phone}`}>{p.phone}</a> : <span className="muted">Not recorded</span>}</dd>
+              <dd>
+                {p.phone ? (
+                  <a href={phoneHref(p.phone)}>{formatPhone(p.phone, country)}</a>
+                ) : (
+                  <span className="muted">Not recorded</span>
+                )}
+              </dd>
             </div>
             <div>
               <dt>Email</dt>
@@ -117,6 +129,17 @@ export function PatientDetailPage() {
               <dt>Medical notes</dt>
               <dd className="notes">{p.medicalNotes || <span className="muted">None</span>}</dd>
             </div>
+            {p.lastEmergencyAt && (
+              <div>
+                <dt>Last emergency</dt>
+                <dd>
+                  <span className="badge badge-danger">
+                    <span aria-hidden="true">! </span>Emergency
+                  </span>{' '}
+                  {formatDateTime(p.lastEmergencyAt)}
+                </dd>
+              </div>
+            )}
             <div>
               <dt>Added</dt>
               <dd>{formatDateTime(p.createdAt)}</dd>

@@ -1,21 +1,30 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { isApiError, messageOf } from '../api';
 import { createPatient, getPatient, updatePatient } from '../api/patients';
 import type { Patient } from '../api/types';
 import { Alert } from '../components/Alert';
+import { DateField } from '../components/DateField';
 import { Field } from '../components/Field';
 import { Loading } from '../components/Loading';
+import { useUnsavedChanges } from '../components/UnsavedChanges';
+import { useClinicCountry } from '../lib/clinic';
 import { focusFirstError } from '../lib/focus';
+import { dateFieldOrder, formatDate, type DatePart } from '../lib/format';
 import { useDocumentTitle } from '../lib/hooks';
+import { formatPhone, phoneHint, phonePreview } from '../lib/phone';
 import {
   charCount,
+  datePartsFromIso,
+  EMPTY_DATE_PARTS,
   EMPTY_PATIENT_FORM,
+  EARLIEST_BIRTH_DATE,
   mapServerErrors,
   NOTES_MAX,
-  todayIso,
+  readDateParts,
   toPatientInput,
   validatePatient,
+  type DateParts,
   type FieldErrors,
   type PatientField,
   type PatientFormValues,
@@ -24,22 +33,52 @@ import { NotFoundPage } from './NotFoundPage';
 
 const FIELDS: readonly PatientField[] = ['name', 'email', 'phone', 'dateOfBirth', 'medicalNotes'];
 
-function toForm(p: Patient): PatientFormValues {
+/** The form as typed: text fields, and the date of birth in its three boxes. */
+interface Draft {
+  values: Omit<PatientFormValues, 'dateOfBirth'>;
+  dob: DateParts;
+}
+
+const EMPTY_DRAFT: Draft = { values: { ...EMPTY_PATIENT_FORM }, dob: { ...EMPTY_DATE_PARTS } };
+
+/** The stored patient as the form shows it: the phone number as staff would type it (national when local). */
+function toDraft(p: Patient, country: ReturnType<typeof useClinicCountry>): Draft {
   return {
-    name: p.name,
-    email: p.email ?? '',
-    phone: p.phone ?? '',
-    dateOfBirth: p.dateOfBirth ?? '',
-    medicalNotes: p.medicalNotes ?? '',
+    values: { name: p.name, email: p.email ?? '', phone: formatPhone(p.phone, country), medicalNotes: p.medicalNotes ?? '' },
+    dob: datePartsFromIso(p.dateOfBirth),
   };
+}
+
+function sameDraft(a: Draft, b: Draft): boolean {
+  const fields = ['name', 'email', 'phone', 'medicalNotes'] as const;
+  const parts = ['day', 'month', 'year'] as const;
+  return fields.every((f) => a.values[f] === b.values[f]) && parts.every((p) => a.dob[p].trim() === b.dob[p].trim());
+}
+
+interface Checked {
+  errors: FieldErrors<PatientField>;
+  /** The date box the date-of-birth error is about (null: the whole date). */
+  dobPart: DatePart | null;
+  values: PatientFormValues;
+}
+
+function check(draft: Draft, country: ReturnType<typeof useClinicCountry>): Checked {
+  const dob = readDateParts(draft.dob);
+  const values: PatientFormValues = { ...draft.values, dateOfBirth: dob.ok ? dob.iso : '' };
+  const errors = validatePatient(values, new Date(), country);
+  if (!dob.ok) errors.dateOfBirth = dob.error;
+  return { errors, dobPart: dob.ok ? null : dob.part, values };
 }
 
 /** Create (`/patients/new`) or edit (`/patients/:id/edit`) a patient. */
 export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
   const { id } = useParams();
   const navigate = useNavigate();
-  const [values, setValues] = useState<PatientFormValues>(EMPTY_PATIENT_FORM);
+  const country = useClinicCountry();
+  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const [initial, setInitial] = useState<Draft>(EMPTY_DRAFT);
   const [errors, setErrors] = useState<FieldErrors<PatientField>>({});
+  const [dobPart, setDobPart] = useState<DatePart | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   const [submitted, setSubmitted] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -49,13 +88,17 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
   const [original, setOriginal] = useState<Patient | null>(null);
   useDocumentTitle(mode === 'create' ? 'Add patient' : original ? `Edit ${original.name}` : 'Edit patient');
 
+  const dirty = loadState === 'ready' && !busy && !sameDraft(draft, initial);
+  const { allow, dialog } = useUnsavedChanges(dirty);
+
   useEffect(() => {
     if (mode !== 'edit' || !id) return;
     const controller = new AbortController();
     getPatient(id, controller.signal)
       .then((p) => {
         setOriginal(p);
-        setValues(toForm(p));
+        setDraft(toDraft(p, country));
+        setInitial(toDraft(p, country));
         setLoadState('ready');
       })
       .catch((e: unknown) => {
@@ -67,31 +110,43 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
         }
       });
     return () => controller.abort();
-  }, [mode, id]);
+  }, [mode, id, country]);
 
-  const set = (field: PatientField) => (value: string) => {
-    const next = { ...values, [field]: value };
-    setValues(next);
+  const update = (next: Draft) => {
+    setDraft(next);
     // After the first submit, errors follow the typing so the user sees when a field is fixed.
-    if (submitted) setErrors(validatePatient(next));
+    if (submitted) {
+      const c = check(next, country);
+      setErrors(c.errors);
+      setDobPart(c.dobPart);
+    }
   };
+  const set = (field: Exclude<PatientField, 'dateOfBirth'>) => (value: string) =>
+    update({ ...draft, values: { ...draft.values, [field]: value } });
+
+  const focusError = (found: FieldErrors<PatientField>, part: DatePart | null) =>
+    focusFirstError(FIELDS, found, 'patient-', (field) =>
+      field === 'dateOfBirth' ? `patient-dateOfBirth-${part ?? dateFieldOrder()[0]}` : null,
+    );
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
     setFormError(null);
-    const found = validatePatient(values);
-    setErrors(found);
-    if (Object.keys(found).length > 0) {
-      focusFirstError(FIELDS, found, 'patient-');
+    const c = check(draft, country);
+    setErrors(c.errors);
+    setDobPart(c.dobPart);
+    if (Object.keys(c.errors).length > 0) {
+      focusError(c.errors, c.dobPart);
       return;
     }
     setBusy(true);
     try {
       const saved =
         mode === 'create'
-          ? await createPatient(toPatientInput(values, 'create'))
-          : await updatePatient(id as string, toPatientInput(values, 'edit'));
+          ? await createPatient(toPatientInput(c.values, 'create', country))
+          : await updatePatient(id as string, toPatientInput(c.values, 'edit', country));
+      allow();
       navigate(`/patients/${saved.id}`, {
         state: { flash: mode === 'create' ? 'Patient added.' : 'Changes saved.' },
       });
@@ -100,10 +155,9 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
       if (isApiError(err) && err.fieldErrors.length > 0) {
         const mapped = mapServerErrors(err.fieldErrors, FIELDS);
         setErrors(mapped.fields);
-        setFormError(
-          mapped.other.length > 0 ? mapped.other.join(' ') : 'Please correct the highlighted fields.',
-        );
-        focusFirstError(FIELDS, mapped.fields, 'patient-');
+        setDobPart(null);
+        setFormError(mapped.other.length > 0 ? mapped.other.join(' ') : 'Please correct the highlighted fields.');
+        focusError(mapped.fields, null);
       } else if (isApiError(err) && err.status === 404) {
         setLoadState('not-found');
       } else {
@@ -111,6 +165,11 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
       }
     }
   };
+
+  const phoneNote = useMemo(() => {
+    const preview = draft.values.phone.trim() ? phonePreview(draft.values.phone, country) : null;
+    return preview ? `Will be saved as ${preview}.` : null;
+  }, [draft.values.phone, country]);
 
   if (loadState === 'not-found') return <NotFoundPage what="Patient" />;
   if (loadState === 'loading') return <Loading label="Loading patient…" />;
@@ -129,7 +188,11 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
         )}
       </nav>
       <h1>{title}</h1>
-      {formError && <Alert kind="error">{formError}</Alert>}
+      {formError && (
+        <Alert kind="error" focus={Object.keys(errors).length === 0}>
+          {formError}
+        </Alert>
+      )}
       {loadState === 'ready' && (
         <form onSubmit={onSubmit} noValidate className="card form">
           <Field
@@ -137,7 +200,7 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             label="Full name"
             required
             autoComplete="off"
-            value={values.name}
+            value={draft.values.name}
             onChange={set('name')}
             error={errors.name}
           />
@@ -146,7 +209,7 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             label="Email"
             type="email"
             autoComplete="off"
-            value={values.email}
+            value={draft.values.email}
             onChange={set('email')}
             error={errors.email}
           />
@@ -154,22 +217,22 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             id="patient-phone"
             label="Phone"
             type="tel"
+            inputMode="tel"
             autoComplete="off"
-            hint="International format, starting with + and the country code, e.g. +44 20 7946 0958."
-            value={values.phone}
+            hint={phoneHint(country)}
+            note={phoneNote}
+            value={draft.values.phone}
             onChange={set('phone')}
             error={errors.phone}
           />
-          <Field
+          <DateField
             id="patient-dateOfBirth"
-            label="Date of birth"
-            type="date"
-            min="1900-01-01"
-            max={todayIso()}
-            hint="Not before 1 January 1900 and not in the future."
-            value={values.dateOfBirth}
-            onChange={set('dateOfBirth')}
+            legend="Date of birth"
+            hint={`For example ${formatDate('1985-04-12')}. Not before ${formatDate(EARLIEST_BIRTH_DATE)} and not in the future.`}
+            value={draft.dob}
+            onChange={(dob) => update({ ...draft, dob })}
             error={errors.dateOfBirth}
+            errorPart={dobPart}
           />
           <Field
             id="patient-medicalNotes"
@@ -177,8 +240,8 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             multiline
             rows={6}
             hint="Allergies, medication, conditions. The assistant sees these notes."
-            counter={{ max: NOTES_MAX, count: charCount(values.medicalNotes) }}
-            value={values.medicalNotes}
+            counter={{ max: NOTES_MAX, count: charCount(draft.values.medicalNotes) }}
+            value={draft.values.medicalNotes}
             onChange={set('medicalNotes')}
             error={errors.medicalNotes}
           />
@@ -192,6 +255,7 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
           </div>
         </form>
       )}
+      {dialog}
     </div>
   );
 }

@@ -6,7 +6,7 @@ import { Alert } from '../components/Alert';
 import { Field } from '../components/Field';
 import { focusFirstError } from '../lib/focus';
 import { useDocumentTitle } from '../lib/hooks';
-import { mapServerErrors, PASSWORD_MIN, validateRegister, type FieldErrors, type RegisterValues } from '../lib/validation';
+import { mapServerErrors, PASSWORD_MIN, validateRegister, type FieldErrors, type RegisterValues } from '../lib/rules';
 
 const FIELDS = ['email', 'fullName', 'password'] as const;
 type RegisterField = (typeof FIELDS)[number];
@@ -19,6 +19,7 @@ export function RegisterPage() {
   const [errors, setErrors] = useState<FieldErrors<RegisterField>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   const set = (field: RegisterField) => (value: string) => setValues((v) => ({ ...v, [field]: value }));
 
   const onSubmit = async (e: FormEvent) => {
@@ -35,6 +36,7 @@ export function RegisterPage() {
       await register({ email: values.email.trim(), fullName: values.fullName.trim(), password: values.password });
       navigate('/patients', { replace: true });
     } catch (err) {
+      setAttempt((n) => n + 1);
       if (isApiError(err) && err.fieldErrors.length > 0) {
         const mapped = mapServerErrors(err.fieldErrors, FIELDS);
         setErrors(mapped.fields);
@@ -54,7 +56,11 @@ export function RegisterPage() {
   return (
     <section className="auth-card" aria-labelledby="register-title">
       <h1 id="register-title">Create an account</h1>
-      {formError && <Alert kind="error">{formError}</Alert>}
+      {formError && (
+        <Alert kind="error" focus={Object.keys(errors).length === 0} focusKey={attempt}>
+          {formError}
+        </Alert>
+      )}
       <form onSubmit={onSubmit} noValidate>
         <Field
           id="register-email"

@@ -277,6 +277,7 @@ mod tests {
             patient: PatientContext {
                 name: "Ana".into(),
                 medical_notes: Some("diabetic".into()),
+                ..PatientContext::default()
             },
             history: vec![
                 HistoryTurn {

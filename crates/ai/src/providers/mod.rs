@@ -127,10 +127,15 @@ pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
 
 /// The one reqwest client. The whole-call deadline is enforced by the caller (one timeout per
 /// call, streaming included); the client only bounds connecting.
+///
+/// Redirects are never followed: a 3xx from the configured base URL would otherwise resend the
+/// prompt (patient data) and, for a same-host redirect, the API key to wherever it points. A
+/// redirect is an unusable answer (502) instead.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_idle_timeout(POOL_IDLE)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("dental-assistant-ai/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
@@ -139,9 +144,9 @@ pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// Largest error body read from an upstream (bodies are classified, never passed on).
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
-/// Largest unary success body accepted.
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest unary success body accepted. A 2,048-token answer is a few tens of kilobytes of JSON.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// Retry-After sent when the upstream gives no delay.
 const DEFAULT_RETRY_AFTER: u64 = 30;
 
@@ -158,10 +163,17 @@ pub(crate) fn transport_error(err: &reqwest::Error) -> UpstreamError {
     }
 }
 
-/// Reads a body up to `limit` bytes.
+/// Reads a body up to `limit` bytes. A declared or actual length above the limit ends the read
+/// at once (the connection is dropped, not drained), so a hostile upstream cannot make the
+/// service buffer more than `limit`.
 pub(crate) async fn read_body(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, UpstreamError> {
     use futures::StreamExt;
-    let mut body = Vec::new();
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(UpstreamError::bad("model response body too large (declared length)"));
+    }
+    let capacity = declared.map_or(0, |length| usize::try_from(length).unwrap_or(limit).min(limit));
+    let mut body = Vec::with_capacity(capacity);
     let mut stream = response.bytes_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|err| transport_error(&err))?;
@@ -190,6 +202,9 @@ pub(crate) struct ErrorInfo {
     pub code_text: Option<String>,
     pub message: Option<String>,
     pub retry_delay_secs: Option<u64>,
+    /// The body was a JSON error object written by the model server itself (not an HTML page,
+    /// plain text or nothing, which is what a proxy in front of it writes).
+    pub from_json: bool,
 }
 
 impl ErrorInfo {
@@ -217,17 +232,23 @@ impl ErrorInfo {
                     code_text,
                     message,
                     retry_delay_secs,
+                    from_json: true,
                 })
             }
             Some(Value::String(message)) => Some(Self {
                 message: Some(message.clone()),
+                from_json: true,
                 ..Self::default()
             }),
-            Some(other) if !other.is_null() && other != &Value::Bool(false) => Some(Self::default()),
+            Some(other) if !other.is_null() && other != &Value::Bool(false) => Some(Self {
+                from_json: true,
+                ..Self::default()
+            }),
             _ if object.get("object").and_then(Value::as_str) == Some("error") => Some(Self {
                 code: object.get("code").and_then(Value::as_i64),
                 kind: object.get("type").and_then(Value::as_str).map(str::to_owned),
                 message: object.get("message").and_then(Value::as_str).map(str::to_owned),
+                from_json: true,
                 ..Self::default()
             }),
             _ => None,
@@ -301,6 +322,11 @@ fn clamp_retry(secs: Option<u64>) -> u64 {
 }
 
 /// Maps an upstream error (HTTP status or in-band code/status) to the contract's outcomes.
+///
+/// Overloaded / unavailable (503) is what the model server itself says: HTTP 503, or its JSON
+/// error naming `UNAVAILABLE`, `unavailable_error`, "overloaded" or "Loading model". A 502 or 504
+/// with an HTML, plain-text or empty body comes from a proxy in front of the server and says
+/// nothing about the model's load: it is a bad gateway (502), like any other unusable answer.
 pub(crate) fn classify(
     http_status: Option<StatusCode>,
     info: &ErrorInfo,
@@ -322,11 +348,16 @@ pub(crate) fn classify(
             retry_after_secs: clamp_retry(delay),
         };
     }
+    if http_status.is_some() && !info.from_json && matches!(code, 502 | 504) {
+        return UpstreamError::bad(format!("a proxy answered {code} without a model error body ({reason})"));
+    }
+    if (300..400).contains(&code) {
+        return UpstreamError::bad(format!("redirect {code} refused (redirects are never followed)"));
+    }
     if code == 504 || code == 408 || status_text == "DEADLINE_EXCEEDED" {
         return UpstreamError::Timeout;
     }
     if code == 503
-        || code == 502
         || status_text == "UNAVAILABLE"
         || kind_is("unavailable_error")
         || message.contains("overloaded")
@@ -413,10 +444,31 @@ mod tests {
         let of = |code: u16| classify(Some(StatusCode::from_u16(code).unwrap()), &none, None);
         assert_eq!(of(429), UpstreamError::RateLimited { retry_after_secs: 30 });
         assert!(matches!(of(503), UpstreamError::Unavailable(_)));
-        assert_eq!(of(504), UpstreamError::Timeout);
-        for code in [400, 401, 403, 404, 500] {
+        assert_eq!(of(408), UpstreamError::Timeout);
+        // A proxy's page (no JSON error body) for 502/504 says nothing about the model.
+        for code in [301, 307, 400, 401, 403, 404, 500, 502, 504] {
             assert!(matches!(of(code), UpstreamError::BadGateway(_)), "{code}");
         }
+        let json = |code: i64, status: &str, message: &str| ErrorInfo {
+            code: Some(code),
+            status: Some(status.to_owned()),
+            message: Some(message.to_owned()),
+            from_json: true,
+            ..ErrorInfo::default()
+        };
+        let http = |code: u16| Some(StatusCode::from_u16(code).unwrap());
+        assert_eq!(
+            classify(http(504), &json(504, "DEADLINE_EXCEEDED", "Deadline exceeded"), None),
+            UpstreamError::Timeout
+        );
+        assert!(matches!(
+            classify(http(502), &json(502, "UNAVAILABLE", "The model is overloaded."), None),
+            UpstreamError::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify(http(502), &json(502, "", "Bad gateway."), None),
+            UpstreamError::BadGateway(_)
+        ));
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", "7".parse().unwrap());
         assert_eq!(

@@ -241,7 +241,7 @@ mod tests {
         Prompt::build(&ChatRequest {
             patient: PatientContext {
                 name: "Ana".into(),
-                medical_notes: None,
+                ..PatientContext::default()
             },
             history: vec![HistoryTurn {
                 role: TurnRole::User,

@@ -7,6 +7,12 @@
 //! `data` joined with `\n`), decodes UTF-8 only once a whole line is buffered (so a character
 //! split across reads is never damaged), and buffers lines that start a JSON value until the
 //! value is complete.
+//!
+//! Every buffer is bounded: a line ([`LINE_LIMIT`]), one event's data ([`EVENT_LIMIT`]), a raw
+//! JSON value ([`RAW_LIMIT`]), the whole body ([`STREAM_BYTES_LIMIT`]) and the reply text
+//! ([`REPLY_TEXT_LIMIT`]). Passing one ends the stream with a 502 and drops the upstream
+//! connection at once, so a server that streams megabytes without a newline costs at most
+//! about one line limit of memory.
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -15,7 +21,16 @@ use std::collections::VecDeque;
 use super::{ChunkStream, StreamChunk, UpstreamError, transport_error};
 
 /// Largest raw JSON value (outside `data:`) collected before giving up on it.
-const RAW_LIMIT: usize = 64 * 1024;
+pub const RAW_LIMIT: usize = 64 * 1024;
+/// Longest line accepted. Events here are small text deltas (no images are ever requested),
+/// so this is generous without letting one line grow without end.
+pub const LINE_LIMIT: usize = 1024 * 1024;
+/// Largest data of one event (multi-line `data:` joined).
+pub const EVENT_LIMIT: usize = 1024 * 1024;
+/// Largest whole streamed body, framing and usage included.
+pub const STREAM_BYTES_LIMIT: u64 = 8 * 1024 * 1024;
+/// Largest reply text (the sum of the deltas): far above any output-token budget sent.
+pub const REPLY_TEXT_LIMIT: usize = 256 * 1024;
 
 /// What the decoder found.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +41,8 @@ pub enum SseItem {
     Raw(Value),
     /// Raw text that never became JSON.
     Garbage,
+    /// A line or an event passed its limit; nothing more is decoded.
+    TooLarge,
 }
 
 /// Incremental decoder; feed it bytes as they arrive.
@@ -35,6 +52,8 @@ pub struct SseDecoder {
     after_cr: bool,
     data: Option<String>,
     raw: String,
+    /// Set once a limit was passed: the rest of the input is ignored.
+    overflowed: bool,
 }
 
 impl SseDecoder {
@@ -46,6 +65,9 @@ impl SseDecoder {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseItem> {
         let mut items = Vec::new();
         for &byte in bytes {
+            if self.overflowed {
+                break;
+            }
             if self.after_cr {
                 self.after_cr = false;
                 if byte == b'\n' {
@@ -58,16 +80,28 @@ impl SseDecoder {
                     self.end_line(&mut items);
                 }
                 b'\n' => self.end_line(&mut items),
+                _ if self.line.len() >= LINE_LIMIT => self.overflow(&mut items),
                 _ => self.line.push(byte),
             }
         }
         items
     }
 
+    fn overflow(&mut self, items: &mut Vec<SseItem>) {
+        self.overflowed = true;
+        self.line = Vec::new();
+        self.data = None;
+        self.raw = String::new();
+        items.push(SseItem::TooLarge);
+    }
+
     /// Call at end of input. An event without its closing blank line is incomplete and dropped
     /// (per the SSE rules); leftover raw text is reported as garbage.
     pub fn finish(&mut self) -> Vec<SseItem> {
         let mut items = Vec::new();
+        if self.overflowed {
+            return items;
+        }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             let text = String::from_utf8_lossy(&line).into_owned();
@@ -108,6 +142,12 @@ impl SseDecoder {
             None => (text.as_ref(), ""),
         };
         if field == "data" {
+            let joined = self.data.as_ref().map_or(0, |data| data.len() + 1) + value.len();
+            if joined > EVENT_LIMIT {
+                drop(text);
+                self.overflow(items);
+                return;
+            }
             match &mut self.data {
                 Some(data) => {
                     data.push('\n');
@@ -152,6 +192,10 @@ struct Drive<P> {
     parser: P,
     pending: VecDeque<Result<StreamChunk, UpstreamError>>,
     finished: bool,
+    /// Body bytes read so far.
+    read: u64,
+    /// Reply text passed on so far.
+    text: usize,
 }
 
 impl<P: EventParser> Drive<P> {
@@ -161,6 +205,9 @@ impl<P: EventParser> Drive<P> {
                 SseItem::Event(data) => self.parser.on_event(&data),
                 SseItem::Raw(value) => self.parser.on_raw(&value),
                 SseItem::Garbage => vec![Err(UpstreamError::bad("unparseable text in the model stream"))],
+                SseItem::TooLarge => vec![Err(UpstreamError::bad(
+                    "a line or event of the model stream is larger than this service accepts",
+                ))],
             };
             self.pending.extend(produced);
         }
@@ -175,21 +222,40 @@ pub fn drive<P: EventParser>(response: reqwest::Response, parser: P) -> ChunkStr
         parser,
         pending: VecDeque::new(),
         finished: false,
+        read: 0,
+        text: 0,
     };
     futures::stream::unfold(state, |mut state| async move {
         loop {
             if state.finished {
                 return None;
             }
-            if let Some(item) = state.pending.pop_front() {
+            if let Some(mut item) = state.pending.pop_front() {
+                if let Ok(StreamChunk::Delta(text)) = &item {
+                    state.text += text.len();
+                    if state.text > REPLY_TEXT_LIMIT {
+                        item = Err(UpstreamError::bad(
+                            "the model reply is longer than this service accepts",
+                        ));
+                    }
+                }
                 if !matches!(item, Ok(StreamChunk::Delta(_))) {
                     state.finished = true;
                     state.pending.clear();
+                    // Close the upstream connection now, not when the consumer lets go.
+                    state.bytes = futures::stream::empty().boxed();
                 }
                 return Some((item, state));
             }
             match state.bytes.next().await {
                 Some(Ok(bytes)) => {
+                    state.read += bytes.len() as u64;
+                    if state.read > STREAM_BYTES_LIMIT {
+                        state.pending.push_back(Err(UpstreamError::bad(
+                            "the model stream is larger than this service accepts",
+                        )));
+                        continue;
+                    }
                     let items = state.decoder.feed(&bytes);
                     state.absorb(items);
                 }
@@ -256,6 +322,32 @@ mod tests {
     fn raw_json_without_trailing_newline_is_parsed_at_eof() {
         let items = decode_in_pieces(b"{\"error\":\"boom\"}", 3);
         assert!(matches!(&items[0], SseItem::Raw(v) if v["error"] == "boom"));
+    }
+
+    #[test]
+    fn a_line_without_end_stops_at_the_limit() {
+        let mut decoder = SseDecoder::new();
+        let mut items = decoder.feed(b"data: ");
+        let piece = vec![b'a'; 64 * 1024];
+        for _ in 0..(LINE_LIMIT / piece.len() + 2) {
+            items.extend(decoder.feed(&piece));
+        }
+        assert_eq!(items, vec![SseItem::TooLarge]);
+        assert!(decoder.line.capacity() <= LINE_LIMIT);
+        // Nothing more is decoded, not even a well-formed event.
+        assert!(decoder.feed(b"\n\ndata: x\n\n").is_empty());
+        assert!(decoder.finish().is_empty());
+    }
+
+    #[test]
+    fn an_event_of_many_data_lines_stops_at_the_limit() {
+        let mut decoder = SseDecoder::new();
+        let line = format!("data: {}\n", "b".repeat(1000));
+        let mut items = Vec::new();
+        for _ in 0..(EVENT_LIMIT / 1000 + 2) {
+            items.extend(decoder.feed(line.as_bytes()));
+        }
+        assert_eq!(items, vec![SseItem::TooLarge]);
     }
 
     #[test]

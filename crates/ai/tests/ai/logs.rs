@@ -1,6 +1,7 @@
 //! No patient data in logs: run the real binary at `RUST_LOG=trace` against a fake Gemini, send
 //! patient data through every route (success, model failure, emergency, rejected body) and search
-//! everything it wrote.
+//! everything it wrote. With the default `AI_REDACT_PHI=auto`, the fake Gemini must not have
+//! received the patient's identifiers either.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -12,13 +13,17 @@ use serde_json::json;
 use crate::support::{FakeServer, GEMINI_KEY, Reply, TOKEN};
 
 const NAME: &str = "Zebulon Quixote";
-const NOTES: &str = "notes-marker-7781 takes warfarin";
+const NOTES: &str =
+    "notes-marker-7781 takes warfarin; reach Zebulon at zeb.quixote@example.net or (555) 010-4477, born 23/11/1979";
+const EMAIL: &str = "zeb.quixote@example.net";
+const PHONE: &str = "+15550104477";
+const BIRTH_DATE: &str = "1979-11-23";
 const MESSAGE: &str = "message-marker-5512 how often should I floss?";
 const EMERGENCY: &str = "marker-9931 my face is swollen and I can't breathe";
 
 fn body(message: &str) -> serde_json::Value {
     json!({
-        "patient": {"name": NAME, "medicalNotes": NOTES},
+        "patient": {"name": NAME, "medicalNotes": NOTES, "email": EMAIL, "phone": PHONE, "dateOfBirth": BIRTH_DATE},
         "history": [{"role": "user", "content": "history-marker-4410"}],
         "message": message,
     })
@@ -131,9 +136,19 @@ async fn no_patient_name_notes_or_message_text_reaches_the_logs() {
     assert!(logs.contains("request finished"), "nothing was captured: {logs}");
     assert!(logs.contains("model call failed"));
     assert!(logs.contains("triage detected"));
-    for secret in [
+    let identifiers = [
         NAME,
         "Zebulon",
+        "Quixote",
+        EMAIL,
+        "zeb.quixote",
+        PHONE,
+        "010-4477",
+        "4477",
+        BIRTH_DATE,
+        "1979",
+    ];
+    for secret in identifiers.iter().chain(&[
         "notes-marker-7781",
         "warfarin",
         "message-marker-5512",
@@ -142,7 +157,21 @@ async fn no_patient_name_notes_or_message_text_reaches_the_logs() {
         "floss",
         GEMINI_KEY,
         TOKEN,
-    ] {
+    ]) {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs:\n{logs}");
+    }
+    // Gemini is a cloud model: the prompts it received name the patient by placeholder only.
+    let received: Vec<String> = failing
+        .requests()
+        .iter()
+        .chain(streaming.requests().iter())
+        .map(|request| request.body.to_string())
+        .collect();
+    assert!(!received.is_empty());
+    for body in &received {
+        assert!(body.contains("⟦NAME_1⟧") && body.contains("warfarin"), "{body}");
+        for secret in identifiers {
+            assert!(!body.contains(secret), "{secret:?} reached the cloud model: {body}");
+        }
     }
 }

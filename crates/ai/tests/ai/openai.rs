@@ -115,11 +115,12 @@ async fn unary_errors_of_every_server_map_to_the_contract() {
             502,
             "ai_bad_gateway",
         ),
+        // A proxy's own 502/504 page says nothing about the model's load: bad gateway, not 503.
         (
             "nginx 502 html",
             Reply::raw(502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
-            503,
-            "ai_unavailable",
+            502,
+            "ai_bad_gateway",
         ),
         (
             "nginx 504 html",
@@ -128,8 +129,47 @@ async fn unary_errors_of_every_server_map_to_the_contract() {
                 "text/html",
                 "<html><body><h1>504 Gateway Time-out</h1></body></html>",
             ),
-            504,
-            "ai_timeout",
+            502,
+            "ai_bad_gateway",
+        ),
+        ("empty 502", Reply::raw(502, "text/plain", ""), 502, "ai_bad_gateway"),
+        ("empty 504", Reply::raw(504, "text/plain", ""), 502, "ai_bad_gateway"),
+        (
+            "envoy plain-text 503",
+            Reply::raw(
+                503,
+                "text/plain",
+                "upstream connect error or disconnect/reset before headers",
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "llama.cpp 503 json",
+            Reply::json(
+                503,
+                &json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}),
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "json 502 naming an overloaded model",
+            Reply::json(
+                502,
+                &json!({"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": null, "code": null}}),
+            ),
+            503,
+            "ai_unavailable",
+        ),
+        (
+            "json 502 without an overload",
+            Reply::json(
+                502,
+                &json!({"error": {"message": "Bad gateway.", "type": "server_error", "param": null, "code": null}}),
+            ),
+            502,
+            "ai_bad_gateway",
         ),
         (
             "html 200",
@@ -287,4 +327,37 @@ async fn emergencies_never_reach_the_openai_server() {
     let (_, events) = app.stream("Yawned and now my jaw's stuck open").await;
     assert_eq!(events.last().unwrap().0, "done");
     assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn long_medical_notes_reach_the_model_whole_and_a_cut_is_said() {
+    let fake = FakeServer::start(Reply::json(200, &completion(json!("Noted."), "stop"))).await;
+    let app = TestApp::openai(fake.base(), T).await;
+    let notes = format!(
+        "{} Severe allergy to latex and articaine.",
+        "Check-up 2019, no caries, gums healthy, reviewed hygiene routine with the patient. ".repeat(12)
+    );
+    assert!(notes.find("latex").unwrap() > 900);
+    let body = json!({"patient": {"name": "Test Patient", "medicalNotes": notes}, "message": "Can I have a filling?"});
+    let (status, _, _) = app.chat_with(&body).await;
+    assert_eq!(status, 200);
+    let context = fake.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(context.contains("Severe allergy to latex and articaine."), "{context}");
+    assert!(!context.contains("Left out for length"));
+
+    let huge = "Tooth 46 crown, bite adjusted, patient content with the result. ".repeat(400);
+    let body = json!({"patient": {"name": "Test Patient", "medicalNotes": huge}, "message": "Can I have a filling?"});
+    app.chat_with(&body).await;
+    let context = fake.requests()[1].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        context.contains("Left out for length: the medical notes are cut after"),
+        "{context}"
+    );
+    assert!(context.len() < huge.len() / 2);
 }

@@ -2,10 +2,11 @@
 //! SSE reader.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ai::config::{Config, ProviderConfig};
+use ai::config::{Config, ProviderConfig, RedactMode};
 use ai::{AppState, serve};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -24,9 +25,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(provider: ProviderConfig, timeout: Duration) -> Self {
+        Self::spawn_redacting(provider, timeout, RedactMode::Auto).await
+    }
+
+    pub async fn spawn_redacting(provider: ProviderConfig, timeout: Duration, redact: RedactMode) -> Self {
         let mut config = Config::for_tests(TOKEN);
         config.provider = provider;
         config.timeout = timeout;
+        config.redact_phi = redact;
         let state = AppState::new(&config).unwrap();
         Self::spawn_state(state).await
     }
@@ -58,13 +64,20 @@ impl TestApp {
     }
 
     pub async fn openai(base_url: String, timeout: Duration) -> Self {
-        Self::spawn(
+        Self::openai_redacting(base_url, timeout, RedactMode::Auto).await
+    }
+
+    /// An OpenAI-compatible provider (the fakes listen on loopback, which `auto` leaves
+    /// unredacted; `Always` stands in for a cloud host).
+    pub async fn openai_redacting(base_url: String, timeout: Duration, redact: RedactMode) -> Self {
+        Self::spawn_redacting(
             ProviderConfig::OpenAi {
                 base_url,
                 api_key: Some(SecretString::from(OPENAI_KEY)),
                 model: "local-model".into(),
             },
             timeout,
+            redact,
         )
         .await
     }
@@ -74,7 +87,11 @@ impl TestApp {
     }
 
     pub async fn chat(&self, message: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let response = self.post("/v1/chat").json(&chat_body(message)).send().await.unwrap();
+        self.chat_with(&chat_body(message)).await
+    }
+
+    pub async fn chat_with(&self, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self.post("/v1/chat").json(body).send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.json().await.unwrap();
@@ -82,12 +99,11 @@ impl TestApp {
     }
 
     pub async fn stream(&self, message: &str) -> (u16, Vec<(String, Value)>) {
-        let response = self
-            .post("/v1/chat/stream")
-            .json(&chat_body(message))
-            .send()
-            .await
-            .unwrap();
+        self.stream_with(&chat_body(message)).await
+    }
+
+    pub async fn stream_with(&self, body: &Value) -> (u16, Vec<(String, Value)>) {
+        let response = self.post("/v1/chat/stream").json(body).send().await.unwrap();
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -158,7 +174,8 @@ pub struct Reply {
     pub pieces: Vec<usize>,
     /// Wait before the status line.
     pub delay: Duration,
-    /// Stop after this many body bytes and hold the connection open (for timeouts).
+    /// Stop after this many body bytes and hold the connection open until the client closes it
+    /// (for timeouts and cancellation; the moment of the close is recorded).
     pub stall_after: Option<usize>,
 }
 
@@ -218,28 +235,56 @@ impl Recorded {
     }
 }
 
-/// A fake model server on 127.0.0.1:0 answering every request with the same reply.
+/// A fake model server on 127.0.0.1:0 answering every request with the same reply (or, from
+/// [`FakeServer::start_sequence`], the n-th request with the n-th reply, the last one repeating).
 pub struct FakeServer {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<Recorded>>>,
+    /// When the client closed a stalled connection.
+    pub closed: Arc<Mutex<Vec<Instant>>>,
+    /// Body bytes written so far, over all connections.
+    pub written: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    log: Arc<Mutex<Vec<Recorded>>>,
+    closed: Arc<Mutex<Vec<Instant>>>,
+    written: Arc<AtomicU64>,
 }
 
 impl FakeServer {
     pub async fn start(reply: Reply) -> Self {
+        Self::start_sequence(vec![reply]).await
+    }
+
+    pub async fn start_sequence(replies: Vec<Reply>) -> Self {
+        assert!(!replies.is_empty());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let task_log = log.clone();
+        let shared = Shared {
+            log: Arc::new(Mutex::new(Vec::new())),
+            closed: Arc::new(Mutex::new(Vec::new())),
+            written: Arc::new(AtomicU64::new(0)),
+        };
+        let task_shared = shared.clone();
         tokio::spawn(async move {
+            let mut accepted = 0usize;
             while let Ok((socket, _)) = listener.accept().await {
-                let reply = reply.clone();
-                let log = task_log.clone();
+                let reply = replies[accepted.min(replies.len() - 1)].clone();
+                accepted += 1;
+                let shared = task_shared.clone();
                 tokio::spawn(async move {
-                    let _ = handle(socket, reply, log).await;
+                    let _ = handle(socket, reply, shared).await;
                 });
             }
         });
-        Self { addr, log }
+        Self {
+            addr,
+            log: shared.log,
+            closed: shared.closed,
+            written: shared.written,
+        }
     }
 
     pub fn base(&self) -> String {
@@ -249,9 +294,28 @@ impl FakeServer {
     pub fn requests(&self) -> Vec<Recorded> {
         self.log.lock().unwrap().clone()
     }
+
+    /// Waits up to `limit` for a stalled connection to be closed by the client; when it was.
+    pub async fn wait_closed(&self, limit: Duration) -> Option<Instant> {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = self.closed.lock().unwrap().first().copied() {
+                return Some(at);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
 }
 
-async fn handle(mut socket: TcpStream, reply: Reply, log: Arc<Mutex<Vec<Recorded>>>) -> std::io::Result<()> {
+async fn handle(mut socket: TcpStream, reply: Reply, shared: Shared) -> std::io::Result<()> {
+    let log = shared.log;
     socket.set_nodelay(true)?;
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -310,6 +374,7 @@ async fn handle(mut socket: TcpStream, reply: Reply, log: Arc<Mutex<Vec<Recorded
     let body = &reply.body[..limit];
     if reply.pieces.is_empty() {
         socket.write_all(body).await?;
+        shared.written.fetch_add(body.len() as u64, Ordering::Relaxed);
     } else {
         let mut offset = 0;
         for size in reply.pieces.iter().cycle() {
@@ -319,13 +384,28 @@ async fn handle(mut socket: TcpStream, reply: Reply, log: Arc<Mutex<Vec<Recorded
             let end = (offset + size).min(body.len());
             socket.write_all(&body[offset..end]).await?;
             socket.flush().await?;
+            shared.written.fetch_add((end - offset) as u64, Ordering::Relaxed);
             offset = end;
             tokio::time::sleep(Duration::from_micros(300)).await;
         }
     }
     socket.flush().await?;
     if reply.stall_after.is_some() {
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        // Hold the connection until the client closes it (EOF or reset), at most 30 s.
+        let mut scratch = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match socket.read(&mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        if closed.is_ok() {
+            shared.closed.lock().unwrap().push(Instant::now());
+            return Ok(());
+        }
     }
     socket.shutdown().await?;
     Ok(())

@@ -118,6 +118,7 @@ pub async fn context(
     let patient = PatientContext {
         name: first.name.clone(),
         medical_notes: first.medical_notes.clone(),
+        ..PatientContext::default()
     };
     let history = rows
         .into_iter()
