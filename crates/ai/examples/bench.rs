@@ -21,7 +21,7 @@ use futures::StreamExt;
 use shared::ai::Usage;
 
 const REQUESTS: usize = 2_000;
-const TOKEN: &str = "bench-token";
+const TOKEN: &str = "bench-token-0123456789-0123456789-0123";
 
 struct InstantProvider;
 

@@ -268,6 +268,10 @@ impl TryFrom<Args> for Config {
         )?;
         let service_token =
             non_empty(args.ai_service_token).ok_or_else(|| ConfigError::new("AI_SERVICE_TOKEN", "is required"))?;
+        // The api enforces the same floor: a shared secret short enough to guess is no secret.
+        if service_token.len() < 32 {
+            return Err(ConfigError::new("AI_SERVICE_TOKEN", "must be at least 32 bytes"));
+        }
         let timeout_text = non_empty(args.ai_timeout_secs).unwrap_or_else(|| "60".to_owned());
         let timeout_secs: u64 = timeout_text
             .parse()
@@ -349,7 +353,7 @@ mod tests {
 
     fn args() -> Args {
         Args {
-            ai_service_token: Some("secret".into()),
+            ai_service_token: Some("secret-secret-secret-secret-secret".into()),
             ..Args::default()
         }
     }
@@ -366,6 +370,19 @@ mod tests {
     fn missing_token_names_the_variable() {
         let err = Config::try_from(Args::default()).unwrap_err();
         assert_eq!(err.to_string(), "invalid configuration: AI_SERVICE_TOKEN is required");
+    }
+
+    #[test]
+    fn short_token_is_refused() {
+        let err = Config::try_from(Args {
+            ai_service_token: Some("x".repeat(31)),
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: AI_SERVICE_TOKEN must be at least 32 bytes"
+        );
     }
 
     #[test]

@@ -42,16 +42,22 @@ fn invalid_configuration_exits_non_zero_with_one_line_naming_the_variable() {
     let cases: [(&[(&str, &str)], &str); 5] = [
         (&[], "AI_SERVICE_TOKEN"),
         (
-            &[("AI_SERVICE_TOKEN", "t"), ("AI_PROVIDER", "gemini")],
+            &[
+                ("AI_SERVICE_TOKEN", "t-0123456789-0123456789-0123456789"),
+                ("AI_PROVIDER", "gemini"),
+            ],
             "GEMINI_API_KEY",
         ),
         (
-            &[("AI_SERVICE_TOKEN", "t"), ("AI_TIMEOUT_SECS", "soon")],
+            &[
+                ("AI_SERVICE_TOKEN", "t-0123456789-0123456789-0123456789"),
+                ("AI_TIMEOUT_SECS", "soon"),
+            ],
             "AI_TIMEOUT_SECS",
         ),
         (
             &[
-                ("AI_SERVICE_TOKEN", "t"),
+                ("AI_SERVICE_TOKEN", "t-0123456789-0123456789-0123456789"),
                 ("AI_PROVIDER", "openai"),
                 ("OPENAI_BASE_URL", "http://api.example.com"),
                 ("OPENAI_MODEL", "m"),
@@ -59,7 +65,10 @@ fn invalid_configuration_exits_non_zero_with_one_line_naming_the_variable() {
             "OPENAI_BASE_URL",
         ),
         (
-            &[("AI_SERVICE_TOKEN", "t"), ("AI_REDACT_PHI", "maybe")],
+            &[
+                ("AI_SERVICE_TOKEN", "t-0123456789-0123456789-0123456789"),
+                ("AI_REDACT_PHI", "maybe"),
+            ],
             "AI_REDACT_PHI",
         ),
     ];
@@ -80,7 +89,7 @@ fn invalid_configuration_exits_non_zero_with_one_line_naming_the_variable() {
 fn sigterm_stops_the_service_with_exit_code_zero() {
     let mut child = command()
         .envs([
-            ("AI_SERVICE_TOKEN", "t"),
+            ("AI_SERVICE_TOKEN", "t-0123456789-0123456789-0123456789"),
             ("AI_BIND", "127.0.0.1:0"),
             ("RUST_LOG", "info"),
         ])

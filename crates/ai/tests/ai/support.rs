@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub const TOKEN: &str = "test-service-token";
+pub const TOKEN: &str = "test-service-token-0123456789-0123456789";
 pub const GEMINI_KEY: &str = "gemini-test-key";
 pub const OPENAI_KEY: &str = "openai-test-key";
 
