@@ -4,7 +4,8 @@
 //! `cargo xtask triage eval [--texts] [--sweep]`. `--texts` lists misses and false alarms of the
 //! dev files and the test split; blind sets are only ever reported as aggregates. `--sweep`
 //! prints recall and false alarms at other thresholds (aggregates only), which is how the
-//! threshold was chosen.
+//! threshold was chosen. `--write-baseline` records the blind sets' figures in
+//! `crates/ai/data/eval_baseline.json`, the floor the blind-baseline test holds them to.
 
 use ai::triage::corpus::{self, Case};
 use ai::triage::eval::Report;
@@ -23,9 +24,21 @@ fn sweep(report: &Report) {
     println!("  sweep (threshold: recall/false alarms) {}", line.join("  "));
 }
 
+/// Four decimals, rounded towards the side the test allows (recall down, false alarms up), so a
+/// baseline is never missed by its own run through a rounding error.
+fn floor4(value: f64) -> f64 {
+    (value * 10_000.0).floor() / 10_000.0
+}
+
+fn ceil4(value: f64) -> f64 {
+    (value * 10_000.0).ceil() / 10_000.0
+}
+
 fn main() -> anyhow::Result<()> {
     let texts = std::env::args().any(|arg| arg == "--texts");
     let sweeping = std::env::args().any(|arg| arg == "--sweep");
+    let write_baseline = std::env::args().any(|arg| arg == "--write-baseline");
+    let mut baseline = serde_json::Map::new();
     let data = corpus::data_dir();
     let triager = Triager::new();
     println!("threshold {THRESHOLD}");
@@ -60,6 +73,18 @@ fn main() -> anyhow::Result<()> {
         if sweeping {
             sweep(&report);
         }
+        let counts = report.counts();
+        let key = name.trim_start_matches("blind/").to_owned();
+        baseline.insert(
+            key,
+            serde_json::json!({"recall": floor4(counts.recall()), "false_alarm_rate": ceil4(counts.false_alarm_rate())}),
+        );
+    }
+    if write_baseline {
+        let path = data.join("eval_baseline.json");
+        let body = serde_json::json!({"threshold": THRESHOLD, "sets": baseline});
+        std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&body)?))?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

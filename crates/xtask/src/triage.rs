@@ -24,6 +24,9 @@ pub enum TriageCmd {
         /// Also print recall and false alarms at other thresholds (aggregates only).
         #[arg(long)]
         sweep: bool,
+        /// Record the blind sets' figures as the baseline CI holds them to.
+        #[arg(long)]
+        write_baseline: bool,
     },
 }
 
@@ -35,13 +38,20 @@ pub fn triage(root: &Path, cmd: &TriageCmd) -> Result<()> {
             cargo.args(["--features", "train", "--example", "triage_train"]);
             run(&mut cargo, "triage training")
         }
-        TriageCmd::Eval { texts, sweep } => {
+        TriageCmd::Eval {
+            texts,
+            sweep,
+            write_baseline,
+        } => {
             cargo.args(["--example", "triage_eval", "--"]);
             if *texts {
                 cargo.arg("--texts");
             }
             if *sweep {
                 cargo.arg("--sweep");
+            }
+            if *write_baseline {
+                cargo.arg("--write-baseline");
             }
             run(&mut cargo, "triage evaluation")
         }

@@ -18,10 +18,10 @@
 //! table at run time and unseen features cost nothing. Values: 1 for concepts, cues and rule rows;
 //! the n-gram groups are scaled by 1/sqrt(count) so long emails do not outweigh short texts.
 
-use regex::bytes::Regex;
+use regex::bytes::{RegexSet, RegexSetBuilder};
 
 use super::rules::{RuleMatcher, expand};
-use super::text::{Prepared, TextRules, compile};
+use super::text::{Prepared, TextRules};
 
 /// Bump whenever a change here (or in [`super::text`] or [`super::rules`]) changes the features a
 /// message gets: the committed model records it and a test refuses a model built by another.
@@ -335,6 +335,8 @@ pub struct Features {
     pub values: Vec<(u64, f32)>,
     /// Names of the concepts present in the live text (for tests and tuning).
     pub present: Vec<&'static str>,
+    /// Made from the trainer's hurried copy of a message (see `train::hurried`).
+    pub hurried: bool,
 }
 
 /// 64-bit FNV-1a: stable across platforms and releases, unlike `std`'s hasher.
@@ -369,25 +371,20 @@ fn hash(parts: &[&[u8]]) -> u64 {
     parts.iter().fold(Fnv::new(), |h, part| h.write(part).write(b"\x1f")).finish()
 }
 
-struct Concept {
-    name: &'static str,
-    scope: Scope,
-    regex: Regex,
-}
-
 /// Turns a message into [`Features`]; build once and share.
 pub struct Featuriser {
     text: TextRules,
     rules: RuleMatcher,
-    concepts: Vec<Concept>,
-    cues: Vec<(&'static str, Regex)>,
+    /// Every concept lexicon in one set: one pass over each view finds them all.
+    concepts: RegexSet,
+    cues: RegexSet,
     pairs: Vec<(usize, usize)>,
 }
 
 impl std::fmt::Debug for Featuriser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Featuriser")
-            .field("concepts", &self.concepts.len())
+            .field("concepts", &CONCEPTS.len())
             .finish_non_exhaustive()
     }
 }
@@ -398,21 +395,21 @@ impl Default for Featuriser {
     }
 }
 
-fn word_regex(source: &str) -> Regex {
-    compile(&format!(r"\b(?:{})\b", expand(source)))
+fn word_pattern(source: &str) -> String {
+    format!(r"\b(?:{})\b", expand(source))
+}
+
+fn regex_set(patterns: Vec<String>) -> RegexSet {
+    match RegexSetBuilder::new(patterns).unicode(false).build() {
+        Ok(set) => set,
+        // The lexicons are compiled into the binary and covered by tests; a broken one is a bug.
+        Err(err) => panic!("invalid triage lexicon: {err}"),
+    }
 }
 
 impl Featuriser {
     pub fn new() -> Self {
-        let concepts: Vec<Concept> = CONCEPTS
-            .iter()
-            .map(|(name, scope, source)| Concept {
-                name,
-                scope: *scope,
-                regex: word_regex(source),
-            })
-            .collect();
-        let index = |name: &str| match concepts.iter().position(|concept| concept.name == name) {
+        let index = |name: &str| match CONCEPTS.iter().position(|(concept, _, _)| *concept == name) {
             Some(index) => index,
             None => panic!("pair names unknown concept {name}"),
         };
@@ -420,18 +417,18 @@ impl Featuriser {
         Self {
             text: TextRules::new(),
             rules: RuleMatcher::new(),
-            cues: CUES
-                .iter()
-                .map(|(name, source)| {
-                    let regex = if *name == "question" {
-                        compile(source)
-                    } else {
-                        word_regex(source)
-                    };
-                    (*name, regex)
-                })
-                .collect(),
-            concepts,
+            concepts: regex_set(CONCEPTS.iter().map(|(_, _, source)| word_pattern(source)).collect()),
+            cues: regex_set(
+                CUES.iter()
+                    .map(|(name, source)| {
+                        if *name == "question" {
+                            (*source).to_owned()
+                        } else {
+                            word_pattern(source)
+                        }
+                    })
+                    .collect(),
+            ),
             pairs,
         }
     }
@@ -446,35 +443,36 @@ impl Featuriser {
         let mut values: Vec<(u64, f32)> = Vec::with_capacity(256);
         push_ngrams(&mut values, prepared);
         let mut present = Vec::new();
-        let mut live_flags = vec![false; self.concepts.len()];
-        for (i, concept) in self.concepts.iter().enumerate() {
-            let live_text = match concept.scope {
-                Scope::Live => &prepared.live,
-                Scope::Unmasked => &prepared.unmasked,
+        let in_live = self.concepts.matches(prepared.live.as_bytes());
+        let in_unmasked = self.concepts.matches(prepared.unmasked.as_bytes());
+        let in_full = self.concepts.matches(prepared.full.as_bytes());
+        let mut live_flags = vec![false; CONCEPTS.len()];
+        for (i, (name, scope, _)) in CONCEPTS.iter().enumerate() {
+            let live = match scope {
+                Scope::Live => in_live.matched(i),
+                Scope::Unmasked => in_unmasked.matched(i),
             };
-            let state: &[u8] = if concept.regex.is_match(live_text.as_bytes()) {
+            let state: &[u8] = if live {
                 live_flags[i] = true;
-                present.push(concept.name);
+                present.push(*name);
                 b"k:"
-            } else if concept.regex.is_match(prepared.unmasked.as_bytes()) {
+            } else if in_unmasked.matched(i) {
                 b"k!"
-            } else if concept.regex.is_match(prepared.full.as_bytes()) {
+            } else if in_full.matched(i) {
                 b"k~"
             } else {
                 continue;
             };
-            values.push((hash(&[state, concept.name.as_bytes()]), 1.0));
+            values.push((hash(&[state, name.as_bytes()]), 1.0));
         }
         for &(a, b) in &self.pairs {
             if live_flags[a] && live_flags[b] {
-                let (a, b) = (self.concepts[a].name, self.concepts[b].name);
+                let (a, b) = (CONCEPTS[a].0, CONCEPTS[b].0);
                 values.push((hash(&[b"j:", a.as_bytes(), b.as_bytes()]), 1.0));
             }
         }
-        for (name, regex) in &self.cues {
-            if regex.is_match(prepared.full.as_bytes()) {
-                values.push((hash(&[b"x:", name.as_bytes()]), 1.0));
-            }
+        for i in self.cues.matches(prepared.full.as_bytes()).iter() {
+            values.push((hash(&[b"x:", CUES[i].0.as_bytes()]), 1.0));
         }
         if prepared.hypothetical {
             values.push((hash(&[b"x:", b"hypothetical_message"]), 1.0));
@@ -492,7 +490,11 @@ impl Featuriser {
         }
         values.sort_unstable_by_key(|(hash, _)| *hash);
         values.dedup_by_key(|(hash, _)| *hash);
-        Features { values, present }
+        Features {
+            values,
+            present,
+            hurried: false,
+        }
     }
 }
 

@@ -256,6 +256,7 @@ mod tests {
         let features = Features {
             values: vec![(1, 1.0), (3, 100.0)],
             present: Vec::new(),
+            hurried: false,
         };
         let expected = 1.0 / (1.0 + (-1.0f32).exp());
         assert!((model.urgency(&features) - expected).abs() < 1e-6);

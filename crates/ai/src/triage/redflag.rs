@@ -22,7 +22,7 @@ const BLEEDING: &str = r"bleed\w*|blood\w*|bled|sangr\w*|sangue|hemorr\w*";
 const UNCONTROLLED: &str = r"unstopped|nonstop|non stop|wont clot|sin parar|sem parar|no para|nao para|soaked|soaking|pouring|gushing|mouthful|full of blood|(\d+|two|three|four|five|several|many) hours|for hours|through (\d+|two|three|four|five|several|many|all|the|every) [^.,]{0,15}(gauze|pads?|towels?|tea ?bags?)|keeps? (on )?filling|lleno de sangre|cheia de sangue|cheio de sangue";
 const BRUSHING: &str = r"brush\w*|floss\w*|cepill\w*|escov\w*|hilo dental|fio dental";
 const ALLERGY: &str = r"allerg\w*|hives|rash\w*|itch\w*|anaphyla\w*|epi ?pen|alergi\w*|urticaria|{DRUG}";
-const FRAMED_MESSAGE: &str = r"novel|story|book|character|fiction|writing|screenplay|script|movie|film|show|episode|series|tv|netflix|documentary|video|game|gaming|campaign|roleplay|novela|libro|personaje|livro|personagem|pelicula|serie|filme|juego|jogo";
+const FRAMED_MESSAGE: &str = r"quiz|exam|test question|course|class|first aid (course|training|class|kit)|what (to|do you|should (i|you|someone|one)) do (if|when)|hypothetical\w*|novel|story|book|character|fiction|writing|screenplay|script|movie|film|show|episode|series|tv|netflix|documentary|video|game|gaming|campaign|roleplay|novela|libro|personaje|livro|personagem|pelicula|serie|filme|juego|jogo";
 const WRITER: &str = r"i|im|ive|me|my|mine|we|our|us|son|daughter|child|kid|baby|husband|wife|partner|boyfriend|girlfriend|mum|mom|dad|mother|father|caller|patient|resident|yo|mi|tengo|estoy|eu|meu|minha|tenho|estou|hijo|hija|filho|filha|marido|esposa|mujer|mulher";
 
 /// Which emergency a red flag names.
