@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai::config::Config;
-use ai::triage::{Triager, corpus};
 use ai::prompt::Prompt;
 use ai::providers::{ChunkStream, Completion, Provider, StreamChunk, UpstreamError};
+use ai::triage::{Triager, corpus};
 use ai::{AppState, serve};
 use async_trait::async_trait;
 use futures::StreamExt;

@@ -18,7 +18,11 @@ fn sweep(report: &Report) {
         .iter()
         .map(|threshold| {
             let counts = report.counts_at(*threshold);
-            format!("{threshold:.2}: {:.3}/{:.3}", counts.recall(), counts.false_alarm_rate())
+            format!(
+                "{threshold:.2}: {:.3}/{:.3}",
+                counts.recall(),
+                counts.false_alarm_rate()
+            )
         })
         .collect();
     println!("  sweep (threshold: recall/false alarms) {}", line.join("  "));
@@ -44,7 +48,12 @@ fn main() -> anyhow::Result<()> {
     println!("threshold {THRESHOLD}");
     for file in corpus::jsonl_files(&data.join("dev")) {
         let cases = corpus::load(&file)?;
-        let name = format!("dev/{}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let name = format!(
+            "dev/{}",
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         let report = Report::run(&name, &cases, &triager);
         print!("{}", report.render(texts.then_some(cases.as_slice())));
         if sweeping {
@@ -53,7 +62,11 @@ fn main() -> anyhow::Result<()> {
     }
     let mut test: Vec<Case> = Vec::new();
     for file in corpus::jsonl_files(&data.join("train")) {
-        test.extend(corpus::load(&file)?.into_iter().filter(|case| corpus::in_test_split(&case.text)));
+        test.extend(
+            corpus::load(&file)?
+                .into_iter()
+                .filter(|case| corpus::in_test_split(&case.text)),
+        );
     }
     let report = Report::run("test split of train/", &test, &triager);
     print!("{}", report.render(texts.then_some(test.as_slice())));
@@ -66,7 +79,12 @@ fn main() -> anyhow::Result<()> {
     }
     for file in blind {
         let cases = corpus::load(&file)?;
-        let name = format!("blind/{}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let name = format!(
+            "blind/{}",
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         // Aggregates only: the texts of a blind set are never printed.
         let report = Report::run(&name, &cases, &triager);
         print!("{}", report.render(None));
@@ -82,7 +100,8 @@ fn main() -> anyhow::Result<()> {
     }
     if write_baseline {
         let path = data.join("eval_baseline.json");
-        let body = serde_json::json!({"threshold": THRESHOLD, "sets": baseline});
+        let threshold = (f64::from(THRESHOLD) * 1e4).round() / 1e4;
+        let body = serde_json::json!({"threshold": threshold, "sets": baseline});
         std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&body)?))?;
         println!("wrote {}", path.display());
     }

@@ -68,7 +68,7 @@ pub fn category_key(label: &str) -> Option<&'static str> {
 /// Whether a training-corpus message belongs to the fixed test split (one in five, chosen by a
 /// hash of its normalised text, so a copy with other case or accents lands on the same side).
 pub fn in_test_split(text: &str) -> bool {
-    Fnv::new().write(normalise(text).as_bytes()).finish() % 5 == 0
+    Fnv::new().write(normalise(text).as_bytes()).finish().is_multiple_of(5)
 }
 
 /// Why a data file could not be read.
@@ -136,7 +136,10 @@ pub fn training_hash(files: &[PathBuf]) -> Result<u64, CorpusError> {
             path: path.clone(),
             source,
         })?;
-        let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
         hash = hash.write(name.as_bytes()).write(b"\0").write(&bytes).write(b"\0");
     }
     Ok(hash.finish())
@@ -148,9 +151,15 @@ mod tests {
 
     #[test]
     fn labels_map_to_category_keys() {
-        assert_eq!(category_key("airway-threatening swelling"), Some("airway_threatening_swelling"));
+        assert_eq!(
+            category_key("airway-threatening swelling"),
+            Some("airway_threatening_swelling")
+        );
         assert_eq!(category_key("fracture, pulp exposure"), Some("fracture_pulp_exposure"));
-        assert_eq!(category_key("post-operative complication"), Some("post_operative_complication"));
+        assert_eq!(
+            category_key("post-operative complication"),
+            Some("post_operative_complication")
+        );
         assert_eq!(category_key("infection, swelling"), Some("spreading_infection"));
         assert_eq!(category_key("Dry socket"), Some("dry_socket"));
         assert_eq!(category_key("hygiene"), None);
@@ -166,9 +175,12 @@ mod tests {
 
     #[test]
     fn bad_lines_name_their_file_and_line() {
-        let err = parse(Path::new("x.jsonl"), "{\"text\":\"a\",\"urgent\":true,\"cat\":\"abscess\"}\n\n{oops}\n")
-            .err()
-            .map(|err| err.to_string());
+        let err = parse(
+            Path::new("x.jsonl"),
+            "{\"text\":\"a\",\"urgent\":true,\"cat\":\"abscess\"}\n\n{oops}\n",
+        )
+        .err()
+        .map(|err| err.to_string());
         assert!(err.is_some_and(|err| err.starts_with("x.jsonl:3:")));
     }
 }

@@ -45,12 +45,20 @@ pub struct Counts {
 impl Counts {
     #[allow(clippy::cast_precision_loss)]
     pub fn recall(&self) -> f64 {
-        if self.urgent == 0 { 1.0 } else { self.caught as f64 / self.urgent as f64 }
+        if self.urgent == 0 {
+            1.0
+        } else {
+            self.caught as f64 / self.urgent as f64
+        }
     }
 
     #[allow(clippy::cast_precision_loss)]
     pub fn false_alarm_rate(&self) -> f64 {
-        if self.routine == 0 { 0.0 } else { self.alarms as f64 / self.routine as f64 }
+        if self.routine == 0 {
+            0.0
+        } else {
+            self.alarms as f64 / self.routine as f64
+        }
     }
 
     fn add(&mut self, outcome: &Outcome, threshold: f32) {
@@ -207,10 +215,17 @@ impl Report {
             let _ = writeln!(out, "  urgent {category}: recall {}/{}", counts.caught, counts.urgent);
         }
         for (category, counts) in &by_routine {
-            let _ = writeln!(out, "  routine {category}: false alarms {}/{}", counts.alarms, counts.routine);
+            let _ = writeln!(
+                out,
+                "  routine {category}: false alarms {}/{}",
+                counts.alarms, counts.routine
+            );
         }
         if !confusion.is_empty() {
-            let _ = writeln!(out, "  category confusion (labelled -> predicted, caught urgent messages):");
+            let _ = writeln!(
+                out,
+                "  category confusion (labelled -> predicted, caught urgent messages):"
+            );
             for ((label, predicted), n) in &confusion {
                 let _ = writeln!(out, "    {label} -> {predicted}: {n}");
             }
@@ -231,7 +246,11 @@ impl Report {
                         case.cat,
                         outcome.assessment.category.unwrap_or("?"),
                         outcome.assessment.probability,
-                        if outcome.assessment.red_flag.is_some() { " red flag" } else { "" },
+                        if outcome.assessment.red_flag.is_some() {
+                            " red flag"
+                        } else {
+                            ""
+                        },
                         case.text
                     );
                 }

@@ -25,7 +25,7 @@ use super::text::{Prepared, TextRules};
 
 /// Bump whenever a change here (or in [`super::text`] or [`super::rules`]) changes the features a
 /// message gets: the committed model records it and a test refuses a model built by another.
-pub const FEATURISER_VERSION: u32 = 1;
+pub const FEATURISER_VERSION: u32 = 2;
 
 /// Where a concept is looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +39,27 @@ enum Scope {
 
 /// Concept lexicons (`{NAME}` inserts a fragment of [`super::rules::FRAGMENTS`]).
 const CONCEPTS: &[(&str, Scope, &str)] = &[
-    ("swell", Scope::Live, r"{SWELL}|lump\w*|bump|bulge|bulging|bola|bolinha|caroco|bulto"),
+    (
+        "swell",
+        Scope::Live,
+        r"{SWELL}|lump\w*|bump|bulge|bulging|bola|bolinha|caroco|bulto",
+    ),
     ("face", Scope::Live, r"{FACE}"),
-    ("eye", Scope::Live, r"eye|eyes|eyelid\w*|ojo|ojos|parpado\w*|olho|olhos|palpebra\w*|cant see out of"),
+    (
+        "eye",
+        Scope::Live,
+        r"eye|eyes|eyelid\w*|ojo|ojos|parpado\w*|olho|olhos|palpebra\w*|cant see out of",
+    ),
     (
         "neck",
         Scope::Live,
         r"neck|throat|under (my|the|his|her|their) (jaw|chin|tongue)|floor of (my|the|his|her) mouth|below (the|my|his|her) jaw|cuello|garganta|pescoco|debajo de la lengua|embaixo da lingua|debaixo da lingua",
     ),
-    ("breath", Scope::Live, r"{BREATH_BAD}|breath\w*|respir\w*|airway|air way"),
+    (
+        "breath",
+        Scope::Live,
+        r"{BREATH_BAD}|breath\w*|respir\w*|airway|air way",
+    ),
     ("breath_bad", Scope::Live, r"{BREATH_BAD}"),
     (
         "swallow_bad",
@@ -80,7 +92,11 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Live,
         r"one side [^.]{0,30}(bigger|larger|swollen|puffy|fatter|higher|lower|different)|lopsided|twice the size|double the size|(bigger|larger|fatter) than (the other|my other|usual|normal|before|yesterday)|like a (golf ball|tennis ball|balloon|hamster|chipmunk|ping pong|grape|egg|marble|plum)|(hamster|chipmunk)|(cant|cannot) see (out of )?(my |his |her )?(eye|left eye|right eye)|eye [^.]{0,20}(shut|closing|closed|puffy)|asimetri\w*|assimetri\w*|un lado [^.]{0,20}(mas grande|hinchado)|um lado [^.]{0,20}(maior|inchado)|como una pelota|como uma bola|parece (una|uma) (pelota|bola)",
     ),
-    ("bleed", Scope::Live, r"bleed\w*|blood\w*|bled|sangr\w*|sangue|hemorr\w*|haemorr\w*|oozing|ooze\w*"),
+    (
+        "bleed",
+        Scope::Live,
+        r"bleed\w*|blood\w*|bled|sangr\w*|sangue|hemorr\w*|haemorr\w*|oozing|ooze\w*",
+    ),
     (
         "bleed_amount",
         Scope::Live,
@@ -107,14 +123,26 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Unmasked,
         r"(cant|couldnt|could not|unable to|didnt|did not|havent|have not|hasnt|not) (sleep|slept|get to sleep|get any sleep)|no sleep|zero sleep|sleepless|up all night|awake all night|(kept|keeps|keeping|woke|wakes|waking|waken\w*) (me|him|her|us|them)? ?(up|awake)|woke (me|him|her) (up )?(at|in)|(\d+|two|three|four) (nights|noches|noites) (without|sin|sem|of no)|sin dormir|sem dormir|no (puedo|pude|he podido|he) dormi\w*|nao (consigo|consegui|dormi|durmo)\w*|me despierta|me desperto|me acorda|me acordou|acordo (a noite|de noite|com dor)|no he pegado ojo|nao preguei olho|pass\w* la noche|passei a noite",
     ),
-    ("throb", Scope::Live, r"throb\w*|pulsing|pulsating|pounding|heartbeat|pulsa\w*|latej\w*|late\w* (como|igual)|punzad\w*|pontad\w*"),
+    (
+        "throb",
+        Scope::Live,
+        r"throb\w*|pulsing|pulsating|pounding|heartbeat|pulsa\w*|latej\w*|late\w* (como|igual)|punzad\w*|pontad\w*",
+    ),
     (
         "lingering",
         Scope::Live,
         r"linger\w*|lasts? (for )?(ages|minutes|a long time|\d+|several|a few)|for (minutes|ages) after|long after|stays? (for|after)|wont go away after|on its own|out of nowhere|for no reason|randomly|spontaneous\w*|wakes? me|woke me|sin motivo|de repente|do nada|sem motivo|sozinha|sola|dura (minutos|mucho|muito)",
     ),
-    ("hot_cold", Scope::Live, r"hot|cold|heat|ice|icy|warm|drinks?|caliente|frio|fria|calor|quente|gelad\w*|helad\w*"),
-    ("trauma", Scope::Live, r"{TRAUMA}|hit by|got hit|was hit|blow to|smashed|caiu|cayo|se cayo|levou|recibio un"),
+    (
+        "hot_cold",
+        Scope::Live,
+        r"hot|cold|heat|ice|icy|warm|drinks?|caliente|frio|fria|calor|quente|gelad\w*|helad\w*",
+    ),
+    (
+        "trauma",
+        Scope::Live,
+        r"{TRAUMA}|hit by|got hit|was hit|blow to|smashed|caiu|cayo|se cayo|levou|recibio un",
+    ),
     ("tooth", Scope::Live, r"{TOOTH}"),
     ("broke", Scope::Live, r"{BROKE}"),
     (
@@ -133,8 +161,16 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Live,
         r"loose|looser|wobbl\w*|wiggl\w*|moves? (when|if|back|forward)|moving|pushed (in|back|up|out|forward|into)|shoved (up|in|back)|(knocked|bent|tilted|pushed) (back|sideways|forward|out of (line|place))|out of (line|place|position)|sticking out|longer than (the|my) other|higher than|lower than|crooked now|sideways|displaced|flojo|suelto|se mueve|torcido|mole|bambo\w*|abanando|torto|empurrad\w*|fora do lugar|fuera de sitio|metido para dentro|entrou para dentro",
     ),
-    ("bite_off", Scope::Live, r"bite_off|(teeth|bite) (dont|doesnt|wont|no longer|not) (meet|fit|line up|come together)"),
-    ("numb", Scope::Live, r"numb\w*|tingl\w*|no feeling|pins and needles|dormente\w*|dormid\w*|adormecid\w*|entumecid\w*|hormigue\w*|formigu\w*"),
+    (
+        "bite_off",
+        Scope::Live,
+        r"bite_off|(teeth|bite) (dont|doesnt|wont|no longer|not) (meet|fit|line up|come together)",
+    ),
+    (
+        "numb",
+        Scope::Live,
+        r"numb\w*|tingl\w*|no feeling|pins and needles|dormente\w*|dormid\w*|adormecid\w*|entumecid\w*|hormigue\w*|formigu\w*",
+    ),
     (
         "jaw_stuck",
         Scope::Live,
@@ -155,10 +191,26 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Live,
         r"wire\w*|bracket\w*|brace|braces|band|archwire|retainer wire|orthodont\w*|alambre|arame|fio|fios|frenillo|aparelho|brackets?|ortodon\w*|frenos|ligas?",
     ),
-    ("poke", Scope::Live, r"pok\w*|stab\w*|dig\w*|digging|stick\w* (in|into|out)|pierc\w*|spik\w*|scratch\w*|cutting (into|my)|rubbing|raw|pinch\w*|clav\w*|pincha\w*|espet\w*|machuc\w*|fere\w*|lastima\w*"),
-    ("denture", Scope::Live, r"denture\w*|false teeth|plate|partial|dentadura\w*|protesis|protese|placa|chapa|postiz\w*"),
-    ("ulcer", Scope::Live, r"ulcer\w*|sore spot\w*|sores|blister\w*|raw|rubbed raw|llaga\w*|afta\w*|ulcera\w*|ferida\w*|machucad\w*|rozadura\w*|herida\w*"),
-    ("cant_eat", Scope::Live, r"cant (eat|chew|wear)|not (been )?eating|stopped eating|wont eat|refus\w* (to eat|food|meals|to drink)|no (puede|puedo) comer|no come|nao (consegue|consigo) comer|nao come|sin comer|sem comer"),
+    (
+        "poke",
+        Scope::Live,
+        r"pok\w*|stab\w*|dig\w*|digging|stick\w* (in|into|out)|pierc\w*|spik\w*|scratch\w*|cutting (into|my)|rubbing|raw|pinch\w*|clav\w*|pincha\w*|espet\w*|machuc\w*|fere\w*|lastima\w*",
+    ),
+    (
+        "denture",
+        Scope::Live,
+        r"denture\w*|false teeth|plate|partial|dentadura\w*|protesis|protese|placa|chapa|postiz\w*",
+    ),
+    (
+        "ulcer",
+        Scope::Live,
+        r"ulcer\w*|sore spot\w*|sores|blister\w*|raw|rubbed raw|llaga\w*|afta\w*|ulcera\w*|ferida\w*|machucad\w*|rozadura\w*|herida\w*",
+    ),
+    (
+        "cant_eat",
+        Scope::Live,
+        r"cant (eat|chew|wear)|not (been )?eating|stopped eating|wont eat|refus\w* (to eat|food|meals|to drink)|no (puede|puedo) comer|no come|nao (consegue|consigo) comer|nao come|sin comer|sem comer",
+    ),
     ("restoration", Scope::Live, r"{RESTORATION}"),
     ("came_out", Scope::Live, r"{CAME_OUT}"),
     (
@@ -189,8 +241,16 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Live,
         r"(hurts|painful|sore|agony|tender|pain|kills|killing me) (to|when|if|on) (i )?(bite|biting|chew|chewing|tap|tapping|touch|press)|(bite|biting|chew|chewing|tapping|touching) (on )?(it )?(hurts|is painful|kills|is agony)|tender|raised|feels (taller|high|higher|long)|doi (ao|para) (morder|mastigar)|duele (al|para) (morder|masticar)",
     ),
-    ("allergy", Scope::Live, r"allerg\w*|hives|rash\w*|itch\w*|blotch\w*|welts|anaphyla\w*|epi ?pen|adrenaline|epinephrine|alergi\w*|alergic\w*|urticaria|ronchas|habones|coceira|picazon|comezon|manchas rojas|manchas vermelhas"),
-    ("drug", Scope::Live, r"{DRUG}|after (the|my|his|her) (injection|jab|anaesthetic|anesthetic|numbing|appointment|treatment|filling|cleaning)|despues de (la|el) (inyeccion|anestesia)|depois da (injecao|anestesia)"),
+    (
+        "allergy",
+        Scope::Live,
+        r"allerg\w*|hives|rash\w*|itch\w*|blotch\w*|welts|anaphyla\w*|epi ?pen|adrenaline|epinephrine|alergi\w*|alergic\w*|urticaria|ronchas|habones|coceira|picazon|comezon|manchas rojas|manchas vermelhas",
+    ),
+    (
+        "drug",
+        Scope::Live,
+        r"{DRUG}|after (the|my|his|her) (injection|jab|anaesthetic|anesthetic|numbing|appointment|treatment|filling|cleaning)|despues de (la|el) (inyeccion|anestesia)|depois da (injecao|anestesia)",
+    ),
     ("child", Scope::Live, r"{CHILD}"),
     (
         "frail",
@@ -202,12 +262,36 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
         Scope::Live,
         r"(pulling|pulls|pulled|rubbing|rubs|hitting|hits|slapping|banging|holding|clutching|grabbing|touching) (at )?(his|her|their|its|the) (face|jaw|cheek|mouth|ear|head|chin)|refus\w*|wont (eat|drink|let|open)|not eating|stopped eating|off (his|her|their) food|moaning|groaning|grimac\w*|wincing|flinch\w*|agitated|distressed|crying out|screaming|whimper\w*|not (himself|herself|themselves)|unsettled|restless|no quiere comer|nao quer comer|nao come|se queja|geme|gemendo|agitad\w*|se toca (la )?cara|mexe na (cara|boca)",
     ),
-    ("urgent_words", Scope::Live, r"urgent\w*|emergenc\w*|asap|right now|immediately|help|please help|help me|scared|panick\w*|worried|terrified|socorro|ayuda|ajuda|urgencia|emergencia|ya mismo|agora mesmo|rapido|depressa"),
-    ("mild", Scope::Live, r"{MILD}|little|bit|small|occasional\w*|sometimes|now and then|on and off|only when|brief\w*|quick|second or two|fades?|goes away|manageable|fine otherwise|otherwise fine|pequen\w*|poco|pouco|as vezes|a veces|rapidinho"),
-    ("improving", Scope::Live, r"better|improv\w*|settling|settled|easing|eased|going down|went down|less (than|each|every)|healing|mejor|mejorando|melhor|melhorando|passando|diminu\w*|bajando"),
-    ("sensitivity", Scope::Live, r"sensitiv\w*|twinge\w*|zing\w*|sensibil\w*|sensivel|sensible"),
-    ("gum_bleed_brush", Scope::Live, r"(when|while|after) (i |he |she )?(brush|floss)\w*|brushing|flossing|(al|ao) (cepillar|escovar|usar el hilo|passar o fio)|cepill\w*|escov\w*|fio dental|hilo dental"),
-    ("question_how", Scope::Live, r"how (do|does|can|should|often|long|much|many)|what (is|are|does|do|should|can|causes)|is it (normal|ok|okay|safe|true|bad)|can i|should i|do you|are there|como|que es|o que|puedo|posso|deberia|devo|es normal|e normal"),
+    (
+        "urgent_words",
+        Scope::Live,
+        r"urgent\w*|emergenc\w*|asap|right now|immediately|help|please help|help me|scared|panick\w*|worried|terrified|socorro|ayuda|ajuda|urgencia|emergencia|ya mismo|agora mesmo|rapido|depressa",
+    ),
+    (
+        "mild",
+        Scope::Live,
+        r"{MILD}|little|bit|small|occasional\w*|sometimes|now and then|on and off|only when|brief\w*|quick|second or two|fades?|goes away|manageable|fine otherwise|otherwise fine|pequen\w*|poco|pouco|as vezes|a veces|rapidinho",
+    ),
+    (
+        "improving",
+        Scope::Live,
+        r"better|improv\w*|settling|settled|easing|eased|going down|went down|less (than|each|every)|healing|mejor|mejorando|melhor|melhorando|passando|diminu\w*|bajando",
+    ),
+    (
+        "sensitivity",
+        Scope::Live,
+        r"sensitiv\w*|twinge\w*|zing\w*|sensibil\w*|sensivel|sensible",
+    ),
+    (
+        "gum_bleed_brush",
+        Scope::Live,
+        r"(when|while|after) (i |he |she )?(brush|floss)\w*|brushing|flossing|(al|ao) (cepillar|escovar|usar el hilo|passar o fio)|cepill\w*|escov\w*|fio dental|hilo dental",
+    ),
+    (
+        "question_how",
+        Scope::Live,
+        r"how (do|does|can|should|often|long|much|many)|what (is|are|does|do|should|can|causes)|is it (normal|ok|okay|safe|true|bad)|can i|should i|do you|are there|como|que es|o que|puedo|posso|deberia|devo|es normal|e normal",
+    ),
 ];
 
 /// Context cues about the whole message (full text).
@@ -246,9 +330,15 @@ const CUES: &[(&str, &str)] = &[
         r"not (an |a )?(emergency|urgent)|no (emergency|rush|hurry)|nothing urgent|non ?urgent|not in (any )?pain|no pain|pain free|whenever (you|is)|when (its )?convenient|at (your|some) point|no es (una )?(urgencia|emergencia)|no es urgente|nada urgente|sin prisa|nao (e )?(uma )?(urgencia|emergencia)|nao e urgente|sem pressa|sem dor|sin dolor",
     ),
     ("question", r"\?"),
-    ("general", r"^(what (is|are|does|do|causes|happens)|how (does|do|is|are|long|often|much|common)|why (do|does|is|are)|can you explain|tell me about|que es|o que e|por que|como se)\b"),
+    (
+        "general",
+        r"^(what (is|are|does|do|causes|happens)|how (does|do|is|are|long|often|much|common)|why (do|does|is|are)|can you explain|tell me about|que es|o que e|por que|como se)\b",
+    ),
     ("first_person", super::rules::PERSONAL),
-    ("relay", r"caller|calling (about|for|on behalf)|on the (phone|line)|reception\w*|front desk|patient (says|reports|called|rang|states)|(he|she|they) (says|said|report\w*)|mother (says|reports)|parent (says|reports)|school (nurse|office)|care (home|worker|staff)|support worker|carer|la paciente|el paciente|o paciente|a paciente|llamo|ligou|liga"),
+    (
+        "relay",
+        r"caller|calling (about|for|on behalf)|on the (phone|line)|reception\w*|front desk|patient (says|reports|called|rang|states)|(he|she|they) (says|said|report\w*)|mother (says|reports)|parent (says|reports)|school (nurse|office)|care (home|worker|staff)|support worker|carer|la paciente|el paciente|o paciente|a paciente|llamo|ligou|liga",
+    ),
     (
         "admin",
         r"appointment|book|booking|reschedul\w*|cancel\w*|opening hours|open on|price|prices|cost|costs|how much|insurance|receipt|invoice|pay|payment|bill|form|paperwork|parking|address|referral|cita|reservar|seguro|precio|factura|consulta|marcar|preco|fatura|horario",
@@ -348,6 +438,7 @@ impl Fnv {
         Self(0xcbf2_9ce4_8422_2325)
     }
 
+    #[must_use]
     pub fn write(mut self, bytes: &[u8]) -> Self {
         for byte in bytes {
             self.0 ^= u64::from(*byte);
@@ -368,7 +459,10 @@ impl Default for Fnv {
 }
 
 fn hash(parts: &[&[u8]]) -> u64 {
-    parts.iter().fold(Fnv::new(), |h, part| h.write(part).write(b"\x1f")).finish()
+    parts
+        .iter()
+        .fold(Fnv::new(), |h, part| h.write(part).write(b"\x1f"))
+        .finish()
 }
 
 /// Turns a message into [`Features`]; build once and share.
@@ -471,7 +565,7 @@ impl Featuriser {
                 values.push((hash(&[b"j:", a.as_bytes(), b.as_bytes()]), 1.0));
             }
         }
-        for i in self.cues.matches(prepared.full.as_bytes()).iter() {
+        for i in &self.cues.matches(prepared.full.as_bytes()) {
             values.push((hash(&[b"x:", CUES[i].0.as_bytes()]), 1.0));
         }
         if prepared.hypothetical {

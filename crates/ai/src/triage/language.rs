@@ -102,6 +102,8 @@ const WORDS: &[(&str, Language, u8)] = &[
     ("ahora", Language::Es, 2),
     ("tambien", Language::Es, 2),
     ("porque", Language::Es, 1),
+    ("ayuda", Language::Es, 2),
+    ("ajuda", Language::Pt, 2),
     ("o", Language::Pt, 1),
     ("os", Language::Pt, 2),
     ("meu", Language::Pt, 2),
@@ -201,9 +203,8 @@ pub fn detect_language(text: &str) -> Language {
     match detector.detect_lang(text) {
         Some(Lang::Spa) => Language::Es,
         Some(Lang::Por) => Language::Pt,
-        Some(_) => Language::En,
         None if top > 0 => ranked[0],
-        None => Language::En,
+        Some(_) | None => Language::En,
     }
 }
 

@@ -34,7 +34,7 @@ use redflag::{RedFlag, RedFlags};
 pub static MODEL_BYTES: &[u8] = include_bytes!("../../data/triage_model.bin");
 
 /// Probability from which a message is urgent. Chosen for recall (see README: "Triage").
-pub const THRESHOLD: f32 = 0.5;
+pub const THRESHOLD: f32 = 0.4;
 
 /// A triage decision with the reply to send when something urgent was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,8 +196,14 @@ mod tests {
         for (message, category) in [
             ("My face is swollen and I can't breathe", "airway_threatening_swelling"),
             ("it won't stop bleeding since the extraction", "uncontrolled_bleeding"),
-            ("my tooth got knocked out playing football, I have it in milk", "avulsion"),
-            ("dor de dente insuportável, não consigo dormir, nenhum remédio ajuda", "severe_pain"),
+            (
+                "my tooth got knocked out playing football, I have it in milk",
+                "avulsion",
+            ),
+            (
+                "dor de dente insuportável, não consigo dormir, nenhum remédio ajuda",
+                "severe_pain",
+            ),
         ] {
             let result = classify(message);
             assert!(result.detected(), "{message}");
@@ -224,7 +230,8 @@ mod tests {
     #[test]
     fn red_flags_decide_even_when_the_score_is_low() {
         let triager = Triager::new();
-        let assessment = triager.assess("Not an emergency really, but my tongue is pushed up and my jaw is swollen, I can't swallow");
+        let assessment = triager
+            .assess("Not an emergency really, but my tongue is pushed up and my jaw is swollen, I can't swallow");
         assert_eq!(assessment.red_flag, Some(RedFlag::Airway));
         assert!(assessment.urgent_at(1.1));
         let result = triager.classify("honestly its probably nothing but it hasn't stopped bleeding for 4 hours");

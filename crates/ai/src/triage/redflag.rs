@@ -16,10 +16,10 @@ use super::text::{Prepared, compile};
 const AIRWAY: &str = r"{BREATH_BAD}|throat [^.,]{0,20}(closing|tight|swelling shut)|cant (get|take) (a )?(breath|air)";
 /// Airway signs that need swelling or infection beside them (babies drool, pills are hard to
 /// swallow).
-const AIRWAY_WITH_SWELLING: &str = r"drool\w*|dribbl\w*|cant swallow\w*|cant (tragar|engolir)|(spit|spitting) (out )?(my |his |her |their )?(own )?(saliva|spit)|tongue [^.,]{0,25}(pushed|lifted|raised|rising) up|voice [^.,]{0,30}(muffled|hot potato|changed|different|strange)|hot potato|(baba|babeando|babeo)";
+const AIRWAY_WITH_SWELLING: &str = r"drool\w*|dribbl\w*|cant swallow\w*|cant (tragar|engolir)|(spit|spitting) (out )?(my |his |her |their )?(own )?(saliva|spit)|tongue [^.,]{0,25}(pushed|lifted|raised|rising) up|voice [^.,]{0,30}(muffled|hot potato|changed|different|strange)|hot potato|(baba|babeando|babeo)|saliva [^.,]{0,15}(no baja|nao desce|no pasa|nao passa)|voz [^.,]{0,20}(rara|abafada|apagada|distinta|estranha|diferente)|(lengua|lingua) [^.,]{0,20}(levantad\w*|empurrad\w*|para cima|hacia arriba)";
 const SWELLING: &str = r"{SWELL}|abscess\w*|infect\w*|absceso|abscesso|flemon|lump|throat|neck|floor of|under (my|his|her|the|their) (tongue|jaw|chin)|cuello|pescoco|garganta";
 const BLEEDING: &str = r"bleed\w*|blood\w*|bled|sangr\w*|sangue|hemorr\w*";
-const UNCONTROLLED: &str = r"unstopped|nonstop|non stop|wont clot|sin parar|sem parar|no para|nao para|soaked|soaking|pouring|gushing|mouthful|full of blood|(\d+|two|three|four|five|several|many) hours|for hours|through (\d+|two|three|four|five|several|many|all|the|every) [^.,]{0,15}(gauze|pads?|towels?|tea ?bags?)|keeps? (on )?filling|lleno de sangre|cheia de sangue|cheio de sangue";
+const UNCONTROLLED: &str = r"unstopped|nonstop|non stop|wont clot|sin parar|sem parar|no para|nao para|soaked|soaking|pouring|gushing|mouthful|full of blood|(\d+|two|three|four|five|several|many) hours|for hours|through (\d+|two|three|four|five|several|many|all|the|every) [^.,]{0,15}(gauze|pads?|towels?|tea ?bags?)|keeps? (on )?filling|no estanca|nao estanca|sigue (sangrando|saliendo sangre)|continua (a sangrar|sangrando)|lleno de sangre|cheia de sangue|cheio de sangue";
 const BRUSHING: &str = r"brush\w*|floss\w*|cepill\w*|escov\w*|hilo dental|fio dental";
 const ALLERGY: &str = r"allerg\w*|hives|rash\w*|itch\w*|anaphyla\w*|epi ?pen|alergi\w*|urticaria|{DRUG}";
 const FRAMED_MESSAGE: &str = r"quiz|exam|test question|course|class|first aid (course|training|class|kit)|what (to|do you|should (i|you|someone|one)) do (if|when)|hypothetical\w*|novel|story|book|character|fiction|writing|screenplay|script|movie|film|show|episode|series|tv|netflix|documentary|video|game|gaming|campaign|roleplay|novela|libro|personaje|livro|personagem|pelicula|serie|filme|juego|jogo";
@@ -138,10 +138,7 @@ mod tests {
             Some(RedFlag::Bleeding)
         );
         assert_eq!(flag("no para de sangrar desde la extracción"), Some(RedFlag::Bleeding));
-        assert_eq!(
-            flag("bled through 5 gauze pads since lunch"),
-            Some(RedFlag::Bleeding)
-        );
+        assert_eq!(flag("bled through 5 gauze pads since lunch"), Some(RedFlag::Bleeding));
     }
 
     #[test]
@@ -152,12 +149,18 @@ mod tests {
 
     #[test]
     fn context_framing_of_the_clause_or_message_holds_it_back() {
-        assert_eq!(flag("In the film the guy can't breathe because of a tooth abscess"), None);
+        assert_eq!(
+            flag("In the film the guy can't breathe because of a tooth abscess"),
+            None
+        );
         assert_eq!(
             flag("I'm writing a novel. Her face swells and she can't breathe. Realistic?"),
             None
         );
-        assert_eq!(flag("If someone can't breathe after an extraction what should they do?"), None);
+        assert_eq!(
+            flag("If someone can't breathe after an extraction what should they do?"),
+            None
+        );
         assert_eq!(flag("my gums bleed when I brush and it won't stop for a minute"), None);
     }
 

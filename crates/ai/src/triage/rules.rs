@@ -65,7 +65,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "MILD",
-        r"slight\w*|mild\w*|a (tiny |little |wee )?bit|a little|little bit|tiny|minor|not (too|that|very|so) bad|not bad|nothing (major|serious)|barely|dull|faint|un poco|leve\w*|ligeir\w*|um pouco|pouquinho|poquito|a touch",
+        r"slight\w*|mild\w*|bocadinho|nada demais|nada grave|nada serio|se aguanta|aguentavel|soportable|molestia\w*|incomod\w*|desconforto|tantito|a (tiny |little |wee )?bit|a little|little bit|tiny|minor|not (too|that|very|so) bad|not bad|nothing (major|serious)|barely|dull|faint|un poco|leve\w*|ligeir\w*|um pouco|pouquinho|poquito|a touch",
     ),
     (
         "BABY",
@@ -147,7 +147,7 @@ pub const GENERAL_QUESTION: &str = r"^(hi |hello |quick question |just curious |
 pub const PERSONAL: &str = r"\b(i|im|ive|id|ill|me|my|mine|myself|we|our|ours|us|he|hes|him|his|she|shes|her|hers|theyre|son|daughter|child|kid|baby|husband|wife|partner|mum|mom|dad|mother|father|caller|patient|gran|grandma|grandpa|grandmother|grandfather|friend|yo|mi|mis|tengo|estoy|eu|meu|minha|tenho|estou|ele|ela|nuestro|nossa|nosso)\b";
 
 /// Clause-level cues that a symptom has resolved or was treated.
-pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b";
+pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b|\bya (bajo|se fue|paso|cicatrizo|sano|se curo|no (me )?(duele|sangra))\b|\b(se )?(cicatrizo|curo|deshincho|desinflamo)\b|\b(ja|ta|esta|fica\w*) (melhor\w*|otim\w*|bem|perfeit\w*|bom|boa)\b|\bja (passou|sarou|cicatrizou|desinchou|parou|melhor\w*)\b|\bsarou\b|\bcicatriz(ou|o)\b|\bresolv(eram|eu|ido|ida|ieron|io|ed)\b|\b(come|juega|brinca|joga) (normal|bien|bem)\b|\besta (perfecto|perfecta|bien|mejor|genial)\b|\bmejorando\b|\bmelhorando\b|\b(is|its|was|looks|feels|are) (totally |completely |absolutely |all |perfectly )?(perfect|fine|great|healed|back to normal)\b|\bturned out\b|\bsmaller than (it was|before|yesterday)\b|\beasing\b|\bsettling\b";
 
 /// Words that negate what follows (within a clause, up to four words).
 pub const NEGATORS: &[&str] = &[
@@ -359,7 +359,6 @@ pub struct Rule {
     pub patterns: &'static [&'static str],
 }
 
-
 /// Every urgent category, in priority order (emergencies first).
 pub const RULES: &[Rule] = &[
     Rule {
@@ -542,7 +541,6 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-
 /// `{NAME}` replaced by its fragment (fragments may use other fragments: two passes suffice).
 pub fn expand(pattern: &str) -> String {
     let mut out = pattern.to_owned();
@@ -635,7 +633,11 @@ mod tests {
         let matcher = RuleMatcher::new();
         assert_eq!(matcher.rules.len(), RULES.len());
         for rule in RULES {
-            assert!(super::super::first_aid::lookup(rule.category).is_some(), "{}", rule.category);
+            assert!(
+                super::super::first_aid::lookup(rule.category).is_some(),
+                "{}",
+                rule.category
+            );
         }
     }
 }

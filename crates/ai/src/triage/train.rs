@@ -70,7 +70,11 @@ pub fn hurried(text: &str) -> String {
                 .flat_map(char::to_lowercase)
                 .collect();
             let chars: Vec<char> = word.chars().collect();
-            let pick = Fnv::new().write(word.as_bytes()).write(&i.to_le_bytes()).finish() % 4 == 0;
+            let pick = Fnv::new()
+                .write(word.as_bytes())
+                .write(&i.to_le_bytes())
+                .finish()
+                .is_multiple_of(4);
             if chars.len() >= 5 && pick {
                 let mut chars = chars;
                 let middle = chars.len() / 2;

@@ -104,7 +104,11 @@ fn blind_sets_stay_at_or_above_the_committed_baseline() {
             None => failures.push(format!("{name}: no baseline in eval_baseline.json")),
             Some(set) => {
                 if counts.recall() + 1e-9 < set.recall {
-                    failures.push(format!("{name}: recall {:.3} < baseline {:.3}", counts.recall(), set.recall));
+                    failures.push(format!(
+                        "{name}: recall {:.3} < baseline {:.3}",
+                        counts.recall(),
+                        set.recall
+                    ));
                 }
                 if counts.false_alarm_rate() > set.false_alarm_rate + 1e-9 {
                     failures.push(format!(
