@@ -84,13 +84,6 @@ const MESSAGES: &[&str] = &[
     "My gums bleed a little when I brush, what should I do?",
 ];
 
-const TRIAGE_MESSAGES: &[&str] = &[
-    "My face is swollen and I can't breathe properly",
-    "Se me cayó un diente de un golpe, lo tengo en leche",
-    "o dente dói muito e não consigo dormir, nenhum remédio ajuda",
-    "Can I book a cleaning next Tuesday?",
-];
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     #[allow(
         clippy::cast_possible_truncation,
@@ -149,14 +142,18 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn triage_latency() {
+fn labelled_messages() -> Vec<String> {
     let data = corpus::data_dir();
-    let messages: Vec<String> = ["train", "dev"]
+    ["train", "dev"]
         .iter()
         .flat_map(|dir| corpus::jsonl_files(&data.join(dir)))
         .flat_map(|file| corpus::load(&file).unwrap_or_default())
         .map(|case| case.text)
-        .collect();
+        .collect()
+}
+
+fn triage_latency() {
+    let messages = labelled_messages();
     let started = Instant::now();
     let triager = Triager::new();
     let load = started.elapsed();
@@ -240,11 +237,13 @@ async fn process_rss(client: &reqwest::Client) {
             .expect("request");
         let _ = response.bytes().await;
     }
-    for i in 0..1_000 {
+    // Every labelled message once: varied text is what grows the regex engines' lazy caches.
+    let messages = labelled_messages();
+    for message in &messages {
         let response = client
             .post(format!("{base}/v1/triage"))
             .bearer_auth(TOKEN)
-            .json(&serde_json::json!({"message": TRIAGE_MESSAGES[i % TRIAGE_MESSAGES.len()]}))
+            .json(&serde_json::json!({"message": message}))
             .send()
             .await
             .expect("request");
@@ -252,8 +251,9 @@ async fn process_rss(client: &reqwest::Client) {
     }
     let loaded = rss_kib(child.id());
     println!(
-        "RSS of the ai process (offline provider, triage model loaded): idle {} MiB, after 1,000 chats and 1,000 triage calls {} MiB",
+        "RSS of the ai process (offline provider, triage model loaded): idle {} MiB, after 1,000 chats and {} triage calls (every labelled message) {} MiB",
         idle.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        messages.len(),
         loaded.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
     );
     let _ = child.kill();

@@ -18,10 +18,10 @@
 //! table at run time and unseen features cost nothing. Values: 1 for concepts, cues and rule rows;
 //! the n-gram groups are scaled by 1/sqrt(count) so long emails do not outweigh short texts.
 
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex::bytes::RegexSet;
 
 use super::rules::{RuleMatcher, expand};
-use super::text::{Prepared, TextRules};
+use super::text::{Prepared, TextRules, compile_set};
 
 /// Bump whenever a change here (or in [`super::text`] or [`super::rules`]) changes the features a
 /// message gets: the committed model records it and a test refuses a model built by another.
@@ -493,14 +493,6 @@ fn word_pattern(source: &str) -> String {
     format!(r"\b(?:{})\b", expand(source))
 }
 
-fn regex_set(patterns: Vec<String>) -> RegexSet {
-    match RegexSetBuilder::new(patterns).unicode(false).build() {
-        Ok(set) => set,
-        // The lexicons are compiled into the binary and covered by tests; a broken one is a bug.
-        Err(err) => panic!("invalid triage lexicon: {err}"),
-    }
-}
-
 impl Featuriser {
     pub fn new() -> Self {
         let index = |name: &str| match CONCEPTS.iter().position(|(concept, _, _)| *concept == name) {
@@ -511,8 +503,8 @@ impl Featuriser {
         Self {
             text: TextRules::new(),
             rules: RuleMatcher::new(),
-            concepts: regex_set(CONCEPTS.iter().map(|(_, _, source)| word_pattern(source)).collect()),
-            cues: regex_set(
+            concepts: compile_set(CONCEPTS.iter().map(|(_, _, source)| word_pattern(source)).collect()),
+            cues: compile_set(
                 CUES.iter()
                     .map(|(name, source)| {
                         if *name == "question" {

@@ -15,7 +15,7 @@
 //! same with negated words kept, and the full text, so a concept can be present, negated or only
 //! mentioned in context.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use unicode_normalization::UnicodeNormalization;
 
 use super::rules::{
@@ -74,6 +74,22 @@ pub fn compile(source: &str) -> Regex {
         Ok(regex) => regex,
         // Every pattern is compiled into the binary and covered by tests; a broken one is a bug.
         Err(err) => panic!("invalid triage regex {source:?}: {err}"),
+    }
+}
+
+/// Lazy-DFA cache of one set of lexicons. The default (2 MiB) thrashes on ~70 lexicons at once,
+/// which falls back to a far slower engine; this is bounded per set and per thread.
+const SET_DFA_CACHE: usize = 4 << 20;
+
+/// Many patterns, one scan: see [`compile`].
+pub fn compile_set(sources: Vec<String>) -> RegexSet {
+    match RegexSetBuilder::new(sources)
+        .unicode(false)
+        .dfa_size_limit(SET_DFA_CACHE)
+        .build()
+    {
+        Ok(set) => set,
+        Err(err) => panic!("invalid triage lexicon: {err}"),
     }
 }
 
