@@ -1,4 +1,4 @@
-//! Developer commands: `cargo xtask up | test | bench`.
+//! Developer commands: `cargo xtask up | test | bench | triage train | triage eval`.
 //!
 //! Nothing to install by hand beyond Rust, PostgreSQL's binaries and Node.js: a private PostgreSQL is
 //! started when `DATABASE_URL` is unset, the AI service runs its offline provider unless a model is
@@ -7,6 +7,7 @@
 mod bench;
 mod pg;
 mod stack;
+mod triage;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +47,11 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Train or evaluate the emergency triage detector.
+    Triage {
+        #[command(subcommand)]
+        command: triage::TriageCmd,
+    },
 }
 
 fn root() -> PathBuf {
@@ -63,6 +69,7 @@ fn main() {
         Cmd::Prepare => prepare(&root()),
         Cmd::Bench { quick } => bench::bench(&root(), quick),
         Cmd::Fuzz => fuzz(&root()),
+        Cmd::Triage { command } => triage::triage(&root(), &command),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e:#}");

@@ -1,11 +1,17 @@
-//! The triage rules as data: vocabulary fragments, phrase rewrites, and one row per category.
+//! The rules as data: vocabulary fragments, phrase rewrites, and one pattern row per category.
+//!
+//! The learned detector reads these rows as features (which row matched), and reuses the
+//! fragments as concept lexicons; no row decides on its own any more.
 //!
 //! Patterns run on normalised text (lower case, no accents or apostrophes, typos corrected,
 //! `.` between sentences and `,` between clauses, negated words masked). A pattern is
 //! `PART && PART ... !! UNLESS`: every part must match somewhere in the message's live text and the
 //! optional unless-regex must not. Parts are wrapped in `\b(?:...)\b`; `{NAME}` inserts a fragment.
 
+use regex::bytes::Regex;
 use shared::ai::Severity;
+
+use super::text::compile;
 
 /// Reusable regex fragments.
 pub const FRAGMENTS: &[(&str, &str)] = &[
@@ -59,7 +65,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "MILD",
-        r"slight\w*|mild\w*|a (tiny |little |wee )?bit|a little|little bit|tiny|minor|not (too|that|very|so) bad|not bad|nothing (major|serious)|barely|dull|faint|un poco|leve\w*|ligeir\w*|um pouco|pouquinho|poquito|a touch",
+        r"slight\w*|mild\w*|bocadinho|nada demais|nada grave|nada serio|se aguanta|aguentavel|soportable|molestia\w*|incomod\w*|desconforto|tantito|a (tiny |little |wee )?bit|a little|little bit|tiny|minor|not (too|that|very|so) bad|not bad|nothing (major|serious)|barely|dull|faint|un poco|leve\w*|ligeir\w*|um pouco|pouquinho|poquito|a touch",
     ),
     (
         "BABY",
@@ -141,7 +147,7 @@ pub const GENERAL_QUESTION: &str = r"^(hi |hello |quick question |just curious |
 pub const PERSONAL: &str = r"\b(i|im|ive|id|ill|me|my|mine|myself|we|our|ours|us|he|hes|him|his|she|shes|her|hers|theyre|son|daughter|child|kid|baby|husband|wife|partner|mum|mom|dad|mother|father|caller|patient|gran|grandma|grandpa|grandmother|grandfather|friend|yo|mi|mis|tengo|estoy|eu|meu|minha|tenho|estou|ele|ela|nuestro|nossa|nosso)\b";
 
 /// Clause-level cues that a symptom has resolved or was treated.
-pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b";
+pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b|\bya (bajo|se fue|paso|cicatrizo|sano|se curo|no (me )?(duele|sangra))\b|\b(se )?(cicatrizo|curo|deshincho|desinflamo)\b|\b(ja|ta|esta|fica\w*) (melhor\w*|otim\w*|bem|perfeit\w*|bom|boa)\b|\bja (passou|sarou|cicatrizou|desinchou|parou|melhor\w*)\b|\bsarou\b|\bcicatriz(ou|o)\b|\bresolv(eram|eu|ido|ida|ieron|io|ed)\b|\b(come|juega|brinca|joga) (normal|bien|bem)\b|\besta (perfecto|perfecta|bien|mejor|genial)\b|\bmejorando\b|\bmelhorando\b|\b(is|its|was|looks|feels|are) (totally |completely |absolutely |all |perfectly )?(perfect|fine|great|healed|back to normal)\b|\bturned out\b|\bsmaller than (it was|before|yesterday)\b|\beasing\b|\bsettling\b";
 
 /// Words that negate what follows (within a clause, up to four words).
 pub const NEGATORS: &[&str] = &[
@@ -351,13 +357,9 @@ pub struct Rule {
     pub category: &'static str,
     pub severity: Severity,
     pub patterns: &'static [&'static str],
-    /// The reply sent instead of a model answer.
-    pub first_aid: &'static str,
 }
 
-const EMERGENCY_CALL: &str = "call emergency services (911/999/112)";
-
-/// Every urgent category, in priority order (emergencies first; the first matching row wins).
+/// Every urgent category, in priority order (emergencies first).
 pub const RULES: &[Rule] = &[
     Rule {
         category: "allergic_swelling",
@@ -366,9 +368,6 @@ pub const RULES: &[Rule] = &[
             r"{DRUG} && hives|rash\w*|itch\w*|blotch\w*|welts|urticari\w*|tongue\w* [^.]{0,25}({SWELL}|thick\w*)|({SWELL}|thick\w*) [^.]{0,25}(lip|lips|tongue|throat|face)|(lip|lips|face) [^.]{0,25}{SWELL}|{BREATH_BAD}",
             r"allerg\w*|alergi\w*|anaphyla\w* && {SWELL}|hives|rash\w*|itch\w*|{BREATH_BAD}|{SWALLOW_BAD}|faint\w*|dizzy",
         ],
-        first_aid: "This could be a serious allergic reaction. If breathing or swallowing is difficult, the throat feels tight, or the person feels faint, please call emergency services (911/999/112) now, and use an adrenaline auto-injector (such as an EpiPen) if they have one.\n\n\
-Stop using the medicine or product that may have caused it. If the swelling is mild and breathing is completely normal, contact the clinic or a doctor now for same-day advice, and keep a close eye on it: call emergency services straight away if it spreads or breathing changes.\n\n\
-Please tell the clinic what was taken or used, so it can be recorded in your notes.",
     },
     Rule {
         category: "airway_threatening_swelling",
@@ -378,9 +377,6 @@ Please tell the clinic what was taken or used, so it can be recorded in your not
             r"{SWELL}|abscess\w*|infect\w*|{TOOTH}|lump && drool\w*|dribbl\w*|cant swallow\w*|cant (tragar|engolir)|throat [^.]{0,25}(closing|closed)|feels like (its|it is) closing",
             r"{SWELL} && {SWALLOW_BAD} && neck|throat|tongue|floor of|under (my|his|her|the) (tongue|jaw|chin)|garganta|cuello|pescoco|lengua|lingua",
         ],
-        first_aid: "Swelling with difficulty breathing or swallowing, drooling or noisy breathing needs help immediately. Please call emergency services (911/999/112) now or go to the nearest A&E / emergency room.\n\n\
-While you wait, sit upright and lean slightly forward, which makes breathing easier, and don't lie flat. Don't drive yourself. Don't try to eat or drink, and don't put heat on the swelling.\n\n\
-Once you are safe, let the clinic know what happened so we can arrange follow-up care.",
     },
     Rule {
         category: "jaw_dislocation",
@@ -388,8 +384,6 @@ Once you are safe, let the clinic know what happened so we can arrange follow-up
         patterns: &[
             r"jaw\w*|mouth|mandibula|boca|queixo && stuck (half |wide )?open|locked (half |wide )?open|stuck [^.]{0,10}open|(half|wide) open|wont (close|shut|go back)|cant (close|shut|fechar|cerrar)|popped out|went out|came out of (place|joint)|out of (place|joint|socket)|dislocat\w*|deslocad\w*|desencaj\w*|dislocad\w*|no cierra|nao fecha",
         ],
-        first_aid: "A jaw that is stuck open or won't close needs to be seen today. Please go to A&E / the emergency room or an urgent care centre now, and contact the clinic to let us know. If there was a hard blow to the face, or breathing is affected, call emergency services (911/999/112).\n\n\
-Support your jaw gently with your hand or a folded scarf under the chin, and don't try to force it back into place yourself. Don't drive. A cold compress on the side of the face can ease pain and swelling.",
     },
     Rule {
         category: "uncontrolled_bleeding",
@@ -398,9 +392,6 @@ Support your jaw gently with your hand or a folded scarf under the chin, and don
             r"bleed\w*|blood\w*|bled|sangr\w*|sangue|hemorrag\w* && unstopped|nonstop|non stop|soaked|soaking|pouring|gushing|heav\w*|full of blood|mouth full|mouthful|boca llena|boca cheia|for hours|\d+ hours|hours later|all (day|night)|sin parar|sem parar|muito sangue|mucha sangre|so much blood|everywhere|warfarin|blood thinners?|anticoagul\w*|apixaban|rivaroxaban|clopidogrel",
             r"bleed\w*|blood\w*|bled|sangr\w*|sangue && constant\w*|continu\w*|keeps? (on )?(bleeding|coming|oozing|filling)|still (bleeding|bleeds|coming|oozing|pouring|going)|a lot|lots of|loads of|pressure|pressing|gauze|tea ?bag|clot\w*|sigue (saliendo|sangrando)|continua (sangrando|saindo) !! {MILD}|(when|while|after) (i |he |she )?(brush|floss)\w*|brushing|flossing",
         ],
-        first_aid: "Bleeding that won't stop needs action now. Fold a clean gauze pad or a clean cotton cloth (a damp tea bag also works), place it over the spot and bite down firmly, or press on it, for 20-30 minutes without checking. Sit upright and keep your head raised. Don't rinse, spit, drink hot drinks or lie flat.\n\n\
-If the bleeding is heavy, or hasn't slowed after two rounds of firm pressure, please go to A&E / the emergency room or call emergency services (911/999/112). Otherwise, contact the clinic now so we can advise you and see you today.\n\n\
-If you take blood thinners, please mention it when you call.",
     },
     Rule {
         category: "facial_trauma",
@@ -409,8 +400,6 @@ If you take blood thinners, please mention it when you call.",
             r"(jaw|mandible|cheekbone|face|facial|maxilla|mandibula|queixo|maxilar|eye socket)\w* [^.]{0,30}(broken|broke|fractur\w*|break|cracked|shattered|smashed|quebrad\w*|fraturad\w*|fracturad\w*|roto|rota|partid\w*)|(broken|broke|fractured|fracture|cracked) (my |his |her |their |the |a )?(jaw|cheekbone|cheek bone|face)",
             r"{TRAUMA} && numb\w*|dormente\w*|adormecid\w*|entumecid\w*|bite_off|move\w* together|as one (piece|block|unit)|as a (block|unit)|whole (row|top|upper|bottom|lower)|cheekbone|cheek bone|cant (open|close) (my |his |her )?(mouth|jaw) && jaw\w*|chin|face|cheek\w*|lip|lips|numb\w*|clicks?|mandibula|queixo|rosto|cara|maxilar|menton",
         ],
-        first_aid: "After a blow to the face or jaw, a bite that no longer meets, numbness, teeth moving together as a block, or a mouth that won't open or close normally can mean a broken jaw or facial bone. Please go to A&E / the emergency room now, or call emergency services (911/999/112) if there is heavy bleeding, trouble breathing, or the person was knocked out.\n\n\
-Hold a cold compress (ice wrapped in a cloth) against the area, keep the jaw still and gently supported, and don't eat. Please also contact the clinic so we can arrange dental follow-up.",
     },
     Rule {
         category: "spreading_infection",
@@ -421,8 +410,6 @@ Hold a cold compress (ice wrapped in a cloth) against the area, keep the jaw sti
             r"{SWELL} && {FEVER} !! {CHILD}",
             r"infect\w*|abscess\w*|{SWELL} && (very|really|extremely|so) (unwell|ill|sick|poorly)|vomit\w*|being sick|confus\w*",
         ],
-        first_aid: "A dental infection with swelling spreading towards the eye or neck, a fever or shivering, or feeling very unwell needs urgent care today. If the swelling affects your eye, breathing or swallowing, please go to A&E / the emergency room now or call emergency services (911/999/112).\n\n\
-Otherwise, contact the clinic now for a same-day urgent appointment. Don't hold heat against the swelling; a cold compress on the outside of the face is fine. Painkillers such as paracetamol or ibuprofen, taken as the pack directs, can help while you arrange care.",
     },
     Rule {
         category: "pericoronitis",
@@ -430,8 +417,6 @@ Otherwise, contact the clinic now for a same-day urgent appointment. Don't hold 
         patterns: &[
             r"wisdom|third molar|last molar|back molar|behind (my|his|her|the) (last|back) (molar|tooth|teeth)|muela del juicio|cordal|siso|terceiro molar && gum\w*|flap|encia\w*|gengiva\w*|capuchon|capuz|back of (my|his|her|the) mouth && {SWELL}|inflam\w*|{PAIN}|ooz\w*|pus|red|angry|bad taste|{FEVER} !! {MILD}|coming (in|through) fine|(tooth|teeth) out|removed|extract\w*|extration|taken out|pulled|removal",
         ],
-        first_aid: "A sore, swollen gum over a wisdom tooth that is coming through is usually inflamed gum tissue and needs to be checked by a dentist. Please contact the clinic now for an urgent appointment, and sooner rather than later if you have swelling, a fever or trouble opening your mouth.\n\n\
-Meanwhile, rinse gently with warm salt water (half a teaspoon of salt in a glass of warm water) several times a day, keep the area as clean as you can with a soft brush, and take painkillers such as paracetamol or ibuprofen as the pack directs. If swelling spreads to your face or neck, or breathing or swallowing becomes difficult, go to A&E or call emergency services (911/999/112).",
     },
     Rule {
         category: "infection_child",
@@ -439,8 +424,6 @@ Meanwhile, rinse gently with warm salt water (half a teaspoon of salt in a glass
         patterns: &[
             r"{CHILD} && {SWELL}|pus|abscess\w*|{FEVER}|(he|she|hes|shes|they) (is |s |feels |seems )?(hot|burning) && {TOOTH}|gum\w*|cheek\w*|face|jaw\w*|lip|chin|cara|mejilla\w*|bochecha\w*|rosto|encia\w*|gengiva\w* !! teething|wobbl\w*|(coming|come) (in|through)|erupt\w*",
         ],
-        first_aid: "A child with dental swelling, pus or a fever needs to be seen today. Please contact the clinic now for a same-day appointment.\n\n\
-You can give children's paracetamol or ibuprofen at the dose for your child's age, as the pack directs; don't give aspirin to children under 16. Offer cool drinks and soft food. Go to A&E / the emergency room, or call emergency services (911/999/112), if the swelling reaches the eye, your child has trouble breathing or swallowing, or seems very unwell or drowsy.",
     },
     Rule {
         category: "orthodontic_wire_trauma",
@@ -448,8 +431,6 @@ You can give children's paracetamol or ibuprofen at the dose for your child's ag
         patterns: &[
             r"wire\w*|bracket\w*|brace|braces|retainer\w*|archwire|hook|alambre|fio|arame|aparelho|frenillo\w*|ortodon\w* && pok\w*|stab\w*|stick\w* (in|into|out|through)|sticking|digging|dig\w* (in|into)|pierc\w*|jab\w*|spik\w*|cut\w* (my|his|her|into|open|the inside|it)|cut it open|ulcer\w*|lacerat\w*|scratch\w*|rubbing [^.]{0,15}raw|tearing|espet\w*|machuc\w*|cortando|clavando|clava|pinch\w*|furando|ferindo|perfur\w*",
         ],
-        first_aid: "A wire or bracket digging into your cheek, lip or tongue can be made comfortable at home until the orthodontist can fix it. Use the eraser end of a pencil or a cotton bud to push the wire gently flat against the tooth, or cover the end with orthodontic wax, a small ball of cotton or sugar-free gum. Don't try to cut the wire yourself.\n\n\
-Rinse with warm salt water to soothe any sore spots. Please contact the clinic now (or your orthodontist) so they can see you promptly.",
     },
     Rule {
         category: "denture_ulcer",
@@ -457,15 +438,11 @@ Rinse with warm salt water to soothe any sore spots. Please contact the clinic n
         patterns: &[
             r"denture\w*|plate|false teeth|partial|dentadura\w*|protese|placa|dentier && sore\w*|ulcer\w*|raw|rub\w*|blister\w*|wound|cut\w*|llaga\w*|ulcera\w*|ferida\w*|machuc\w*|afta\w* && cant (eat|chew|drink|wear|comer)|stopped eating|wont eat|not eating|(so|too|really|very) (sore|painful)|painful|agony|unbearabl\w*|hurts? (to|when) (eat|chew)|open sore|bleed\w*",
         ],
-        first_aid: "Denture sores that stop you eating should be seen soon so the denture can be adjusted. Please contact the clinic now to book an adjustment.\n\n\
-Until then, leave the denture out as much as you can, rinse with warm salt water a few times a day, and choose soft, cool foods. Painkillers such as paracetamol, taken as the pack directs, can help. Any mouth ulcer that hasn't healed within 3 weeks needs to be checked.",
     },
     Rule {
         category: "lost_temporary_with_pain",
         severity: Severity::Urgent,
         patterns: &[r"{RESTORATION} && {CAME_OUT} && {PAIN}|sensitiv\w*|{INTENSE}"],
-        first_aid: "When a temporary crown, filling or bridge comes off and the tooth hurts, it needs to be protected soon. Please contact the clinic now so we can re-fit it.\n\n\
-Keep the piece safe and bring it with you. A crown can be held back on with temporary dental cement from a pharmacy or a little denture adhesive, but never superglue. Clove oil on a cotton bud can ease the pain, and painkillers such as paracetamol or ibuprofen, taken as the pack directs, can help. Avoid very hot, cold or sweet food, and chew on the other side.",
     },
     Rule {
         category: "dry_socket",
@@ -474,8 +451,6 @@ Keep the piece safe and bring it with you. A crown can be held back on with temp
             r"dry socket|dry sockets|alveolitis|alveolite !! avoid|prevent|risk|chance|tomorrow|next week|scheduled|upcoming|before (my|the)|worried (about|i might)",
             r"{EXTRACTED} && {PAIN}|{INTENSE} && worse|worsening|more pain|more painful|bone|empty|hole looks|smell\w*|stink\w*|foul|awful taste|bad taste|rotten|clot [^.]{0,20}(fell|came|washed|gone|dislodged|out)|washed out|radiat\w*|ear|earache|[2-9] days (later|after|ago|since|out)|(two|three|four|five|six) days (later|after|ago|since|out)|day (2|3|4|5|two|three|four|five)|days after !! {MILD}|getting better|improv\w*",
         ],
-        first_aid: "Pain that gets worse a few days after an extraction, often with an empty-looking socket or a bad smell or taste, can happen when the healing blood clot is lost. The socket usually needs to be cleaned and dressed, so please contact the clinic now for an appointment.\n\n\
-Meanwhile, take painkillers such as paracetamol or ibuprofen as the pack directs, don't smoke, and rinse gently with warm salt water after meals. If you develop a fever or swelling that spreads, go to A&E or call emergency services (911/999/112).",
     },
     Rule {
         category: "post_operative_complication",
@@ -483,8 +458,6 @@ Meanwhile, take painkillers such as paracetamol or ibuprofen as the pack directs
         patterns: &[
             r"{PROCEDURE} && pus|{FEVER}|infect\w*|{SWELL}|(getting|got|gets|keeps getting|is getting|gotten) (worse|bigger|more painful|more swollen)|more (painful|swollen|sore)|worse (than|every|each|and)|worsening|unstopped|stitch\w* [^.]{0,30}(open\w*|apart|undone|came out|fell out|broke|loose|burst)|(open\w*|apart|undone|burst) [^.]{0,20}stitch\w*|wound [^.]{0,15}open|sutur\w* [^.]{0,20}(open|apart)|pontos [^.]{0,20}(abri\w*|solt\w*)|puntos [^.]{0,20}(abri\w*|solt\w*) !! {MILD}|normal|expected|usual|how long|should i expect|is it ok",
         ],
-        first_aid: "Fever, pus, swelling or pain that is getting worse a few days after an extraction, implant, root canal or surgery, or stitches that have opened, should be checked by the team that treated you. Please contact the clinic now so we can see you today.\n\n\
-Keep the area clean with gentle warm salt-water rinses, don't smoke, and take painkillers such as paracetamol or ibuprofen as the pack directs. If swelling spreads towards your eye or neck, or breathing or swallowing becomes difficult, go to A&E or call emergency services (911/999/112).",
     },
     Rule {
         category: "avulsion",
@@ -495,8 +468,6 @@ Keep the area clean with gentle warm salt-water rinses, don't smoke, and take pa
             r"se (le |me )?(salio|cayo)|caiu|saiu|arranc\w*|perdi && diente\w*|dente\w*|muela\w* && golpe\w*|caida|pancada|queda|batida|acidente|inteir\w*|entero|raiz|permanente|leche|leite !! (dente|diente)s? de (leche|leite)",
             r"{TOOTH} && (in|en|no|em|into|num|numa|en un|en una|in a|into a) (a )?(cup of |glass of |vaso de |copo de |taza de |some )?(milk|leche|leite) !! {BABY}",
         ],
-        first_aid: "A knocked-out adult tooth can often be saved if you act quickly. Hold it by the crown (the white part), not the root. If it's dirty, rinse it briefly, for about 10 seconds, under cold running water. If you can, push it gently back into its socket and bite on a clean cloth to hold it in place. If not, keep it in milk or in saliva (inside the cheek for an adult), not in water.\n\n\
-Please contact the clinic now: the tooth needs to be seen immediately, ideally within 30-60 minutes. If the clinic is closed, go to an emergency dentist or A&E. A baby tooth should not be put back, but the child should still be seen.",
     },
     Rule {
         category: "luxation",
@@ -505,8 +476,6 @@ Please contact the clinic now: the tooth needs to be seen immediately, ideally w
             r"{TOOTH}|front one && pushed (in|back|up|out|into|forward|sideways|inwards|backwards)|shoved (up|in|back|into)|knocked (loose|back|sideways|crooked|out of (line|place))|(sits?|sitting|sticks?|sticking) (lower|higher|out|further|forward)|out of (line|place|position)|looks? (shorter|longer|crooked|lower|higher)|moved|displaced|bent (back|in|forward)|wobbl\w*|loose|wiggl\w*|mobile|movendo|mole|mexendo|floj\w*|se mueve|suelto|torto|empurrad\w*|deslocad\w* && {TRAUMA} !! {BABY}|fall out",
             r"(pushed|shoved) (up )?into (the|my|his|her) gum",
         ],
-        first_aid: "A tooth that has been pushed in, out or sideways, or is very loose after a knock, needs to be seen by a dentist today. Please contact the clinic now.\n\n\
-Don't try to force the tooth back into place. Bite gently on a clean, folded cloth to keep it steady, hold a cold compress against your lip or cheek, and choose soft food. Painkillers such as paracetamol or ibuprofen, taken as the pack directs, can help. If there was a hard blow to the head or face, or the bite no longer meets, go to A&E.",
     },
     Rule {
         category: "fracture_pulp_exposure",
@@ -514,8 +483,6 @@ Don't try to force the tooth back into place. Bite gently on a clean, folded clo
         patterns: &[
             r"{BROKE}|gone && nerve|pulp|pink (dot|spot)|red (dot|spot)|(dot|spot) [^.]{0,30}(bleed\w*|pink|red|blood)|bleed\w* from (the|inside) (tooth|middle)|nervio|nervo|pulpa|polpa",
         ],
-        first_aid: "A broken tooth with a pink or red spot showing means the nerve inside may be exposed. It needs same-day dental care to protect it, so please contact the clinic now.\n\n\
-Keep any broken piece moist in milk or water and bring it with you. Rinse gently with warm water, cover the tooth with a piece of clean gauze or sugar-free gum if air or drinks hurt, and take painkillers such as paracetamol or ibuprofen as the pack directs.",
     },
     Rule {
         category: "fracture_with_pain",
@@ -523,8 +490,6 @@ Keep any broken piece moist in milk or water and bring it with you. Rinse gently
         patterns: &[
             r"{BROKE} && {TOOTH}|filling|crown|cusp && {PAIN}|{INTENSE}|sensitiv\w*|sharp|jagged|cut\w*|slic\w* !! {MILD}|never hurt|painless|cosmetic|old chip|smooth it|bonding",
         ],
-        first_aid: "A cracked or broken tooth that hurts or has a sharp edge should be seen promptly. Please contact the clinic now for an urgent appointment.\n\n\
-Meanwhile, rinse your mouth with warm water, hold a cold compress on your cheek to ease pain and swelling, and keep any broken pieces in milk or water to bring with you. Cover a sharp edge with dental wax or sugar-free gum, chew on the other side, and take painkillers such as paracetamol or ibuprofen as the pack directs.",
     },
     Rule {
         category: "soft_tissue_trauma",
@@ -532,8 +497,6 @@ Meanwhile, rinse your mouth with warm water, hold a cold compress on your cheek 
         patterns: &[
             r"deep cut|bad cut|big cut|nasty cut|a cut|cut (my|his|her|their|the|inside|into|open|through|right)|gash\w*|(a|big|deep|large|nasty|bad) (tear|rip)|torn|ripped|lacerat\w*|split (my|his|her|the|open)|bit (through|into|right through|straight through)|flap of skin|wound|corte\w*|cortad\w*|rasgad\w*|rasgo|herida|ferida && lip|lips|tongue|cheek\w*|palate|roof of (my|his|her|the) mouth|gum\w*|inside (of )?(my|his|her|the) (mouth|cheek|lip)|labio\w*|lengua|lingua|bochecha|mejilla|paladar|encia|gengiva|boca && deep|gaping|gape\w*|gash\w*|bleed\w*|blood\w*|hanging|big|large|wide|open|stitches|nasty|bad|pouring|profund\w*|sangr\w*|abiert\w*|abert\w* !! {MILD}|small|tiny|minor|paper|ulcer",
         ],
-        first_aid: "For a deep cut or tear inside the mouth or on the lip, gently rinse or clean the area, then press firmly on it with a clean, damp cloth or gauze for 15-20 minutes. A cold compress on the outside can ease swelling.\n\n\
-Please contact the clinic now so the wound can be checked; a deep or gaping cut may need stitches today. If the bleeding won't stop with pressure, or the wound is large or gaping, go to A&E / the emergency room or call emergency services (911/999/112).",
     },
     Rule {
         category: "trismus",
@@ -541,8 +504,6 @@ Please contact the clinic now so the wound can be checked; a deep or gaping cut 
         patterns: &[
             r"(cant|barely|hardly|only|struggl\w* to|hard to|difficult to|trouble|(can|could) only) (open|get|fit|abrir) [^.]{0,40}(mouth|jaw|finger\w*|spoon|fork|food|wide|crack|more than|boca)|lock ?jaw|jaw (has |is |feels )?(seized|locked|stuck)( up| shut| closed)?|seized up|trismus|trismo|cant abrir|boca (trabada|travada)",
         ],
-        first_aid: "Being unable to open your mouth normally, especially with swelling or a fever, needs an urgent dental assessment. Please contact the clinic now for a same-day appointment.\n\n\
-Take painkillers such as paracetamol or ibuprofen as the pack directs, choose soft food and drinks, and don't force your mouth open. If breathing or swallowing becomes difficult, or the swelling spreads, go to A&E or call emergency services (911/999/112).",
     },
     Rule {
         category: "abscess",
@@ -555,8 +516,6 @@ Take painkillers such as paracetamol or ibuprofen as the pack directs, choose so
             r"(gum|gums|encia|encias|gengiva|gengivas) [^.]{0,25}({SWELL}) && {PAIN}|throb\w*|taste|pus !! {MILD}",
             r"({SWELL}) [^.]{0,25}(gum|gums|encia|encias|gengiva|gengivas) && {PAIN}|throb\w*|taste|pus !! {MILD}",
         ],
-        first_aid: "A painful gum lump, pus, a bad taste or a throbbing tooth that is tender to bite on can be signs of a dental abscess, which won't clear up on its own. Please contact the clinic now for an urgent appointment.\n\n\
-Meanwhile, take painkillers such as ibuprofen or paracetamol as the pack directs, avoid very hot or cold food, chew on the other side, and don't squeeze or pierce the lump. If your face or neck swells, you get a fever, or breathing or swallowing becomes difficult, go to A&E or call emergency services (911/999/112).",
     },
     Rule {
         category: "facial_swelling",
@@ -564,8 +523,6 @@ Meanwhile, take painkillers such as ibuprofen or paracetamol as the pack directs
         patterns: &[
             r"({SWELL}) [^.?]{0,60}\b({FACE})|({FACE}) [^.?]{0,60}\b({SWELL}) !! (a bit|a little|a little bit|slightly|mildly|a tiny bit) (swollen|puffy|swelling)[^?]{0,60}({PROCEDURE}|filling|cleaning|treatment|procedure)|({PROCEDURE}|filling|cleaning|treatment|procedure)[^?]{0,60}(a bit|a little|slightly|mildly) (swollen|puffy)",
         ],
-        first_aid: "Swelling of the cheek or jaw from a tooth needs to be seen the same day. Please contact the clinic now for an urgent appointment.\n\n\
-Hold a cold compress (ice wrapped in a cloth) on the outside of your face for 15 minutes at a time, and take painkillers such as paracetamol or ibuprofen as the pack directs. Don't hold heat against the swelling. If the swelling reaches your eye or neck, or breathing or swallowing becomes difficult, go to A&E / the emergency room or call emergency services (911/999/112).",
     },
     Rule {
         category: "pulpitis",
@@ -573,8 +530,6 @@ Hold a cold compress (ice wrapped in a cloth) on the outside of your face for 15
         patterns: &[
             r"{PAIN}|pulsing|pounding|pulsating && linger\w*|lasts? (for )?(minutes|ages|a while|long)|stays? for|for minutes|wakes? (me|him|her|us)|woke (me|him|her|us)|waking (me|him|her|us)|kept me awake|at night|in the night|lie down|lying down|out of nowhere|on its own|by itself|all by itself|spontaneous\w*|constant\w*|pounding|pulsing|pulsating|throbbing|throbs|throb|cold water [^.]{0,20}(help|only)|latej\w*|pulsatil|punzante|de noche|a noite|me despierta|me acorda !! {MILD}|twinge|grind\w*|clench\w*|brux\w*",
         ],
-        first_aid: "Throbbing tooth pain that lingers after hot or cold, starts on its own, or wakes you at night usually means the nerve inside the tooth is inflamed, and it needs an urgent dental visit. Please contact the clinic now.\n\n\
-Meanwhile, rinse with warm water, floss gently to remove any trapped food, and hold a cold compress on your cheek. Take paracetamol or ibuprofen as the pack directs, and never put aspirin directly on the gum. If swelling or a fever develops, go to A&E or call emergency services (911/999/112) if breathing or swallowing is affected.",
     },
     Rule {
         category: "severe_pain",
@@ -583,11 +538,106 @@ Meanwhile, rinse with warm water, floss gently to remove any trapped food, and h
             r"{PAIN} && severe\w*|excruciat\w*|unbearabl\w*|agony|agonising|agonizing|killing me|worst|crippling|10 (out of )?10|ten out of ten|9 (out of )?10|unrelieved|insoportabl\w*|insuportavel|no aguanto|nao aguento|electric shocks?|shooting|cant sleep|cant dormir|kept me (up|awake)|keeping me (up|awake)|up all night|awake all night|pacing|screaming|had to leave work|desperate|cant (even )?(think|concentrate|function|work|focus)|intense|horrible|horrendous|terrible|awful|extreme\w*|horribl\w*|terribl\w*|horrivel|terrivel|muy fuerte|muito forte|intens\w*|ridiculous",
             r"{PAIN} && crying|in tears|shaking|cant (eat|chew)|(very|really|so|extremely|incredibly|super) (painful|bad|sore) !! {MILD}",
         ],
-        first_aid: "Severe toothache that stops you sleeping or getting on with your day, and isn't helped by painkillers, needs an urgent dental visit. Please contact the clinic now.\n\n\
-Meanwhile, rinse with warm water, floss gently to remove any trapped food, and hold a cold compress on your cheek. Take paracetamol or ibuprofen as the pack directs, and never put aspirin directly on the gum. If your face or neck swells, you develop a fever, or breathing or swallowing becomes difficult, go to A&E or call emergency services (911/999/112).",
     },
 ];
 
-/// Used in tests: every first-aid text must tell the patient to contact the clinic or go to
-/// emergency care, and emergencies must name the emergency numbers.
-pub const EMERGENCY_NUMBERS: &str = EMERGENCY_CALL;
+/// `{NAME}` replaced by its fragment (fragments may use other fragments: two passes suffice).
+pub fn expand(pattern: &str) -> String {
+    let mut out = pattern.to_owned();
+    for _ in 0..2 {
+        for (name, body) in FRAGMENTS {
+            out = out.replace(&format!("{{{name}}}"), &format!("(?:{body})"));
+        }
+    }
+    out
+}
+
+fn word_regex(part: &str) -> Regex {
+    compile(&format!(r"\b(?:{})\b", expand(part.trim())))
+}
+
+struct Pattern {
+    parts: Vec<Regex>,
+    unless: Option<Regex>,
+}
+
+impl Pattern {
+    fn matches(&self, live: &[u8], unmasked: &[u8]) -> bool {
+        self.parts.iter().all(|part| part.is_match(live))
+            && !self.unless.as_ref().is_some_and(|re| re.is_match(unmasked))
+    }
+}
+
+/// The rows compiled; [`RuleMatcher::matches`] says which rows a message's present text fits.
+pub struct RuleMatcher {
+    rules: Vec<(&'static Rule, Vec<Pattern>)>,
+}
+
+impl std::fmt::Debug for RuleMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleMatcher").field("rules", &self.rules.len()).finish()
+    }
+}
+
+impl Default for RuleMatcher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RuleMatcher {
+    pub fn new() -> Self {
+        let rules = RULES
+            .iter()
+            .map(|rule| {
+                let patterns = rule
+                    .patterns
+                    .iter()
+                    .map(|pattern| {
+                        let (all, unless) = match pattern.split_once(" !! ") {
+                            Some((all, unless)) => (all, Some(unless)),
+                            None => (*pattern, None),
+                        };
+                        Pattern {
+                            parts: all.split(" && ").map(word_regex).collect(),
+                            unless: unless.map(word_regex),
+                        }
+                    })
+                    .collect();
+                (rule, patterns)
+            })
+            .collect();
+        Self { rules }
+    }
+
+    /// Every row whose pattern fits the present text, in priority order.
+    pub fn matches<'a>(&'a self, live: &'a str, unmasked: &'a str) -> impl Iterator<Item = &'static Rule> + 'a {
+        self.rules
+            .iter()
+            .filter(move |(_, patterns)| {
+                !live.is_empty()
+                    && patterns
+                        .iter()
+                        .any(|pattern| pattern.matches(live.as_bytes(), unmasked.as_bytes()))
+            })
+            .map(|(rule, _)| *rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_compiles_and_names_an_urgent_category() {
+        let matcher = RuleMatcher::new();
+        assert_eq!(matcher.rules.len(), RULES.len());
+        for rule in RULES {
+            assert!(
+                super::super::first_aid::lookup(rule.category).is_some(),
+                "{}",
+                rule.category
+            );
+        }
+    }
+}
