@@ -366,7 +366,7 @@ function Invitations({ clinicName }: { clinicName: string }) {
       </form>
 
       {created && link && (
-        <div className="invite-created" aria-labelledby="invite-created-title">
+        <section className="invite-created" aria-labelledby="invite-created-title">
           <h3 id="invite-created-title" ref={createdTitle} tabIndex={-1}>
             Invitation link for {created.email}
           </h3>
@@ -385,7 +385,7 @@ function Invitations({ clinicName }: { clinicName: string }) {
           <button type="button" className="btn btn-link" onClick={() => setCreated(null)}>
             Done: hide the link
           </button>
-        </div>
+        </section>
       )}
 
       {notice && <Alert kind="success">{notice}</Alert>}

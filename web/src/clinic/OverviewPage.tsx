@@ -119,7 +119,7 @@ export function OverviewPage() {
               summary={
                 view.messages.total === 0
                   ? 'No messages in this period.'
-                  : `${fmt(view.messages.total)} messages in ${view.messages.days} days, ${view.messages.averagePerDay.toFixed(1)} a day on average${busiest ? `; the busiest day was ${formatDate(busiest.date)} with ${fmt(busiest.messages)}` : ''}.`
+                  : `${fmt(view.messages.total)} message${view.messages.total === 1 ? '' : 's'} in ${view.messages.days} days, ${view.messages.averagePerDay.toFixed(1)} a day on average${busiest ? `; the busiest day was ${formatDate(busiest.date)} with ${fmt(busiest.messages)}` : ''}.`
               }
               series={[{ key: 'messages', label: 'Messages', color: PALETTE[0] as string }]}
               columns={messageColumns}
@@ -135,7 +135,7 @@ export function OverviewPage() {
               summary={
                 view.emergencies === 0
                   ? 'No emergencies were flagged in this period.'
-                  : `${fmt(view.emergencies)} emergencies flagged; most often: ${categorySeries
+                  : `${fmt(view.emergencies)} ${view.emergencies === 1 ? 'emergency' : 'emergencies'} flagged; most often: ${categorySeries
                       .slice(0, 3)
                       .map((s) => s.label.toLowerCase())
                       .join(', ')}.`

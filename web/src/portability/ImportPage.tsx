@@ -212,7 +212,7 @@ export function ImportPage() {
       )}
       <ConfirmDialog
         open={confirming}
-        title={`Import ${report?.valid ?? 0} patients${clinic ? ` into ${clinic.name}` : ''}?`}
+        title={`Import ${report?.valid ?? 0} patient${report?.valid === 1 ? '' : 's'}${clinic ? ` into ${clinic.name}` : ''}?`}
         confirmLabel="Import"
         busyLabel="Importing…"
         tone="primary"
