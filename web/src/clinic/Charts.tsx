@@ -3,7 +3,7 @@
  * d3, no chart-wide state, and the markup stays ours, so each chart is one labelled image with a written summary
  * and a table of the same figures beside it). Loaded only with the overview page.
  */
-import { useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { useId, useLayoutEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { AxisBottom, AxisLeft } from '@visx/axis';
 import { Group } from '@visx/group';
 import { scaleBand, scaleLinear } from '@visx/scale';
@@ -32,15 +32,17 @@ export const PALETTE = ['#1d4ed8', '#b45309', '#047857', '#7e22ce', '#be123c', '
 function useWidth(fallback: number): [RefObject<HTMLDivElement | null>, number] {
   const ref = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(fallback);
-  useEffect(() => {
+  // Measured before the first paint, so the chart never draws wider than its column (and widens the page).
+  useLayoutEffect(() => {
     const el = ref.current;
-    if (!el || typeof ResizeObserver === 'undefined') return undefined;
+    if (!el) return undefined;
+    setWidth(Math.floor(el.getBoundingClientRect().width) || fallback);
+    if (typeof ResizeObserver === 'undefined') return undefined;
     const observer = new ResizeObserver((entries) => {
       const w = entries[0]?.contentRect.width;
       if (w) setWidth((old) => (Math.abs(w - old) > 1 ? Math.floor(w) : old));
     });
     observer.observe(el);
-    setWidth(Math.floor(el.getBoundingClientRect().width) || fallback);
     return () => observer.disconnect();
   }, []);
   return [ref, width];
@@ -60,12 +62,14 @@ interface ChartProps {
   layout: 'stacked' | 'grouped';
   /** Write large numbers short on the axis (12k). */
   compact?: boolean;
+  /** Show the legend even for one series (its name is the category). */
+  legend?: boolean;
   empty?: ReactNode;
 }
 
 /** A bar chart with its summary, legend and a table of the figures (for screen readers, keyboards and print). */
-export function BarChart({ title, summary, series, columns, columnHeader, layout, compact, empty }: ChartProps) {
-  const [ref, width] = useWidth(640);
+export function BarChart({ title, summary, series, columns, columnHeader, layout, compact, legend, empty }: ChartProps) {
+  const [ref, width] = useWidth(320);
   const titleId = useId();
   const descId = useId();
   const height = 240;
@@ -88,12 +92,14 @@ export function BarChart({ title, summary, series, columns, columnHeader, layout
     return n >= 1_000_000 ? `${+(n / 1_000_000).toFixed(1)}M` : `${+(n / 1000).toFixed(1)}k`;
   };
   const nothing = totals.every((t) => t === 0);
+  // Counts are whole numbers: no 0.5 on the axis.
+  const ticks = y.ticks(Math.min(4, max)).filter((t) => Number.isInteger(t));
 
   return (
     <figure className="chart">
       <figcaption className="chart-title">{title}</figcaption>
       <p className="chart-summary">{summary}</p>
-      {series.length > 1 && (
+      {(series.length > 1 || legend) && (
         <ul className="chart-legend" aria-label={`Legend: ${title}`}>
           {series.map((s) => (
             <li key={s.key}>
@@ -115,7 +121,7 @@ export function BarChart({ title, summary, series, columns, columnHeader, layout
             <title id={titleId}>{title}</title>
             <desc id={descId}>{summary}</desc>
             <Group left={margin.left} top={margin.top} aria-hidden="true">
-              {y.ticks(4).map((t) => (
+              {ticks.map((t) => (
                 <line key={t} x1={0} x2={innerW} y1={y(t)} y2={y(t)} className="chart-grid" />
               ))}
               {columns.map((c) => {
@@ -145,7 +151,7 @@ export function BarChart({ title, summary, series, columns, columnHeader, layout
                   );
                 });
               })}
-              <AxisLeft scale={y} numTicks={4} tickFormat={tickFormat} hideAxisLine tickStroke="#5b6472" tickLabelProps={{ fill: '#374151', fontSize: 11, textAnchor: 'end', dx: -4, dy: 3 }} />
+              <AxisLeft scale={y} tickValues={ticks} tickFormat={tickFormat} hideAxisLine tickStroke="#5b6472" tickLabelProps={{ fill: '#374151', fontSize: 11, textAnchor: 'end', dx: -4, dy: 3 }} />
               <AxisBottom
                 top={innerH}
                 scale={x}

@@ -23,7 +23,7 @@ function shortDay(iso: string): string {
 }
 
 function monthName(month: string, style: 'short' | 'long'): string {
-  return new Intl.DateTimeFormat(undefined, { month: style, year: style === 'long' ? 'numeric' : '2-digit', timeZone: 'UTC' }).format(
+  return new Intl.DateTimeFormat(undefined, { month: style, year: 'numeric', timeZone: 'UTC' }).format(
     new Date(`${month}-01T00:00:00Z`),
   );
 }
@@ -144,6 +144,7 @@ export function OverviewPage() {
               columns={weekColumns}
               columnHeader="Week"
               layout="stacked"
+              legend
               empty="No emergencies were flagged in this period."
             />
           </section>
