@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { secondWave } from './second-wave.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -51,6 +52,10 @@ async function step(name, fn) {
     results.push({ name, ok: true });
     log(`PASS ${name} (${Date.now() - started} ms)`);
   } catch (e) {
+    if (e?.skip) {
+      skip(name, e.skip);
+      return;
+    }
     results.push({ name, ok: false });
     log(`FAIL ${name} (${Date.now() - started} ms)\n     ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n     ')}`);
     stopRest = true;
@@ -60,6 +65,12 @@ async function step(name, fn) {
         .catch(() => undefined);
     }
   }
+}
+
+/** A step this api cannot run (a feature it does not have yet): reported, never counted as passed. */
+function skip(name, reason) {
+  results.push({ name, ok: true, skipped: true });
+  log(`SKIP ${name}: ${reason}`);
 }
 
 /** Like step, but later steps still run when it fails (they do not depend on it). */
@@ -152,7 +163,11 @@ async function fillDate(page, iso) {
 
 /** No sideways scrolling: the page is no wider than the window. */
 async function expectNoSideScroll(page, screen) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  // A phone browser widens its layout viewport to fit wide content (innerWidth grows with it): compare with the screen.
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: Math.min(window.innerWidth, window.screen.width),
+  }));
   expect(scroll <= width, `${screen} scrolls sideways: ${scroll} px of content in a ${width} px window`);
 }
 
@@ -230,7 +245,7 @@ try {
     await p.getByLabel('Password').fill(u.password);
     await p.getByRole('button', { name: 'Create account' }).click();
     await heading(p, 'Patients');
-    await p.getByRole('banner').getByText(u.name).waitFor();
+    await p.getByRole('banner').locator('.user-name').getByText(u.name).waitFor();
   }
 
   const emergencyBanner = (p) => p.getByRole('region', { name: /^(Dental emergency|Urgent dental problem)/ });
@@ -257,7 +272,7 @@ try {
     await page.getByLabel('Password').fill(userA.password);
     await page.getByRole('button', { name: 'Create account' }).click();
     await heading(page, 'Patients');
-    await page.getByRole('banner').getByText(userA.name).waitFor();
+    await page.getByRole('banner').locator('.user-name').getByText(userA.name).waitFor();
     await expectFocusOnHeading(page, 'Patients');
     await page.getByText('No patients yet.').waitFor();
     await axe(page, 'patients (empty)');
@@ -468,9 +483,9 @@ try {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('button', { name: `Delete ${tempName}` }).click();
-    await dialog.getByRole('button', { name: 'Delete patient' }).click();
+    await dialog.getByRole('button', { name: /^(Delete patient|Move to the trash)$/ }).click();
     await heading(page, 'Patients');
-    await page.getByText(`${tempName} was deleted.`).waitFor();
+    await page.getByText(new RegExp(`${tempName} was (deleted|moved to the trash)\\.`)).waitFor();
     await page.getByLabel('Search patients').fill(`Temp ${run}`);
     await page.getByText(/No patients match/).waitFor();
   });
@@ -537,6 +552,30 @@ try {
     await axe(pageB, 'not found');
     await screenshot(pageB, 'other-users-patient-not-found');
     await ctxB.close();
+  });
+
+  // ---- The second wave: clinics, trash, access log, overview, accounts, import / export, chat stop and reattach;
+  // each feature only where the api's description has its routes (e2e/second-wave.mjs).
+  await secondWave({
+    browser,
+    baseUrl,
+    mock,
+    run,
+    password,
+    log,
+    step,
+    check,
+    skip,
+    expect,
+    axe,
+    heading,
+    screenshot,
+    newPage,
+    expectNoSideScroll,
+    apiCall,
+    focused,
+    CHAT_TIMEOUT,
+    existing: { userB },
   });
 
   // ---- A phone: 390 px wide, touch. The data comes through the api, to keep the run short.
@@ -723,13 +762,39 @@ try {
       await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
       await heading(p, 'Users');
       const row = p.getByRole('row').filter({ hasText: userB.email });
+      // Nothing applies without a confirmation: no select that saves on an arrow key.
+      expect((await row.getByRole('combobox').count()) === 0, 'a role select that applies at once');
       await row.getByRole('button', { name: /Deactivate/ }).click();
+      const confirm = p.getByRole('dialog', { name: `Deactivate ${userB.name}?` });
+      await confirm.waitFor();
+      await axe(p, 'deactivate confirmation');
+      await confirm.getByRole('button', { name: 'Cancel' }).click();
+      await confirm.waitFor({ state: 'hidden' });
+      await row.getByText('Active', { exact: true }).waitFor();
+      await row.getByRole('button', { name: /Deactivate/ }).click();
+      await confirm.getByRole('button', { name: 'Deactivate' }).click();
       await p.getByText(`${userB.name} was deactivated.`).waitFor();
-      await row.getByRole('combobox').selectOption('admin');
+      await row.getByRole('button', { name: `Change role of ${userB.name}` }).click();
+      const roles = p.getByRole('dialog', { name: `Change the role of ${userB.name}?` });
+      await roles.getByLabel(/^User/).focus();
+      await p.keyboard.press('ArrowDown');
+      await axe(p, 'platform role dialog');
+      await roles.getByRole('button', { name: 'Make admin' }).click();
       await p.getByText(`${userB.name} is now an admin.`).waitFor();
       await axe(p, 'users');
       await screenshot(p, 'admin-users');
       await ctx.close();
+      // The deactivated account is told so after a correct password.
+      const ctxB = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const pb = await newPage(ctxB, 'deactivated');
+      await pb.goto(`${baseUrl}/login`);
+      await heading(pb, 'Sign in');
+      await pb.getByLabel('Email').fill(userB.email);
+      await pb.getByLabel('Password').fill(userB.password);
+      await pb.getByRole('button', { name: 'Sign in' }).click();
+      await pb.getByRole('alert').filter({ hasText: /deactivated.*owner/ }).waitFor();
+      await axe(pb, 'deactivated account');
+      await ctxB.close();
     });
   } else {
     // The api's own docs page (the stand-in has none).
@@ -778,7 +843,8 @@ try {
   if (mock) await mock.close();
 }
 
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-log(`E2E: ${passed} passed, ${failed} failed`);
+const passed = results.filter((r) => r.ok && !r.skipped).length;
+const skipped = results.filter((r) => r.ok && r.skipped).length;
+const failed = results.filter((r) => !r.ok).length;
+log(`E2E: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed === 0 ? 0 : 1);

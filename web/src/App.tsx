@@ -1,6 +1,6 @@
 import { createBrowserRouter, Navigate, Outlet, RouterProvider } from 'react-router';
 import { AuthProvider } from './auth/AuthContext';
-import { PublicOnly, RequireAdmin, RequireAuth } from './auth/guards';
+import { PublicOnly, RequireAdmin, RequireAuth, RequireCapability } from './auth/guards';
 import { AppLayout, LogoutPage, PublicLayout, RootLayout } from './components/Layout';
 import { Loading } from './components/Loading';
 import { LoginPage } from './pages/LoginPage';
@@ -25,7 +25,14 @@ const router = createBrowserRouter([
           { path: '/register', element: <RegisterPage /> },
         ],
       },
-      { element: <PublicLayout />, children: [{ path: '/logout', element: <LogoutPage /> }] },
+      {
+        element: <PublicLayout />,
+        children: [
+          { path: '/logout', element: <LogoutPage /> },
+          // Signed out: register with the token; signed in: accept it.
+          { path: '/invite/:token', lazy: () => import('./clinic/InvitePage').then((m) => ({ Component: m.InvitePage })) },
+        ],
+      },
       {
         element: (
           <RequireAuth>
@@ -37,6 +44,15 @@ const router = createBrowserRouter([
           {
             path: '/patients',
             lazy: () => import('./pages/PatientListPage').then((m) => ({ Component: m.PatientListPage })),
+          },
+          {
+            path: '/patients/import',
+            element: (
+              <RequireCapability what="portability">
+                <Outlet />
+              </RequireCapability>
+            ),
+            children: [{ index: true, lazy: () => import('./portability/ImportPage').then((m) => ({ Component: m.ImportPage })) }],
           },
           {
             path: '/patients/new',
@@ -52,6 +68,29 @@ const router = createBrowserRouter([
             lazy: () =>
               import('./pages/PatientFormPage').then((m) => ({ element: <m.PatientFormPage key="edit" mode="edit" /> })),
           },
+          {
+            path: '/patients/:id/access-log',
+            element: (
+              <RequireCapability what="clinic-admin">
+                <Outlet />
+              </RequireCapability>
+            ),
+            children: [{ index: true, lazy: () => import('./clinic/AccessLogPage').then((m) => ({ Component: m.AccessLogPage })) }],
+          },
+          {
+            element: (
+              <RequireCapability what="clinic-admin">
+                <Outlet />
+              </RequireCapability>
+            ),
+            children: [
+              { path: '/clinic', lazy: () => import('./clinic/ClinicPage').then((m) => ({ Component: m.ClinicPage })) },
+              { path: '/clinic/overview', lazy: () => import('./clinic/OverviewPage').then((m) => ({ Component: m.OverviewPage })) },
+              { path: '/trash', lazy: () => import('./clinic/TrashPage').then((m) => ({ Component: m.TrashPage })) },
+            ],
+          },
+          { path: '/security', lazy: () => import('./account/SecurityPage').then((m) => ({ Component: m.SecurityPage })) },
+          { path: '/security/setup', lazy: () => import('./account/SecurityPage').then((m) => ({ Component: m.ForcedMfaPage })) },
           {
             path: '/admin/users',
             element: (

@@ -1,11 +1,12 @@
 import type { ApiClient } from './client';
 import { ApiError, errorFromResponse } from './errors';
 import { readSse } from './sse';
+import { StreamCursor, parseEventId } from '../chat/resume';
 import type { ChatMessage, MessagePage, ReplyResponse, StreamDelta, StreamDone, StreamError, Triage } from './types';
 
 export interface StreamHandlers {
-  /** The server saved the user's message (`user` event). */
-  onUser?: (message: ChatMessage) => void;
+  /** The server saved the user's message (`user` event); `messageId` is the id to reattach to and to stop. */
+  onUser?: (message: ChatMessage, messageId: string) => void;
   /** A piece of the reply (`delta` event). */
   onDelta?: (text: string) => void;
 }
@@ -29,12 +30,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /**
  * Consumes the public chat stream: `user`, `delta`* then exactly one of `done` / `error`.
  * A stream that ends without `done` or `error` (connection lost) becomes an `error` outcome with code
- * `stream_interrupted`; events with unreadable data are skipped.
+ * `stream_interrupted`; events with unreadable data are skipped. With a `cursor`, events it has already applied
+ * (a reattach that replays) are skipped and it records the last event id for the next reattach.
  */
 export async function consumeChatStream(
   body: ReadableStream<Uint8Array>,
   handlers: StreamHandlers = {},
   signal?: AbortSignal,
+  cursor: StreamCursor = new StreamCursor(),
 ): Promise<StreamOutcome> {
   let userMessage: ChatMessage | null = null;
   let outcome: StreamOutcome | null = null;
@@ -44,11 +47,15 @@ export async function consumeChatStream(
       if (outcome) return;
       const data = parseJson(event.data);
       if (!isObject(data)) return;
+      if (!cursor.accept(event.id)) return;
       switch (event.event) {
-        case 'user':
+        case 'user': {
           userMessage = data as unknown as ChatMessage;
-          handlers.onUser?.(userMessage);
+          const named = typeof data.messageId === 'string' ? data.messageId : userMessage.id;
+          cursor.adopt(parseEventId(event.id)?.messageId ?? named);
+          handlers.onUser?.(userMessage, cursor.messageId ?? named);
           break;
+        }
         case 'delta': {
           const text = (data as Partial<StreamDelta>).text;
           if (typeof text === 'string') handlers.onDelta?.(text);
@@ -93,6 +100,7 @@ export async function streamMessage(
   content: string,
   handlers: StreamHandlers = {},
   signal?: AbortSignal,
+  cursor: StreamCursor = new StreamCursor(),
 ): Promise<StreamOutcome> {
   const init: RequestInit = {
     method: 'POST',
@@ -103,7 +111,47 @@ export async function streamMessage(
   const res = await client.fetch(`/patients/${encodeURIComponent(patientId)}/messages/stream`, init);
   if (!res.ok) throw await errorFromResponse(res);
   if (!res.body) throw new ApiError(res.status, null, 'The server sent an empty stream.');
-  return consumeChatStream(res.body, handlers, signal);
+  return consumeChatStream(res.body, handlers, signal, cursor);
+}
+
+/**
+ * `GET /patients/{id}/messages/{messageId}/stream`: the reply being generated for a saved user message, from the
+ * start (after a reload) or after `cursor.lastEventId` (a dropped connection). A finished reply gives its `done`
+ * at once. Throws {@link ApiError}: 404 when no reply is being generated (or the api cannot reattach yet).
+ */
+export async function reattachStream(
+  client: ApiClient,
+  patientId: string,
+  cursor: StreamCursor,
+  handlers: StreamHandlers = {},
+  signal?: AbortSignal,
+): Promise<StreamOutcome> {
+  if (!cursor.messageId) throw new ApiError(0, null, 'No message to reattach to.');
+  const headers: Record<string, string> = { Accept: 'text/event-stream' };
+  if (cursor.lastEventId) headers['Last-Event-ID'] = cursor.lastEventId;
+  const init: RequestInit = { method: 'GET', headers, cache: 'no-store' };
+  if (signal) init.signal = signal;
+  const path = `/patients/${encodeURIComponent(patientId)}/messages/${encodeURIComponent(cursor.messageId)}/stream`;
+  const res = await client.fetch(path, init);
+  if (!res.ok) throw await errorFromResponse(res);
+  if (!res.body) throw new ApiError(res.status, null, 'The server sent an empty stream.');
+  return consumeChatStream(res.body, handlers, signal, cursor);
+}
+
+/** `POST .../messages/{messageId}/stop` (202): the model call is cancelled and the open streams end with `done`. */
+export async function stopReply(client: ApiClient, patientId: string, messageId: string): Promise<void> {
+  await client.request<void>(
+    'POST',
+    `/patients/${encodeURIComponent(patientId)}/messages/${encodeURIComponent(messageId)}/stop`,
+    {},
+  );
+}
+
+/** `stopped` or `failed` for a reply that did not run to its end (`metadata.status`), else null. */
+export function replyStatus(message: ChatMessage): 'stopped' | 'failed' | null {
+  const meta = message.metadata;
+  if (message.role !== 'assistant' || !isObject(meta)) return null;
+  return meta.status === 'stopped' || meta.status === 'failed' ? meta.status : null;
 }
 
 export function listMessages(

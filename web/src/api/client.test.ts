@@ -242,3 +242,79 @@ describe('ApiClient errors', () => {
     await expect(client.request('DELETE', '/patients/1')).resolves.toBeUndefined();
   });
 });
+
+describe('ApiClient: clinics and two-step sign-in', () => {
+  const problem = (status: number, code: string) =>
+    json(status, { type: 'about:blank', title: code, status, detail: code, code });
+
+  it('returns the challenge instead of a session when two-step sign-in is on, then signs in with the code', async () => {
+    const calls: { url: string; body: string | null }[] = [];
+    const fetchFn = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+      const url = String(input);
+      calls.push({ url, body: typeof init.body === 'string' ? init.body : null });
+      if (url.endsWith('/auth/login')) return json(200, { mfaRequired: true, mfaToken: 'mfa-1', expiresIn: 300 });
+      if (url.endsWith('/auth/login/mfa')) return json(200, { ...session('after-code'), clinic: { id: 'c1', name: 'Molar St', role: 'owner' } });
+      return json(200, {});
+    }) as typeof fetch;
+    const client = new ApiClient({ fetch: fetchFn, lock: (run) => run() });
+    const seen: (User | null)[] = [];
+    client.onSessionChange((u) => seen.push(u));
+    const first = await client.login({ email: 'ada@example.com', password: 'x' });
+    expect(first).toEqual({ kind: 'mfa', mfaToken: 'mfa-1', expiresIn: 300 });
+    expect(client.hasAccessToken).toBe(false);
+    expect(seen).toEqual([]);
+    const u = await client.loginMfa('mfa-1', '123456');
+    expect(JSON.parse(calls.at(-1)?.body ?? '{}')).toEqual({ mfaToken: 'mfa-1', code: '123456' });
+    expect(u.clinic).toEqual({ id: 'c1', name: 'Molar St', role: 'owner' });
+    expect(client.hasAccessToken).toBe(true);
+  });
+
+  it('a 403 that asks for two-step set-up switches the app to it; signing out clears it', async () => {
+    const fetchFn = (async (input: RequestInfo | URL) => {
+      const url = String(input);
+      if (url.endsWith('/auth/login')) return json(200, session('t'));
+      if (url.endsWith('/auth/logout')) return new Response(null, { status: 204 });
+      if (url.endsWith('/patients')) return problem(403, 'mfa_setup_required');
+      return problem(403, 'forbidden');
+    }) as typeof fetch;
+    const client = new ApiClient({ fetch: fetchFn, lock: (run) => run() });
+    const heard: boolean[] = [];
+    client.onMfaSetupRequired((r) => heard.push(r));
+    await client.login({ email: 'a@example.com', password: 'x' });
+    await expect(client.request('GET', '/clinic')).rejects.toMatchObject({ status: 403 });
+    expect(client.needsMfaSetup).toBe(false);
+    await expect(client.request('GET', '/patients')).rejects.toMatchObject({ status: 403, code: 'mfa_setup_required' });
+    expect(client.needsMfaSetup).toBe(true);
+    client.mfaSetupDone();
+    expect(heard).toEqual([true, false]);
+    await client.request('GET', '/patients').catch(() => undefined);
+    await client.logout();
+    expect(client.needsMfaSetup).toBe(false);
+  });
+
+  it('a wrong password on a route that asks for it again is not a session problem: no refresh, still signed in', async () => {
+    let refreshes = 0;
+    const fetchFn = (async (input: RequestInfo | URL) => {
+      const url = String(input);
+      if (url.endsWith('/auth/login')) return json(200, session('t'));
+      if (url.endsWith('/auth/refresh')) {
+        refreshes += 1;
+        return json(200, session('t2'));
+      }
+      return problem(401, 'invalid_credentials');
+    }) as typeof fetch;
+    const client = new ApiClient({ fetch: fetchFn, lock: (run) => run() });
+    await client.login({ email: 'a@example.com', password: 'x' });
+    await expect(client.request('POST', '/auth/mfa/setup', { password: 'nope' })).rejects.toMatchObject({ status: 401, code: 'invalid_credentials' });
+    expect(refreshes).toBe(0);
+    expect(client.hasAccessToken).toBe(true);
+  });
+
+  it('takes a 202 without a body (Stop)', async () => {
+    const fetchFn = (async (input: RequestInfo | URL) =>
+      String(input).endsWith('/auth/login') ? json(200, session('t')) : new Response(null, { status: 202 })) as typeof fetch;
+    const client = new ApiClient({ fetch: fetchFn, lock: (run) => run() });
+    await client.login({ email: 'a@example.com', password: 'x' });
+    await expect(client.request('POST', '/patients/p/messages/m/stop', {})).resolves.toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
-import { ApiError, errorFromResponse } from './errors';
-import type { LoginRequest, RegisterRequest, Session, User } from './types';
+import { ApiError, errorFromResponse, isMfaSetupRequired } from './errors';
+import type { LoginRequest, MfaChallenge, RegisterRequest, Session, User } from './types';
 
 /**
  * The one HTTP client of the app.
@@ -15,6 +15,21 @@ import type { LoginRequest, RegisterRequest, Session, User } from './types';
  */
 
 export type SessionListener = (user: User | null) => void;
+/** Told when the api refuses a request until the user sets up two-step sign-in (a clinic that requires it). */
+export type MfaSetupListener = (required: boolean) => void;
+
+/** What `POST /auth/login` gave: a session, or the second step (a code) when two-step sign-in is on. */
+export type LoginResult = { kind: 'session'; user: User } | { kind: 'mfa'; mfaToken: string; expiresIn: number };
+
+function isMfaChallenge(body: unknown): body is MfaChallenge {
+  return typeof body === 'object' && body !== null && (body as { mfaRequired?: unknown }).mfaRequired === true;
+}
+
+/** The user of a session, with the active clinic from wherever the api put it (`user.clinic` or `clinic`). */
+export function sessionUser(session: Session): User {
+  const clinic = session.user.clinic ?? session.clinic ?? null;
+  return clinic ? { ...session.user, clinic } : session.user;
+}
 
 export interface ApiClientOptions {
   /** Defaults to the global fetch. */
@@ -35,6 +50,28 @@ export interface RequestOptions {
 
 const REFRESH_LOCK = 'dental-assistant-refresh';
 
+/** 401 codes that refuse what the user typed (a password, a code), not the access token. */
+const CREDENTIAL_CODES = new Set([
+  'invalid_credentials',
+  'invalid_password',
+  'wrong_password',
+  'invalid_code',
+  'invalid_mfa_code',
+  'invalid_totp',
+  'mfa_invalid_code',
+]);
+
+async function isCredentialRefusal(res: Response): Promise<boolean> {
+  if (!(res.headers.get('content-type') ?? '').includes('json')) return false;
+  try {
+    const body: unknown = await res.clone().json();
+    const code = typeof body === 'object' && body !== null ? (body as { code?: unknown }).code : null;
+    return typeof code === 'string' && CREDENTIAL_CODES.has(code);
+  } catch {
+    return false;
+  }
+}
+
 function defaultLock<T>(run: () => Promise<T>): Promise<T> {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
   if (locks?.request) return locks.request(REFRESH_LOCK, run) as Promise<T>;
@@ -50,6 +87,8 @@ export class ApiClient {
   private refreshing: Promise<string | null> | null = null;
   private restoring: Promise<User | null> | null = null;
   private readonly listeners = new Set<SessionListener>();
+  private readonly mfaListeners = new Set<MfaSetupListener>();
+  private mfaSetupRequired = false;
 
   constructor(options: ApiClientOptions = {}) {
     // Bind so a test double or the global function is called with the right `this`.
@@ -65,22 +104,65 @@ export class ApiClient {
     return () => this.listeners.delete(listener);
   }
 
+  /** Subscribes to "two-step sign-in must be set up first"; returns the unsubscribe function. */
+  onMfaSetupRequired(listener: MfaSetupListener): () => void {
+    this.mfaListeners.add(listener);
+    return () => this.mfaListeners.delete(listener);
+  }
+
   get hasAccessToken(): boolean {
     return this.accessToken !== null;
   }
 
-  private setSession(session: Session): User {
+  /** Whether the api has refused this session until two-step sign-in is set up. */
+  get needsMfaSetup(): boolean {
+    return this.mfaSetupRequired;
+  }
+
+  private setMfaSetupRequired(required: boolean): void {
+    if (this.mfaSetupRequired === required) return;
+    this.mfaSetupRequired = required;
+    for (const l of this.mfaListeners) l(required);
+  }
+
+  /** Two-step sign-in is on now: the app may use every screen again. */
+  mfaSetupDone(): void {
+    this.setMfaSetupRequired(false);
+  }
+
+  /** Takes a session the api gave (sign-in, switching clinic, accepting an invitation): token kept in memory only. */
+  adopt(session: Session): User {
+    const user = sessionUser(session);
     this.accessToken = session.accessToken;
-    this.user = session.user;
-    for (const l of this.listeners) l(session.user);
-    return session.user;
+    this.user = user;
+    for (const l of this.listeners) l(user);
+    return user;
+  }
+
+  private setSession(session: Session): User {
+    return this.adopt(session);
   }
 
   /** Forgets the access token and tells the app it is signed out. */
   clearSession(): void {
     this.accessToken = null;
     this.user = null;
+    this.setMfaSetupRequired(false);
     for (const l of this.listeners) l(null);
+  }
+
+  /** A 403 that says "set up two-step sign-in first" switches the app to the forced set-up. */
+  private async watch(res: Response): Promise<Response> {
+    if (res.status !== 403) return res;
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.includes('json')) return res;
+    try {
+      const body: unknown = await res.clone().json();
+      if (isMfaSetupRequired(body)) this.setMfaSetupRequired(true);
+    } catch {
+      // Not JSON after all: an ordinary 403.
+    }
+    return res;
   }
 
   private async send(path: string, init: RequestInit, token: string | null): Promise<Response> {
@@ -102,17 +184,20 @@ export class ApiClient {
   async fetch(path: string, init: RequestInit = {}, options: RequestOptions = {}): Promise<Response> {
     const used = this.accessToken;
     const res = await this.send(path, init, used);
-    if (res.status !== 401 || options.auth === false) return res;
+    if (res.status !== 401 || options.auth === false) return this.watch(res);
+    // A wrong password or code on a route that asks for one again (two-step set-up, password change) is a 401
+    // about what was typed, not about the session: no refresh, and the user stays signed in.
+    if (await isCredentialRefusal(res)) return res;
 
     // Another request may already have refreshed while this one was in flight: reuse its token.
     const fresh = this.accessToken !== null && this.accessToken !== used ? this.accessToken : await this.refresh();
     if (!fresh) return res;
     const retried = await this.send(path, init, fresh);
     if (retried.status === 401) this.clearSession();
-    return retried;
+    return this.watch(retried);
   }
 
-  /** JSON request; throws {@link ApiError} on any non-2xx. Returns `undefined` for 204. */
+  /** JSON request; throws {@link ApiError} on any non-2xx. Returns `undefined` for 204 and an empty body. */
   async request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     const init: RequestInit = { method, headers, credentials: options.credentials ?? 'same-origin' };
@@ -124,7 +209,9 @@ export class ApiClient {
     const res = await this.fetch(path, init, options);
     if (!res.ok) throw await errorFromResponse(res);
     if (res.status === 204) return undefined as T;
-    return (await res.json()) as T;
+    // 202 (a stop) and some 200s may come without a body.
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /**
@@ -177,8 +264,22 @@ export class ApiClient {
     return this.restoring;
   }
 
-  async login(body: LoginRequest): Promise<User> {
-    const session = await this.request<Session>('POST', '/auth/login', body, { auth: false, credentials: 'include' });
+  /** Signs in, or (two-step sign-in on) returns the challenge for {@link ApiClient.loginMfa}. */
+  async login(body: LoginRequest): Promise<LoginResult> {
+    const answer = await this.request<Session | MfaChallenge>('POST', '/auth/login', body, {
+      auth: false,
+      credentials: 'include',
+    });
+    if (isMfaChallenge(answer)) return { kind: 'mfa', mfaToken: answer.mfaToken, expiresIn: answer.expiresIn };
+    return { kind: 'session', user: this.setSession(answer) };
+  }
+
+  /** The second step: a code from the authenticator app or a recovery code. */
+  async loginMfa(mfaToken: string, code: string): Promise<User> {
+    const session = await this.request<Session>('POST', '/auth/login/mfa', { mfaToken, code }, {
+      auth: false,
+      credentials: 'include',
+    });
     return this.setSession(session);
   }
 

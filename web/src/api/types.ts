@@ -19,13 +19,28 @@ export type Uuid = string;
 
 export type Role = 'user' | 'admin';
 
+/** A member's role inside a clinic (CONTRACT.md, "Clinics, roles and records"). */
+export type ClinicRole = 'owner' | 'clinician' | 'reception';
+
+/** The active clinic as a session names it, and each of the user's clinics. */
+export interface ClinicRef {
+  id: Uuid;
+  name: string;
+  role: ClinicRole;
+}
+
 export interface User {
   id: Uuid;
   email: string;
   fullName: string;
+  /** The platform role (administration only, no patient access of its own). */
   role: Role;
   isActive: boolean;
   createdAt: Timestamp;
+  /** The active clinic (second wave; absent from an api without clinics). */
+  clinic?: ClinicRef | null;
+  /** Every clinic the user belongs to (second wave). */
+  clinics?: ClinicRef[];
 }
 
 export interface Session {
@@ -37,12 +52,32 @@ export interface Session {
   /** Also set as an HttpOnly cookie; the browser app never reads or keeps this field. */
   refreshToken: string;
   user: User;
+  /** The active clinic (second wave). */
+  clinic?: ClinicRef | null;
+}
+
+/** `POST /auth/login` when the account has two-step sign-in on: no session yet, a code is needed. */
+export interface MfaChallenge {
+  mfaRequired: true;
+  mfaToken: string;
+  /** Seconds the `mfaToken` stays valid. */
+  expiresIn: number;
+}
+
+export interface LoginMfaRequest {
+  mfaToken: string;
+  /** A 6-digit code from the authenticator app, or an unused recovery code. */
+  code: string;
 }
 
 export interface RegisterRequest {
   email: string;
   password: string;
   fullName: string;
+  /** The new clinic's name (default "<fullName>'s clinic"); ignored with an invitation. */
+  clinicName?: string;
+  /** Joins the invitation's clinic in its role instead of creating one. */
+  invitationToken?: string;
 }
 
 export interface LoginRequest {
@@ -85,6 +120,10 @@ export interface Patient {
   updatedAt: Timestamp;
   /** When the assistant last flagged one of this patient's messages as urgent (second wave; absent before). */
   lastEmergencyAt?: Timestamp | null;
+  /** Who added the patient (second wave). */
+  createdBy?: Uuid | null;
+  /** Only in the trash: when the patient was deleted. */
+  deletedAt?: Timestamp | null;
 }
 
 export type PatientPage = Page<Patient>;
@@ -117,6 +156,8 @@ export interface AssistantMetadata {
   latencyMs?: number;
   emergency?: Triage | null;
   finishReason?: string;
+  /** `stopped`: the user stopped the reply, `content` is what was generated until then; `failed`: cut off. */
+  status?: 'stopped' | 'failed' | string;
   [key: string]: unknown;
 }
 
@@ -173,4 +214,168 @@ export interface Problem {
   code: string;
   requestId?: string;
   errors?: FieldError[];
+}
+
+// ---- Clinics, roles and records (second wave) ----
+
+export interface Clinic {
+  id: Uuid;
+  name: string;
+  requireMfa: boolean;
+  /** ISO 3166-1 alpha-2: the region of phone numbers typed without a country code. */
+  country: string;
+  createdAt: Timestamp;
+  myRole: ClinicRole;
+}
+
+export interface UpdateClinicRequest {
+  name?: string;
+  requireMfa?: boolean;
+  country?: string;
+}
+
+export interface Member {
+  userId: Uuid;
+  email: string;
+  fullName: string;
+  role: ClinicRole;
+  joinedAt: Timestamp;
+  mfaEnabled: boolean;
+}
+
+export interface MemberList {
+  items: Member[];
+}
+
+export interface UpdateMemberRequest {
+  role: ClinicRole;
+}
+
+export interface CreateInvitationRequest {
+  email: string;
+  role: ClinicRole;
+}
+
+export interface Invitation {
+  id: Uuid;
+  email: string;
+  role: ClinicRole;
+  createdAt: Timestamp;
+  expiresAt: Timestamp;
+  /** Only in the answer that created it: shown once. */
+  token?: string | null;
+}
+
+export interface InvitationList {
+  items: Invitation[];
+}
+
+export interface SwitchClinicRequest {
+  clinicId: Uuid;
+}
+
+/** `GET /patients/trash`: a page of deleted patients, each with `deletedAt`. */
+export interface TrashPage extends Page<Patient> {
+  /** How long a deleted patient stays restorable (the api's `PATIENT_RETENTION_DAYS`), when it says. */
+  retentionDays?: number;
+}
+
+export type AccessAction =
+  | 'patient.read'
+  | 'patient.update'
+  | 'patient.delete'
+  | 'patient.restore'
+  | 'message.list'
+  | 'message.send'
+  | 'patient.export'
+  | 'access.denied';
+
+export interface AccessEvent {
+  at: Timestamp;
+  userId: Uuid | null;
+  userName: string | null;
+  action: AccessAction | string;
+  requestId: string | null;
+}
+
+/** A page of a patient's access log, newest first: numbered pages with `total`, or keyset pages with `nextCursor`. */
+export interface AccessEventPage {
+  items: AccessEvent[];
+  page: number;
+  limit: number;
+  total?: number;
+  hasMore?: boolean;
+  nextCursor?: string | null;
+}
+
+export interface DayStats {
+  /** `YYYY-MM-DD`. */
+  date: string;
+  messages: number;
+  /** Flagged replies that day by triage category (categories with none may be absent). */
+  emergencies: Record<string, number>;
+}
+
+export interface MonthStats {
+  /** `YYYY-MM`. */
+  month: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ClinicStats {
+  days: DayStats[];
+  months: MonthStats[];
+}
+
+// ---- Accounts (second wave) ----
+
+export interface SessionInfo {
+  id: Uuid;
+  createdAt: Timestamp;
+  lastUsedAt: Timestamp | null;
+  userAgent: string | null;
+  ip: string | null;
+  /** The session this browser is using. */
+  current: boolean;
+}
+
+export interface SessionList {
+  items: SessionInfo[];
+}
+
+export interface ChangePasswordRequest {
+  currentPassword: string;
+  newPassword: string;
+}
+
+export interface MfaSetup {
+  /** Base32, for typing into an authenticator app by hand. */
+  secret: string;
+  otpauthUri: string;
+  /** The QR code of `otpauthUri`, as an SVG document (rendered after sanitising, never as HTML). */
+  qrSvg: string;
+}
+
+export interface MfaRecoveryCodes {
+  recoveryCodes: string[];
+}
+
+// ---- Import / export (second wave) ----
+
+export interface ImportError {
+  /** Data row, from 1 (a CSV header line is not a row); 0 or absent for a problem with the whole file. */
+  row: number;
+  field: string | null;
+  code: string;
+  message: string;
+}
+
+export interface ImportReport {
+  rows: number;
+  valid: number;
+  invalid: number;
+  errors: ImportError[];
+  /** 0 on a dry run or a refused import. */
+  created: number;
 }

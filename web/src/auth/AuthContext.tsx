@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api } from '../api';
-import type { LoginRequest, RegisterRequest, User } from '../api/types';
+import type { LoginResult } from '../api/client';
+import type { LoginRequest, RegisterRequest, Session, User } from '../api/types';
 
 export type AuthState =
   | { status: 'loading'; user: null }
@@ -9,8 +10,13 @@ export type AuthState =
 
 interface AuthApi {
   state: AuthState;
-  login: (body: LoginRequest) => Promise<User>;
+  /** The api refuses everything but the set-up until this user turns two-step sign-in on (clinic policy). */
+  mfaSetupRequired: boolean;
+  login: (body: LoginRequest) => Promise<LoginResult>;
+  loginMfa: (mfaToken: string, code: string) => Promise<User>;
   register: (body: RegisterRequest) => Promise<User>;
+  /** A new session from the api (switching clinic, accepting an invitation). */
+  adopt: (session: Session) => User;
   logout: () => Promise<void>;
 }
 
@@ -22,11 +28,13 @@ const AuthContext = createContext<AuthApi | null>(null);
  */
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: 'loading', user: null });
+  const [mfaSetupRequired, setMfaSetupRequired] = useState(api.needsMfaSetup);
 
   useEffect(() => {
     const unsubscribe = api.onSessionChange((user) => {
       setState(user ? { status: 'authenticated', user } : { status: 'anonymous', user: null });
     });
+    const unsubscribeMfa = api.onMfaSetupRequired(setMfaSetupRequired);
     let live = true;
     api
       .restore()
@@ -39,14 +47,20 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return () => {
       live = false;
       unsubscribe();
+      unsubscribeMfa();
     };
   }, []);
 
   const login = useCallback((body: LoginRequest) => api.login(body), []);
+  const loginMfa = useCallback((token: string, code: string) => api.loginMfa(token, code), []);
   const register = useCallback((body: RegisterRequest) => api.register(body), []);
+  const adopt = useCallback((session: Session) => api.adopt(session), []);
   const logout = useCallback(() => api.logout(), []);
 
-  const value = useMemo(() => ({ state, login, register, logout }), [state, login, register, logout]);
+  const value = useMemo(
+    () => ({ state, mfaSetupRequired, login, loginMfa, register, adopt, logout }),
+    [state, mfaSetupRequired, login, loginMfa, register, adopt, logout],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

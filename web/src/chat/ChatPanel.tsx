@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
-import { emergencyOf } from '../api/chat';
+import { emergencyOf, replyStatus } from '../api/chat';
 import type { ChatMessage, Triage } from '../api/types';
 import { useUser } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
@@ -7,7 +7,7 @@ import { Loading } from '../components/Loading';
 import { formatDateTime, formatTime } from '../lib/format';
 import { useCoarsePointer } from '../lib/hooks';
 import { charCount, MESSAGE_MAX, validateMessage } from '../lib/rules';
-import { activeEmergency, unansweredTail, type PendingTurn } from './chatState';
+import { activeEmergency, stoppableMessageId, unansweredTail, type PendingTurn } from './chatState';
 import { announcementText, emergencyAdvice, shouldAnnounce } from './emergency';
 import { composerHint, enterAction } from './keys';
 import { useChat } from './useChat';
@@ -66,8 +66,11 @@ function EmergencyBanner({
   );
 }
 
-function MessageItem({ message, unanswered }: { message: ChatMessage; unanswered: 'no' | 'yes' | 'retrying' }) {
+type Unanswered = 'no' | 'yes' | 'retrying' | 'following';
+
+function MessageItem({ message, unanswered }: { message: ChatMessage; unanswered: Unanswered }) {
   const emergency = emergencyOf(message);
+  const status = replyStatus(message);
   const mine = message.role === 'user';
   return (
     <li
@@ -85,19 +88,28 @@ function MessageItem({ message, unanswered }: { message: ChatMessage; unanswered
         {emergency && <span className="badge badge-danger">{emergency.severity === 'emergency' ? 'Emergency' : 'Urgent'}</span>}
         {unanswered === 'yes' && <span className="badge badge-warning">Not answered</span>}
         {unanswered === 'retrying' && <span className="muted">Asking again…</span>}
+        {status === 'stopped' && <span className="badge badge-warning">Stopped</span>}
+        {status === 'failed' && <span className="badge badge-warning">Incomplete</span>}
       </div>
       <div className="msg-body">{message.content}</div>
+      {status && (
+        <p className="msg-note">
+          {status === 'stopped'
+            ? 'Stopped before the end: this reply is incomplete.'
+            : 'The assistant could not finish this reply: it is incomplete.'}
+        </p>
+      )}
     </li>
   );
 }
 
-function ThinkingItem({ text }: { text: string }) {
+function ThinkingItem({ text, status }: { text: string; status?: string }) {
   return (
     <li className="msg msg-assistant msg-streaming" aria-busy="true">
       <div className="msg-meta">
         <span className="msg-author">Assistant</span>
         <span className="msg-relay">To tell the patient</span>
-        <span className="muted">{text ? 'Writing…' : 'Thinking…'}</span>
+        <span className="muted">{status ?? (text ? 'Writing…' : 'Thinking…')}</span>
       </div>
       <div className="msg-body">
         {text}
@@ -107,7 +119,7 @@ function ThinkingItem({ text }: { text: string }) {
   );
 }
 
-function PendingItems({ pending }: { pending: PendingTurn }) {
+function PendingItems({ pending, stopping }: { pending: PendingTurn; stopping: boolean }) {
   const streaming = pending.status === 'sending' || pending.status === 'streaming' || pending.status === 'retrying';
   return (
     <>
@@ -119,7 +131,7 @@ function PendingItems({ pending }: { pending: PendingTurn }) {
         </div>
         <div className="msg-body">{pending.content}</div>
       </li>
-      {streaming && <ThinkingItem text={pending.text} />}
+      {streaming && <ThinkingItem text={pending.text} status={stopping ? 'Stopping…' : undefined} />}
     </>
   );
 }
@@ -127,7 +139,7 @@ function PendingItems({ pending }: { pending: PendingTurn }) {
 /** The assistant conversation about one patient. */
 export function ChatPanel({ patientId }: { patientId: string }) {
   const user = useUser();
-  const { state, send, retry, loadOlder, reload, dismissEmergency } = useChat(patientId, user.id);
+  const { state, send, retry, loadOlder, reload, dismissEmergency, stop } = useChat(patientId, user.id);
   const touch = useCoarsePointer();
   const [draft, setDraft] = useState('');
   const [composerError, setComposerError] = useState<string | null>(null);
@@ -137,7 +149,9 @@ export function ChatPanel({ patientId }: { patientId: string }) {
   const [atBottom, setAtBottom] = useState(true);
   const [unseen, setUnseen] = useState(false);
   const anchor = useRef<{ height: number; top: number } | null>(null);
-  const busy = (!!state.pending && state.pending.status !== 'failed') || state.reply?.status === 'retrying';
+  const busy = (!!state.pending && state.pending.status !== 'failed') || (!!state.reply && state.reply.status !== 'failed');
+  const stoppable = stoppableMessageId(state) !== null;
+  const following = state.reply?.status === 'attaching' || state.reply?.status === 'streaming';
   const emergency = activeEmergency(state);
   const announcement = emergency && shouldAnnounce(emergency, state.fresh) ? announcementText(emergency.triage) : '';
   const tail = state.history === 'idle' ? unansweredTail(state.messages) : [];
@@ -172,6 +186,13 @@ export function ChatPanel({ patientId }: { patientId: string }) {
     if (stickToBottom.current) el.scrollTop = el.scrollHeight;
     else if (state.history === 'idle') setUnseen(true);
   }, [state.messages, state.pending, state.history, state.reply]);
+
+  const stopRef = useRef<HTMLButtonElement>(null);
+  const onStop = async () => {
+    setComposerError(null);
+    const problem = await stop();
+    if (problem) setComposerError(problem);
+  };
 
   // The panel changes height (the banner comes or goes, the phone's keyboard opens): stay at the newest.
   useEffect(() => {
@@ -251,9 +272,10 @@ export function ChatPanel({ patientId }: { patientId: string }) {
   };
 
   const count = charCount(draft.trim());
-  const unansweredState = (m: ChatMessage): 'no' | 'yes' | 'retrying' => {
+  const unansweredState = (m: ChatMessage): Unanswered => {
     if (!tailIds.has(m.id)) return 'no';
     if (state.reply?.status === 'retrying') return 'retrying';
+    if (following) return 'following';
     return 'yes';
   };
 
@@ -276,7 +298,7 @@ export function ChatPanel({ patientId }: { patientId: string }) {
         </button>
       </div>
     );
-  } else if (newestUnanswered && !state.pending && !state.reply) {
+  } else if (newestUnanswered && !state.pending && !state.reply && state.history === 'idle') {
     notice = (
       <div className="chat-failure chat-unanswered">
         <p>
@@ -354,7 +376,19 @@ export function ChatPanel({ patientId }: { patientId: string }) {
               <MessageItem key={m.id} message={m} unanswered={unansweredState(m)} />
             ))}
             {state.reply?.status === 'retrying' && <ThinkingItem text="" />}
-            {state.pending && <PendingItems pending={state.pending} />}
+            {following && state.reply && (
+              <ThinkingItem
+                text={state.reply.text}
+                status={
+                  state.stopping
+                    ? 'Stopping…'
+                    : state.reply.status === 'attaching'
+                      ? 'Checking for a reply in progress…'
+                      : 'Writing… (resumed)'
+                }
+              />
+            )}
+            {state.pending && <PendingItems pending={state.pending} stopping={state.stopping} />}
           </ol>
         </div>
         {!atBottom && (
@@ -385,9 +419,22 @@ export function ChatPanel({ patientId }: { patientId: string }) {
             aria-invalid={composerError ? true : undefined}
             placeholder="Describe the symptoms or ask a question"
           />
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Sending…' : 'Send'}
-          </button>
+          {stoppable || state.stopping ? (
+            <button
+              ref={stopRef}
+              type="button"
+              className="btn btn-secondary btn-stop"
+              onClick={() => void onStop()}
+              disabled={state.stopping}
+            >
+              {state.stopping ? 'Stopping…' : 'Stop'}
+              <span className="visually-hidden"> the reply</span>
+            </button>
+          ) : (
+            <button type="submit" className="btn btn-primary" disabled={busy}>
+              {busy ? 'Sending…' : 'Send'}
+            </button>
+          )}
         </div>
         <div className="composer-foot">
           {composerError ? (

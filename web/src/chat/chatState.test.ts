@@ -103,7 +103,7 @@ describe('unanswered messages (after a reload too)', () => {
       page: { items: [user('u1'), assistant('a1'), user('u2')], nextBefore: null },
     });
     s = run(s, { type: 'reply/start', messageId: 'u2' });
-    expect(s.reply).toEqual({ messageId: 'u2', status: 'retrying', error: null });
+    expect(s.reply).toEqual({ messageId: 'u2', status: 'retrying', error: null, text: '' });
     s = run(s, { type: 'reply/failed', error: 'The assistant is unavailable right now.' });
     expect(s.reply).toMatchObject({ status: 'failed', error: expect.stringMatching(/unavailable/) });
     expect(unansweredTail(s.messages).map((m) => m.id)).toEqual(['u2']);

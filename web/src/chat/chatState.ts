@@ -7,17 +7,25 @@ export interface PendingTurn {
   content: string;
   /** The saved user message, once the server has sent it (`user` event) or it was found after a failure. */
   userMessage: ChatMessage | null;
+  /** The id the stream names for reattaching and stopping (the saved user message's, from the `user` event). */
+  messageId: string | null;
   /** The reply so far. */
   text: string;
   status: 'sending' | 'streaming' | 'failed' | 'retrying';
   error: string | null;
 }
 
-/** Asking for the reply to a saved message that has none (the unanswered tail of the history, e.g. after a reload). */
+/**
+ * The reply to a saved message that has none in the history (the unanswered tail, e.g. after a reload):
+ * `attaching` while asking whether the server is still generating it, `streaming` while following it there
+ * (`GET .../messages/{id}/stream`), `retrying` while asking for a new one (`POST .../reply`), `failed`.
+ */
 export interface ReplyRequest {
   messageId: string;
-  status: 'retrying' | 'failed';
+  status: 'attaching' | 'streaming' | 'retrying' | 'failed';
   error: string | null;
+  /** The reply so far, while `streaming`. */
+  text: string;
 }
 
 export interface ChatState {
@@ -32,6 +40,8 @@ export interface ChatState {
   dismissed: string[];
   /** Assistant replies that arrived while this screen was open: only these are announced. */
   fresh: string[];
+  /** Stop was pressed and the server accepted it: the stream is about to end with the partial reply. */
+  stopping: boolean;
 }
 
 export type ChatAction =
@@ -39,13 +49,17 @@ export type ChatAction =
   | { type: 'history/loaded'; page: MessagePage; older: boolean }
   | { type: 'history/failed'; error: string }
   | { type: 'send'; localId: string; content: string }
-  | { type: 'user'; message: ChatMessage }
+  | { type: 'user'; message: ChatMessage; messageId?: string }
   | { type: 'delta'; text: string }
   | { type: 'done'; assistantMessage: ChatMessage; emergency: Triage | null; userMessage?: ChatMessage | null }
   | { type: 'failed'; error: string; userMessage?: ChatMessage | null }
   | { type: 'retrying' }
   | { type: 'discard' }
   | { type: 'reply/start'; messageId: string }
+  | { type: 'reply/attach'; messageId: string }
+  | { type: 'reply/delta'; text: string }
+  | { type: 'reply/none' }
+  | { type: 'stopping'; on: boolean }
   | { type: 'reply/done'; assistantMessage: ChatMessage; emergency: Triage | null }
   | { type: 'reply/failed'; error: string }
   | { type: 'reply/clear' }
@@ -61,7 +75,12 @@ export const initialChatState: ChatState = {
   reply: null,
   dismissed: [],
   fresh: [],
+  stopping: false,
 };
+
+function addFresh(fresh: string[], id: string): string[] {
+  return fresh.includes(id) ? fresh : [...fresh, id];
+}
 
 function appendUnique(list: ChatMessage[], add: ChatMessage[]): ChatMessage[] {
   const seen = new Set(list.map((m) => m.id));
@@ -95,11 +114,22 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return {
         ...state,
         reply: null,
-        pending: { localId: action.localId, content: action.content, userMessage: null, text: '', status: 'sending', error: null },
+        pending: {
+          localId: action.localId,
+          content: action.content,
+          userMessage: null,
+          messageId: null,
+          text: '',
+          status: 'sending',
+          error: null,
+        },
       };
     case 'user':
       if (!state.pending) return state;
-      return { ...state, pending: { ...state.pending, userMessage: action.message, status: 'streaming' } };
+      return {
+        ...state,
+        pending: { ...state.pending, userMessage: action.message, messageId: action.messageId ?? action.message.id, status: 'streaming' },
+      };
     case 'delta':
       if (!state.pending) return state;
       return { ...state, pending: { ...state.pending, text: state.pending.text + action.text, status: 'streaming' } };
@@ -111,13 +141,15 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ...state,
         messages: appendUnique(state.messages, add),
         pending: null,
-        fresh: [...state.fresh, action.assistantMessage.id],
+        stopping: false,
+        fresh: addFresh(state.fresh, action.assistantMessage.id),
       };
     }
     case 'failed':
       if (!state.pending) return state;
       return {
         ...state,
+        stopping: false,
         pending: {
           ...state.pending,
           userMessage: action.userMessage ?? state.pending.userMessage,
@@ -132,17 +164,27 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'discard':
       return { ...state, pending: null };
     case 'reply/start':
-      return { ...state, reply: { messageId: action.messageId, status: 'retrying', error: null } };
+      return { ...state, reply: { messageId: action.messageId, status: 'retrying', error: null, text: '' } };
+    case 'reply/attach':
+      return { ...state, reply: { messageId: action.messageId, status: 'attaching', error: null, text: '' } };
+    case 'reply/delta':
+      if (!state.reply) return state;
+      return { ...state, reply: { ...state.reply, status: 'streaming', text: state.reply.text + action.text } };
+    case 'reply/none':
+      return state.reply?.status === 'attaching' ? { ...state, reply: null } : state;
     case 'reply/done':
       return {
         ...state,
         reply: null,
+        stopping: false,
         messages: appendUnique(state.messages, [withEmergency(action.assistantMessage, action.emergency)]),
-        fresh: [...state.fresh, action.assistantMessage.id],
+        fresh: addFresh(state.fresh, action.assistantMessage.id),
       };
     case 'reply/failed':
       if (!state.reply) return state;
-      return { ...state, reply: { ...state.reply, status: 'failed', error: action.error } };
+      return { ...state, stopping: false, reply: { ...state.reply, status: 'failed', error: action.error, text: '' } };
+    case 'stopping':
+      return { ...state, stopping: action.on };
     case 'reply/clear':
       return { ...state, reply: null };
     case 'dismissed/loaded':
@@ -152,6 +194,14 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     default:
       return state;
   }
+}
+
+/** The message id a Stop would act on: a reply streaming now whose message the server named; else null. */
+export function stoppableMessageId(state: Pick<ChatState, 'pending' | 'reply' | 'stopping'>): string | null {
+  if (state.stopping) return null;
+  if (state.pending?.status === 'streaming') return state.pending.messageId ?? state.pending.userMessage?.id ?? null;
+  if (state.reply?.status === 'streaming') return state.reply.messageId;
+  return null;
 }
 
 /**

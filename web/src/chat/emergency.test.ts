@@ -46,7 +46,7 @@ describe('the staff banner', () => {
   });
 
   it('names who flagged it, also for rows from before the source existed', () => {
-    expect(emergencyAdvice(triage({ source: 'model' })).source).toMatch(/assistant’s answer/);
+    expect(emergencyAdvice(triage({ source: 'model' })).source).toBe('The assistant flagged this as urgent.');
     expect(emergencyAdvice(triage({ source: 'triage' })).source).toMatch(/emergency check/);
     expect(emergencyAdvice(triage({ source: null })).source).toMatch(/assistant/);
     const legacy: Triage = { detected: true, category: 'dry_socket', severity: 'urgent' };

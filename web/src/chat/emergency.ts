@@ -69,7 +69,7 @@ export function emergencyAdvice(triage: Triage): EmergencyAdvice {
       : 'Until then, read the patient the first aid in the assistant’s reply.',
     source:
       triage.source === 'model'
-        ? 'Flagged by the assistant’s answer.'
+        ? 'The assistant flagged this as urgent.'
         : triage.source === 'triage'
           ? 'Flagged by the emergency check before the assistant answered.'
           : 'Flagged by the assistant.',

@@ -1,9 +1,18 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import { api, isApiError, messageOf } from '../api';
-import { listMessages, requestReply, streamMessage, type StreamHandlers, type StreamOutcome } from '../api/chat';
+import {
+  listMessages,
+  reattachStream,
+  requestReply,
+  stopReply,
+  streamMessage,
+  type StreamHandlers,
+  type StreamOutcome,
+} from '../api/chat';
 import type { ChatMessage } from '../api/types';
-import { chatReducer, failureText, initialChatState, unansweredTail, type ChatState } from './chatState';
+import { chatReducer, failureText, initialChatState, stoppableMessageId, unansweredTail, type ChatState } from './chatState';
 import { browserStorage, dismissalStore } from './emergency';
+import { StreamCursor, reattachDelay } from './resume';
 
 const PAGE = 30;
 
@@ -16,18 +25,36 @@ function mayHaveSaved(e: unknown): boolean {
   return isApiError(e) && (e.status === 0 || e.status >= 500);
 }
 
+/** How long Stop waits for the stream to end with its `done` before it stops reading and reloads. */
+const STOP_GRACE_MS = 15_000;
+
 /**
- * A reply being read from a stream. One at a time; `stop()` and reattaching to a reply already being generated
- * (`GET .../messages/{id}/stream`, `POST .../stop`, coming with the stream endpoints) act on this.
+ * A reply being read from a stream. One at a time; `stop()` acts on its message, and a dropped connection is
+ * reattached from its cursor (`GET .../messages/{id}/stream` with `Last-Event-ID`).
  */
 interface ActiveStream {
   controller: AbortController;
-  /** The saved user message the reply answers, once the `user` event named it. */
-  messageId: string | null;
+  /** The message the reply answers (once the `user` event named it) and the last event applied. */
+  cursor: StreamCursor;
 }
 
-/** How a reply is read: today only `POST .../messages/stream`; a reattach opens the same events for a message id. */
-type OpenStream = (handlers: StreamHandlers, signal: AbortSignal) => Promise<StreamOutcome>;
+/** How a reply is read: `POST .../messages/stream` for a new message; reattaching opens the same events by id. */
+type OpenStream = (handlers: StreamHandlers, signal: AbortSignal, cursor: StreamCursor) => Promise<StreamOutcome>;
+
+/** Whether a reattach answer means "nothing is being generated for that message" (or no such route yet). */
+function nothingToFollow(e: unknown): boolean {
+  return isApiError(e) && [400, 403, 404, 405, 409, 410].includes(e.status);
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
 
 /**
  * The conversation with the assistant about one patient: history (newest page first, older on demand),
@@ -45,18 +72,70 @@ export function useChat(patientId: string, userId: string) {
     dispatch({ type: 'dismissed/loaded', ids: dismissals.load() });
   }, [dismissals]);
 
+  /**
+   * A saved message without a reply in the history (after a reload, or another tab's): the server may still be
+   * generating it. Follow it there (`GET .../messages/{id}/stream`, replaying the reply so far); when nothing is
+   * being generated the message stays "Not answered" with Retry.
+   */
+  const attach = useCallback(
+    async (messageId: string) => {
+      if (active.current) return;
+      const controller = new AbortController();
+      const cursor = new StreamCursor(messageId);
+      const current: ActiveStream = { controller, cursor };
+      active.current = current;
+      dispatch({ type: 'reply/attach', messageId });
+      let outcome: StreamOutcome | null = null;
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            outcome = await reattachStream(api, patientId, cursor, { onDelta: (text) => dispatch({ type: 'reply/delta', text }) }, controller.signal);
+          } catch (e) {
+            if (controller.signal.aborted) return;
+            // Nothing being generated, or an api that cannot reattach: the message keeps its Retry.
+            if (nothingToFollow(e) || !cursor.lastEventId) {
+              dispatch({ type: 'reply/none' });
+              return;
+            }
+            outcome = { kind: 'error', userMessage: null, code: 'stream_interrupted', detail: messageOf(e) };
+          }
+          if (outcome.kind === 'done' || outcome.code !== 'stream_interrupted') break;
+          const delay = reattachDelay(attempt);
+          if (delay === null) break;
+          await wait(delay, controller.signal);
+          if (controller.signal.aborted) return;
+        }
+      } finally {
+        if (active.current === current) active.current = null;
+      }
+      if (controller.signal.aborted || !outcome) return;
+      if (outcome.kind === 'done') {
+        dispatch({ type: 'reply/done', assistantMessage: outcome.assistantMessage, emergency: outcome.emergency });
+      } else if (stateRef.current.reply?.status === 'attaching') {
+        dispatch({ type: 'reply/none' });
+      } else {
+        dispatch({ type: 'reply/failed', error: failureText(outcome.code, outcome.detail) });
+      }
+    },
+    [patientId],
+  );
+
   const loadLatest = useCallback(
     async (signal?: AbortSignal) => {
       dispatch({ type: 'history/loading', older: false });
       try {
         const page = await listMessages(api, patientId, { limit: PAGE }, signal);
         dispatch({ type: 'history/loaded', page, older: false });
+        const tail = unansweredTail(page.items);
+        const newest = tail[tail.length - 1];
+        const s = stateRef.current;
+        if (newest && !signal?.aborted && !active.current && !s.pending && !s.reply) void attach(newest.id);
       } catch (e) {
         if (signal?.aborted) return;
         dispatch({ type: 'history/failed', error: messageOf(e) });
       }
     },
-    [patientId],
+    [patientId, attach],
   );
 
   useEffect(() => {
@@ -96,24 +175,38 @@ export function useChat(patientId: string, userId: string) {
     [patientId],
   );
 
-  /** Reads one reply stream into the state; every way of reading a reply (send, later reattach) goes through here. */
+  /**
+   * Reads one reply into the state. When the connection drops mid-reply after the server named the message, the
+   * reply is reattached from the last event seen (a few tries), so a flaky network or a sleeping laptop does not
+   * lose it.
+   */
   const follow = useCallback(
     async (open: OpenStream, content: string): Promise<SendResult> => {
       const controller = new AbortController();
-      const current: ActiveStream = { controller, messageId: null };
+      const cursor = new StreamCursor();
+      const current: ActiveStream = { controller, cursor };
       active.current = current;
+      const handlers: StreamHandlers = {
+        onUser: (message, messageId) => dispatch({ type: 'user', message, messageId }),
+        onDelta: (text) => dispatch({ type: 'delta', text }),
+      };
       let outcome: StreamOutcome;
       try {
-        outcome = await open(
-          {
-            onUser: (message) => {
-              current.messageId = message.id;
-              dispatch({ type: 'user', message });
-            },
-            onDelta: (text) => dispatch({ type: 'delta', text }),
-          },
-          controller.signal,
-        );
+        outcome = await open(handlers, controller.signal, cursor);
+        for (let attempt = 0; outcome.kind === 'error' && outcome.code === 'stream_interrupted' && cursor.messageId; attempt++) {
+          const delay = reattachDelay(attempt);
+          if (delay === null) break;
+          await wait(delay, controller.signal);
+          if (controller.signal.aborted) return { ok: true };
+          const userMessage = outcome.userMessage;
+          try {
+            const again = await reattachStream(api, patientId, cursor, handlers, controller.signal);
+            outcome = { ...again, userMessage: again.userMessage ?? userMessage };
+          } catch (e) {
+            if (controller.signal.aborted) return { ok: true };
+            if (nothingToFollow(e)) break;
+          }
+        }
       } catch (e) {
         if (controller.signal.aborted) return { ok: true };
         if (mayHaveSaved(e)) {
@@ -141,19 +234,19 @@ export function useChat(patientId: string, userId: string) {
       }
       return { ok: true };
     },
-    [findSaved],
+    [findSaved, patientId],
   );
 
   const stream = useCallback(
     (content: string) =>
-      follow((handlers, signal) => streamMessage(api, patientId, content, handlers, signal), content),
+      follow((handlers, signal, cursor) => streamMessage(api, patientId, content, handlers, signal, cursor), content),
     [follow, patientId],
   );
 
   const send = useCallback(
     async (content: string): Promise<SendResult> => {
       const s = stateRef.current;
-      if ((s.pending && s.pending.status !== 'failed') || s.reply?.status === 'retrying') {
+      if ((s.pending && s.pending.status !== 'failed') || (s.reply && s.reply.status !== 'failed')) {
         return { ok: false, error: 'Wait for the current reply first.' };
       }
       localSeq += 1;
@@ -209,7 +302,7 @@ export function useChat(patientId: string, userId: string) {
       );
       return;
     }
-    if (pending || s.reply?.status === 'retrying') return;
+    if (pending || (s.reply && s.reply.status !== 'failed')) return;
     const tail = unansweredTail(s.messages);
     const newest = tail[tail.length - 1];
     if (!newest) return;
@@ -230,6 +323,40 @@ export function useChat(patientId: string, userId: string) {
   );
   const discard = useCallback(() => dispatch({ type: 'discard' }), []);
 
+  /**
+   * Stop: `POST .../messages/{id}/stop` (202) cancels the model call on the server; the open stream then ends with
+   * its `done`, whose reply is the partial text marked `metadata.status = "stopped"`. Resolves to a message for
+   * the user when the stop could not be asked for, else null.
+   */
+  const stop = useCallback(async (): Promise<string | null> => {
+    const id = stoppableMessageId(stateRef.current);
+    if (!id) return null;
+    dispatch({ type: 'stopping', on: true });
+    try {
+      await stopReply(api, patientId, id);
+    } catch (e) {
+      dispatch({ type: 'stopping', on: false });
+      // Finished meanwhile: the reply arrives as usual.
+      if (isApiError(e) && e.status === 409) return null;
+      if (isApiError(e) && (e.status === 404 || e.status === 405)) {
+        return 'The reply could not be stopped (it may have just finished, or this server cannot stop replies yet).';
+      }
+      return messageOf(e);
+    }
+    const current = active.current;
+    setTimeout(() => {
+      // The stream should have ended with the stopped reply by now; stop reading and show what is saved.
+      if (!current || active.current !== current) return;
+      current.controller.abort();
+      active.current = null;
+      dispatch({ type: 'stopping', on: false });
+      dispatch({ type: 'discard' });
+      dispatch({ type: 'reply/clear' });
+      void loadLatest();
+    }, STOP_GRACE_MS);
+    return null;
+  }, [patientId, loadLatest]);
+
   return {
     state,
     send,
@@ -238,10 +365,6 @@ export function useChat(patientId: string, userId: string) {
     reload: loadLatest,
     dismissEmergency,
     discard,
-    /**
-     * Stopping a reply needs `POST .../messages/{id}/stop` (not in this api yet): then this aborts `active`
-     * after asking the server, and the stream ends with a `done` whose reply has `metadata.status = "stopped"`.
-     */
-    stop: null as null | (() => Promise<void>),
+    stop,
   };
 }

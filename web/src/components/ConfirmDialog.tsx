@@ -9,6 +9,12 @@ interface Props {
   busyLabel?: string;
   cancelLabel?: string;
   busy?: boolean;
+  /** `danger` (red, the default) for what removes or takes away; `primary` for a change that is easy to undo. */
+  tone?: 'danger' | 'primary';
+  /** The confirm button is disabled (e.g. no new role picked yet). */
+  confirmDisabled?: boolean;
+  /** A message inside the dialog (the api refused), announced. */
+  error?: string | null;
   onConfirm: () => void;
   onCancel: () => void;
 }
@@ -25,6 +31,9 @@ export function ConfirmDialog({
   busyLabel = 'Deleting…',
   cancelLabel = 'Cancel',
   busy,
+  tone = 'danger',
+  confirmDisabled,
+  error,
   onConfirm,
   onCancel,
 }: Props) {
@@ -61,11 +70,21 @@ export function ConfirmDialog({
     >
       <h2 id={titleId}>{title}</h2>
       <div id={bodyId}>{children}</div>
+      {error && (
+        <p className="field-error dialog-error" role="alert">
+          {error}
+        </p>
+      )}
       <div className="dialog-actions">
         <button ref={cancelRef} type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy}>
           {cancelLabel}
         </button>
-        <button type="button" className="btn btn-danger" onClick={onConfirm} disabled={busy}>
+        <button
+          type="button"
+          className={`btn ${tone === 'danger' ? 'btn-danger' : 'btn-primary'}`}
+          onClick={onConfirm}
+          disabled={busy || confirmDisabled}
+        >
           {busy ? busyLabel : confirmLabel}
         </button>
       </div>

@@ -1,7 +1,12 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
+import { messageOf } from '../api';
+import { switchClinic } from '../api/clinic';
+import type { ClinicRef, User } from '../api/types';
 import { useAuth } from '../auth/AuthContext';
+import { forgetClinics, useActiveClinic } from '../lib/clinic';
 import { focusMainHeading } from '../lib/focus';
+import { can, ROLE_LABELS } from '../lib/roles';
 
 function Brand() {
   return (
@@ -37,11 +42,75 @@ export function RootLayout() {
   return <Outlet />;
 }
 
+/**
+ * The active clinic and the user's role in it; with several clinics, a disclosure to switch
+ * (`POST /auth/switch-clinic`: a new session acting for the chosen clinic, then back to its patients).
+ */
+function ClinicSwitcher({ user }: { user: User }) {
+  const { adopt } = useAuth();
+  const navigate = useNavigate();
+  const clinic = useActiveClinic();
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const details = useRef<HTMLDetailsElement>(null);
+  const active = user.clinic;
+  if (!active) return null;
+  const others = (user.clinics ?? []).filter((c) => c.id !== active.id);
+  const name = clinic?.name ?? active.name;
+
+  const choose = async (target: ClinicRef) => {
+    setBusy(target.id);
+    setError(null);
+    try {
+      const session = await switchClinic(target.id);
+      forgetClinics();
+      adopt(session);
+      if (details.current) details.current.open = false;
+      navigate('/patients', { state: { flash: `You are now working in ${target.name}.` } });
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <div className="clinic-current">
+      <span className="clinic-name">
+        <span className="visually-hidden">Clinic: </span>
+        {name}
+      </span>
+      <span className="badge badge-muted">{ROLE_LABELS[active.role]}</span>
+      {others.length > 0 && (
+        <details className="clinic-switch" ref={details}>
+          <summary>Switch clinic</summary>
+          <ul className="clinic-switch-list">
+            {others.map((c) => (
+              <li key={c.id}>
+                <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void choose(c)}>
+                  {busy === c.id ? 'Switching…' : c.name}
+                  <span className="muted"> · {ROLE_LABELS[c.role]}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+          {error && (
+            <p className="field-error" role="alert">
+              {error}
+            </p>
+          )}
+        </details>
+      )}
+    </div>
+  );
+}
+
 /** The signed-in frame: header with navigation, the user's name and "Log out". */
 export function AppLayout() {
-  const { state } = useAuth();
+  const { state, mfaSetupRequired } = useAuth();
   const navigate = useNavigate();
   const user = state.user;
+  const owner = can(user, 'clinic-admin');
 
   return (
     <>
@@ -50,16 +119,44 @@ export function AppLayout() {
         <div className="header-inner">
           <Brand />
           <nav aria-label="Main">
-            <ul className="nav-list">
-              <li>
-                <NavLink to="/patients">Patients</NavLink>
-              </li>
-              {user?.role === 'admin' && (
+            {mfaSetupRequired ? (
+              <ul className="nav-list">
                 <li>
-                  <NavLink to="/admin/users">Users</NavLink>
+                  <NavLink to="/security/setup">Set up two-step sign-in</NavLink>
                 </li>
-              )}
-            </ul>
+              </ul>
+            ) : (
+              <ul className="nav-list">
+                <li>
+                  <NavLink to="/patients" end>
+                    Patients
+                  </NavLink>
+                </li>
+                {owner && (
+                  <>
+                    <li>
+                      <NavLink to="/clinic" end>
+                        Clinic
+                      </NavLink>
+                    </li>
+                    <li>
+                      <NavLink to="/clinic/overview">Overview</NavLink>
+                    </li>
+                    <li>
+                      <NavLink to="/trash">Trash</NavLink>
+                    </li>
+                  </>
+                )}
+                <li>
+                  <NavLink to="/security">Security</NavLink>
+                </li>
+                {user?.role === 'admin' && (
+                  <li>
+                    <NavLink to="/admin/users">Users</NavLink>
+                  </li>
+                )}
+              </ul>
+            )}
           </nav>
           <div className="header-user">
             <span className="user-name">
@@ -67,6 +164,7 @@ export function AppLayout() {
               {user?.fullName}
               {user?.role === 'admin' && <span className="badge">Admin</span>}
             </span>
+            {user && <ClinicSwitcher user={user} />}
             {/* A navigation, so a form with unsaved changes can ask first (see useUnsavedChanges). */}
             <button type="button" className="btn btn-secondary btn-small" onClick={() => navigate('/logout')}>
               Log out
@@ -109,6 +207,7 @@ export function LogoutPage() {
     // On a fresh load of /logout, let the session restore finish first, so it cannot sign back in afterwards.
     if (!ready || started.current) return;
     started.current = true;
+    forgetClinics();
     void logout().finally(() => navigate('/login', { replace: true, state: { signedOut: true } }));
   }, [ready, logout, navigate]);
   return (

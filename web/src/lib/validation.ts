@@ -4,7 +4,7 @@
  */
 import type { CountryCode } from 'libphonenumber-js/min';
 import type { PatientInput } from '../api/types';
-import { DEFAULT_CLINIC_COUNTRY } from './clinic';
+import { DEFAULT_CLINIC_COUNTRY } from './country';
 import { formatDate, formatNumber } from './format';
 import { normalizeE164, phoneProblem, readPhone } from './phone';
 import { charCount, EARLIEST_BIRTH_DATE, isValidEmail, NAME_MAX, NOTES_MAX, type FieldErrors } from './rules';

@@ -5,12 +5,21 @@ import { listUsers, updateUser } from '../api/admin';
 import type { Role, User, UserPage } from '../api/types';
 import { useUser } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Loading } from '../components/Loading';
+import { RoleDialog, type RoleOption } from '../components/RoleDialog';
 import { Pagination } from '../components/Pagination';
 import { formatDateTime } from '../lib/format';
 import { useDocumentTitle } from '../lib/hooks';
 
 const LIMIT = 20;
+
+const PLATFORM_ROLES: readonly RoleOption<Role>[] = [
+  { value: 'user', label: 'User', description: 'Works in their clinics; no platform administration.' },
+  { value: 'admin', label: 'Admin', description: 'Also manages every account on this server (this page). No patient access of its own.' },
+];
+
+type Pending = { kind: 'role'; user: User } | { kind: 'active'; user: User } | null;
 
 /** Admins: every account, with its role and whether it may sign in. */
 export function AdminUsersPage() {
@@ -22,6 +31,8 @@ export function AdminUsersPage() {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [saving, setSaving] = useState<string | null>(null);
+  const [pending, setPending] = useState<Pending>(null);
+  const [dialogError, setDialogError] = useState<string | null>(null);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -36,17 +47,23 @@ export function AdminUsersPage() {
 
   const apply = async (user: User, change: { role?: Role; isActive?: boolean }, done: string) => {
     setSaving(user.id);
-    setError(null);
+    setDialogError(null);
     setNotice(null);
     try {
       const updated = await updateUser(user.id, change);
       setData((d) => (d ? { ...d, items: d.items.map((u) => (u.id === updated.id ? updated : u)) } : d));
       setNotice(done);
+      setPending(null);
     } catch (e) {
-      setError(messageOf(e));
+      setDialogError(messageOf(e));
     } finally {
       setSaving(null);
     }
+  };
+
+  const ask = (next: Pending) => {
+    setDialogError(null);
+    setPending(next);
   };
 
   return (
@@ -89,20 +106,17 @@ export function AdminUsersPage() {
                       </th>
                       <td>{u.email}</td>
                       <td>
-                        <label className="visually-hidden" htmlFor={`role-${u.id}`}>
-                          Role of {u.fullName}
-                        </label>
-                        <select
-                          id={`role-${u.id}`}
-                          value={u.role}
-                          disabled={self || busy}
-                          onChange={(e) =>
-                            void apply(u, { role: e.target.value as Role }, `${u.fullName} is now ${e.target.value === 'admin' ? 'an admin' : 'a user'}.`)
-                          }
-                        >
-                          <option value="user">User</option>
-                          <option value="admin">Admin</option>
-                        </select>
+                        <span className="role-cell">
+                          {u.role === 'admin' ? 'Admin' : 'User'}
+                          <button
+                            type="button"
+                            className="btn btn-secondary btn-small"
+                            disabled={self || busy}
+                            onClick={() => ask({ kind: 'role', user: u })}
+                          >
+                            Change role<span className="visually-hidden"> of {u.fullName}</span>
+                          </button>
+                        </span>
                       </td>
                       <td>
                         <span className={`badge ${u.isActive ? 'badge-success' : 'badge-muted'}`}>
@@ -115,13 +129,7 @@ export function AdminUsersPage() {
                           type="button"
                           className={`btn btn-small ${u.isActive ? 'btn-danger-outline' : 'btn-secondary'}`}
                           disabled={self || busy}
-                          onClick={() =>
-                            void apply(
-                              u,
-                              { isActive: !u.isActive },
-                              `${u.fullName} was ${u.isActive ? 'deactivated' : 'activated'}.`,
-                            )
-                          }
+                          onClick={() => ask({ kind: 'active', user: u })}
                         >
                           {u.isActive ? 'Deactivate' : 'Activate'}
                           <span className="visually-hidden"> {u.fullName}</span>
@@ -143,6 +151,40 @@ export function AdminUsersPage() {
         </>
       )}
       <p className="muted small">You cannot change your own role or deactivate yourself.</p>
+      <RoleDialog
+        open={pending?.kind === 'role'}
+        who={pending?.user.fullName ?? ''}
+        current={pending?.user.role ?? 'user'}
+        options={PLATFORM_ROLES}
+        busy={saving !== null}
+        error={dialogError}
+        onCancel={() => setPending(null)}
+        onConfirm={(role) => {
+          if (pending) void apply(pending.user, { role }, `${pending.user.fullName} is now ${role === 'admin' ? 'an admin' : 'a user'}.`);
+        }}
+      />
+      <ConfirmDialog
+        open={pending?.kind === 'active'}
+        title={pending?.user.isActive ? `Deactivate ${pending.user.fullName}?` : `Activate ${pending?.user.fullName ?? ''}?`}
+        confirmLabel={pending?.user.isActive ? 'Deactivate' : 'Activate'}
+        busyLabel={pending?.user.isActive ? 'Deactivating…' : 'Activating…'}
+        tone={pending?.user.isActive ? 'danger' : 'primary'}
+        busy={saving !== null}
+        error={dialogError}
+        onCancel={() => setPending(null)}
+        onConfirm={() => {
+          if (pending) {
+            const u = pending.user;
+            void apply(u, { isActive: !u.isActive }, `${u.fullName} was ${u.isActive ? 'deactivated' : 'activated'}.`);
+          }
+        }}
+      >
+        <p>
+          {pending?.user.isActive
+            ? 'They are signed out everywhere and cannot sign in until an admin activates the account again. Their clinics keep every record.'
+            : 'They can sign in again with their password.'}
+        </p>
+      </ConfirmDialog>
     </div>
   );
 }

@@ -8,6 +8,8 @@ import { Alert } from '../components/Alert';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Loading } from '../components/Loading';
 import { useClinicCountry } from '../lib/clinic';
+import { can } from '../lib/roles';
+import { useUser } from '../auth/AuthContext';
 import { focusStatic } from '../lib/focus';
 import { ageOn, formatDate, formatDateTime } from '../lib/format';
 import { formatPhone, phoneHref } from '../lib/phone';
@@ -27,6 +29,12 @@ export function PatientDetailPage() {
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
   const country = useClinicCountry();
+  const user = useUser();
+  const chat = can(user, 'chat');
+  const notes = can(user, 'notes');
+  const owner = can(user, 'clinic-admin');
+  // With clinics, a delete moves the patient to the trash (owners restore it); before, it was for good.
+  const trash = !!user.clinic;
   useDocumentTitle(load.state === 'ready' ? load.patient.name : load.state === 'not-found' ? 'Patient not found' : 'Patient');
 
   useEffect(() => {
@@ -69,7 +77,10 @@ export function PatientDetailPage() {
     try {
       await deletePatient(p.id);
       setConfirming(false);
-      navigate('/patients', { replace: true, state: { flash: `${p.name} was deleted.` } });
+      navigate('/patients', {
+        replace: true,
+        state: { flash: trash ? `${p.name} was moved to the trash.` : `${p.name} was deleted.` },
+      });
     } catch (e) {
       setDeleting(false);
       setConfirming(false);
@@ -88,13 +99,15 @@ export function PatientDetailPage() {
       <div className="page-header">
         <h1>{p.name}</h1>
         {/* In one column the details come first: a way straight to the conversation (and its banner). */}
-        <a href="#chat-title" className="btn btn-secondary btn-small jump-to-chat" onClick={jumpToChat}>
-          Go to the assistant<span aria-hidden="true"> ↓</span>
-        </a>
+        {chat && (
+          <a href="#chat-title" className="btn btn-secondary btn-small jump-to-chat" onClick={jumpToChat}>
+            Go to the assistant<span aria-hidden="true"> ↓</span>
+          </a>
+        )}
       </div>
       {flash && <Alert kind="success">{flash}</Alert>}
       {deleteError && <Alert kind="error">{deleteError}</Alert>}
-      <div className="detail-grid">
+      <div className={chat ? 'detail-grid' : 'detail-single'}>
         <section className="card patient-info" aria-labelledby="info-title">
           <h2 id="info-title">Patient details</h2>
           <dl className="details">
@@ -125,10 +138,12 @@ export function PatientDetailPage() {
               <dt>Email</dt>
               <dd>{p.email ? <a href={`mailto:${p.email}`}>{p.email}</a> : <span className="muted">Not recorded</span>}</dd>
             </div>
-            <div>
-              <dt>Medical notes</dt>
-              <dd className="notes">{p.medicalNotes || <span className="muted">None</span>}</dd>
-            </div>
+            {notes && (
+              <div>
+                <dt>Medical notes</dt>
+                <dd className="notes">{p.medicalNotes || <span className="muted">None</span>}</dd>
+              </div>
+            )}
             {p.lastEmergencyAt && (
               <div>
                 <dt>Last emergency</dt>
@@ -156,19 +171,31 @@ export function PatientDetailPage() {
             <button type="button" className="btn btn-danger-outline" onClick={() => setConfirming(true)}>
               Delete<span className="visually-hidden"> {p.name}</span>
             </button>
+            {owner && (
+              <Link to={`/patients/${p.id}/access-log`} className="btn btn-link">
+                Access log<span className="visually-hidden"> of {p.name}</span>
+              </Link>
+            )}
           </div>
         </section>
-        <ChatPanel key={p.id} patientId={p.id} />
+        {chat && <ChatPanel key={p.id} patientId={p.id} />}
       </div>
       <ConfirmDialog
         open={confirming}
         title={`Delete ${p.name}?`}
-        confirmLabel="Delete patient"
+        confirmLabel={trash ? 'Move to the trash' : 'Delete patient'}
         busy={deleting}
         onConfirm={() => void onDelete()}
         onCancel={() => setConfirming(false)}
       >
-        <p>The patient and the whole conversation with the assistant will be deleted. This cannot be undone.</p>
+        {trash ? (
+          <p>
+            The patient and the conversation with the assistant move to the trash. The clinic’s owners can restore them
+            from there for a limited time (30 days unless the server is set otherwise); then they are removed for good.
+          </p>
+        ) : (
+          <p>The patient and the whole conversation with the assistant will be deleted. This cannot be undone.</p>
+        )}
       </ConfirmDialog>
     </div>
   );

@@ -9,6 +9,8 @@ import { Field } from '../components/Field';
 import { Loading } from '../components/Loading';
 import { useUnsavedChanges } from '../components/UnsavedChanges';
 import { useClinicCountry } from '../lib/clinic';
+import { can } from '../lib/roles';
+import { useUser } from '../auth/AuthContext';
 import { focusFirstError } from '../lib/focus';
 import { dateFieldOrder, formatDate, type DatePart } from '../lib/format';
 import { useDocumentTitle } from '../lib/hooks';
@@ -75,6 +77,8 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
   const { id } = useParams();
   const navigate = useNavigate();
   const country = useClinicCountry();
+  // Reception never sees or writes medical notes (the api refuses the field with 403 forbidden_field).
+  const notes = can(useUser(), 'notes');
   const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
   const [initial, setInitial] = useState<Draft>(EMPTY_DRAFT);
   const [errors, setErrors] = useState<FieldErrors<PatientField>>({});
@@ -142,10 +146,9 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
     }
     setBusy(true);
     try {
-      const saved =
-        mode === 'create'
-          ? await createPatient(toPatientInput(c.values, 'create', country))
-          : await updatePatient(id as string, toPatientInput(c.values, 'edit', country));
+      const input = toPatientInput(c.values, mode, country);
+      if (!notes) delete input.medicalNotes;
+      const saved = mode === 'create' ? await createPatient(input) : await updatePatient(id as string, input);
       allow();
       navigate(`/patients/${saved.id}`, {
         state: { flash: mode === 'create' ? 'Patient added.' : 'Changes saved.' },
@@ -234,6 +237,7 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             error={errors.dateOfBirth}
             errorPart={dobPart}
           />
+          {notes && (
           <Field
             id="patient-medicalNotes"
             label="Medical notes"
@@ -245,6 +249,7 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
             onChange={set('medicalNotes')}
             error={errors.medicalNotes}
           />
+          )}
           <div className="form-actions">
             <button type="submit" className="btn btn-primary" disabled={busy}>
               {busy ? 'Saving…' : mode === 'create' ? 'Add patient' : 'Save changes'}

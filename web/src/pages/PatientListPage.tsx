@@ -14,6 +14,9 @@ import { Alert } from '../components/Alert';
 import { Loading } from '../components/Loading';
 import { Pagination } from '../components/Pagination';
 import { useClinicCountry } from '../lib/clinic';
+import { can } from '../lib/roles';
+import { useUser } from '../auth/AuthContext';
+import { ExportButtons } from '../portability/ExportButtons';
 import { focusMainHeading } from '../lib/focus';
 import { ageOn, formatDate, formatDateTime, formatRelative } from '../lib/format';
 import { useDebounced, useDocumentTitle } from '../lib/hooks';
@@ -129,6 +132,8 @@ function PatientCard({ p, country }: { p: Patient; country: ReturnType<typeof us
 export function PatientListPage() {
   useDocumentTitle('Patients');
   const country = useClinicCountry();
+  const user = useUser();
+  const portability = can(user, 'portability');
   const [params, setParams] = useSearchParams();
   const location = useLocation();
   const page = Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1);
@@ -211,9 +216,16 @@ export function PatientListPage() {
     <div className="page">
       <div className="page-header">
         <h1>Patients</h1>
-        <Link to="/patients/new" className="btn btn-primary">
-          Add patient
-        </Link>
+        <div className="page-actions">
+          {portability && (
+            <Link to="/patients/import" className="btn btn-secondary">
+              Import patients
+            </Link>
+          )}
+          <Link to="/patients/new" className="btn btn-primary">
+            Add patient
+          </Link>
+        </div>
       </div>
       {flash && <Alert kind="success">{flash}</Alert>}
 
@@ -320,6 +332,7 @@ export function PatientListPage() {
         </div>
       )}
       {data && <Pagination page={page} limit={LIMIT} total={total} onPage={goTo} label="Patient pages" />}
+      {portability && data && total > 0 && <ExportButtons />}
     </div>
   );
 }
