@@ -64,7 +64,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`). */
+        /**
+         * Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`). Too many
+         *     failed attempts give 429 `rate_limited` with `Retry-After` and a message saying when to retry; a
+         *     device that signed in before (its `device_*` cookie) is not held back by other clients' failures.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -906,7 +910,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in */
+            /** @description Signed in; the refresh token and a known-device cookie are set */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1014,6 +1018,15 @@ export interface operations {
             };
             /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bad_origin`: the cookie was sent from a page that is not the app's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1171,6 +1184,15 @@ export interface operations {
             };
             /** @description `invalid_refresh_token` or `refresh_token_reused` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bad_origin`: the cookie was sent from a page that is not the app's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
