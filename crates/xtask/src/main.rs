@@ -34,8 +34,11 @@ enum Cmd {
     /// Run every test: the Rust workspace, then the web app's unit and browser tests.
     Test {
         /// Skip the web app's tests (Rust only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "web_only")]
         rust_only: bool,
+        /// Only the web app's tests, the browser run and the contract fuzzing (the Rust tests skipped).
+        #[arg(long)]
+        web_only: bool,
     },
     /// Contract fuzzing only: schemathesis against a running stack (part of `test`).
     Fuzz,
@@ -65,7 +68,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Up { release } => stack::up(&root(), release),
-        Cmd::Test { rust_only } => test(&root(), rust_only),
+        Cmd::Test { rust_only, web_only } => test(&root(), rust_only, web_only),
         Cmd::Prepare => prepare(&root()),
         Cmd::Bench { quick } => bench::bench(&root(), quick),
         Cmd::Fuzz => fuzz(&root()),
@@ -94,19 +97,21 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn test(root: &Path, rust_only: bool) -> Result<()> {
+fn test(root: &Path, rust_only: bool, web_only: bool) -> Result<()> {
     let started = Instant::now();
     let db = pg::Database::resolve(root, "postgres")?;
     let url = db.url("postgres");
     let result = (|| -> Result<()> {
-        run(
-            Command::new(env!("CARGO"))
-                .current_dir(root)
-                .args(["test", "--workspace", "--all-targets"])
-                .env("DATABASE_URL", &url)
-                .env("SQLX_OFFLINE", "true"),
-            "cargo test",
-        )?;
+        if !web_only {
+            run(
+                Command::new(env!("CARGO"))
+                    .current_dir(root)
+                    .args(["test", "--workspace", "--all-targets"])
+                    .env("DATABASE_URL", &url)
+                    .env("SQLX_OFFLINE", "true"),
+                "cargo test",
+            )?;
+        }
         if !rust_only && root.join("web/package.json").is_file() {
             if !have("npm") {
                 bail!("Node.js and npm are needed for the web app's tests: install Node.js 20+ (or pass --rust-only)");
