@@ -39,8 +39,8 @@ create table invitations (
     primary key (clinic_id, id)
 );
 
--- One clinic per existing user (the temporary map lives until this migration's transaction commits).
-create temporary table clinic_map on commit drop as
+-- One clinic per existing user (a temporary map, dropped at the end of this file).
+create temporary table clinic_map as
     select id as user_id, gen_random_uuid() as clinic_id, full_name, created_at from users;
 
 insert into clinics (id, name, created_at, updated_at)
@@ -184,3 +184,5 @@ create policy invitations_clinic on invitations
 grant select, insert, update on clinics to dental_app;
 grant select, insert, update, delete on clinic_members, invitations to dental_app;
 grant select on patient_counts to dental_app;
+
+drop table clinic_map;
