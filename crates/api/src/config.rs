@@ -85,6 +85,9 @@ pub struct RawConfig {
     /// Maximum database connections of this instance.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "16")]
     pub database_max_connections: String,
+    /// `open`: anyone may register (creating a clinic); `invite`: registering needs a valid invitation.
+    #[arg(long, env = "REGISTRATION", default_value = "open")]
+    pub registration: String,
 }
 
 /// Validated configuration.
@@ -106,6 +109,15 @@ pub struct Config {
     pub rate_limits: RuleSet,
     pub trusted_proxies: TrustedProxies,
     pub cookie_secure: bool,
+    /// Who may register.
+    pub registration: Registration,
+}
+
+/// `REGISTRATION`: self-service sign-up, or only by invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Invite,
 }
 
 /// A configuration error: always names the variable.
@@ -282,6 +294,16 @@ impl RawConfig {
             rate_limits,
             trusted_proxies,
             cookie_secure: parse_bool("COOKIE_SECURE", &self.cookie_secure)?,
+            registration: match self.registration.trim().to_ascii_lowercase().as_str() {
+                "" | "open" => Registration::Open,
+                "invite" => Registration::Invite,
+                _ => {
+                    return Err(err(
+                        "REGISTRATION",
+                        format!("must be open or invite (got {:?})", self.registration),
+                    ));
+                }
+            },
         })
     }
 }
@@ -313,6 +335,7 @@ impl Config {
             },
             trusted_proxies: TrustedProxies::default(),
             cookie_secure: true,
+            registration: Registration::Open,
         }
     }
 

@@ -69,6 +69,14 @@ pub enum Action {
     MessagesRead,
     MessageSend,
     MessageReply,
+    ClinicRead,
+    ClinicUpdate,
+    MemberList,
+    MemberUpdate,
+    MemberRemove,
+    InvitationCreate,
+    InvitationList,
+    InvitationRevoke,
     /// A refused access to a patient route (another clinic's id, a trashed one, or a role without the permission).
     AccessDenied,
 }
@@ -85,6 +93,14 @@ impl Action {
             Action::MessageSend => "message.send",
             Action::MessageReply => "message.reply",
             Action::AccessDenied => "access.denied",
+            Action::ClinicRead => "clinic.read",
+            Action::ClinicUpdate => "clinic.update",
+            Action::MemberList => "member.list",
+            Action::MemberUpdate => "member.update",
+            Action::MemberRemove => "member.remove",
+            Action::InvitationCreate => "invitation.create",
+            Action::InvitationList => "invitation.list",
+            Action::InvitationRevoke => "invitation.revoke",
         }
     }
 }

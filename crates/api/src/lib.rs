@@ -14,6 +14,7 @@ pub mod ai_client;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod clinic;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes::router())
         .merge(patients::routes::router())
         .merge(chat::routes::router())
+        .merge(clinic::routes::router())
         .merge(http::openapi::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -313,3 +313,98 @@ pub struct AuditEventPage {
     pub limit: u32,
     pub total: i64,
 }
+
+/// `GET /clinic`: the caller's active clinic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Clinic {
+    pub id: Uuid,
+    pub name: String,
+    pub require_mfa: bool,
+    /// ISO 3166-1 alpha-2: the region of phone numbers typed without a country code.
+    pub country: String,
+    pub created_at: DateTime<Utc>,
+    pub my_role: ClinicRole,
+}
+
+/// `PATCH /clinic` (owner): absent fields are unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateClinicRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// A member of the caller's clinic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub role: ClinicRole,
+    pub joined_at: DateTime<Utc>,
+    pub mfa_enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MemberList {
+    pub items: Vec<Member>,
+}
+
+/// `PATCH /clinic/members/{userId}` (owner).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    pub role: ClinicRole,
+}
+
+/// `POST /clinic/invitations` (owner).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    pub email: String,
+    pub role: ClinicRole,
+}
+
+/// An invitation to join a clinic: one email, one role, 7 days, single use.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: String,
+    pub role: ClinicRole,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Only in the answer that created it (shown once; the server keeps its hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationList {
+    pub items: Vec<Invitation>,
+}

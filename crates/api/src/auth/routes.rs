@@ -137,7 +137,7 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
     Ok(Json(row.with_clinics(memberships)))
 }
 
-async fn active_user(state: &AppState, id: uuid::Uuid) -> ApiResult<UserRow> {
+pub(crate) async fn active_user(state: &AppState, id: uuid::Uuid) -> ApiResult<UserRow> {
     sqlx::query_as!(
         UserRow,
         r#"select id, email::text as "email!", full_name, role, is_active, created_at
@@ -163,21 +163,33 @@ pub async fn switch_clinic(
     Json(body): Json<SwitchClinicRequest>,
 ) -> ApiResult<Response> {
     let row = active_user(&state, user.id).await?;
-    let mut tx = state.db.begin().await?;
-    let memberships = clinics::memberships(&mut tx, user.id, Some(body.clinic_id)).await?;
+    let mut conn = state.db.acquire().await?;
+    let memberships = clinics::memberships(&mut conn, user.id, Some(body.clinic_id)).await?;
+    drop(conn);
     if memberships.active.as_ref().map(|c| c.id) != Some(body.clinic_id) {
         return Err(ApiError::Forbidden);
     }
-    // The session being replaced, if the request carries its refresh token (a foreign origin's cookie is ignored).
+    tracing::info!(user_id = %user.id, clinic_id = %body.clinic_id, "switched clinic");
+    session_in_clinic(&state, &headers, row, body.clinic_id).await
+}
+
+/// A new session (refresh family) acting for `clinic_id`, replacing the one whose refresh cookie the request
+/// carries, if any (a foreign origin's cookie is ignored, not revoked).
+pub(crate) async fn session_in_clinic(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: UserRow,
+    clinic_id: uuid::Uuid,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
     let previous =
-        cookie::read(&headers).filter(|_| origin::cookie_request_allowed(&headers, &state.config.cors_allowed_origins));
+        cookie::read(headers).filter(|_| origin::cookie_request_allowed(headers, &state.config.cors_allowed_origins));
     if let Some(previous) = previous {
         tokens::revoke_by_token(&mut tx, &previous).await?;
     }
-    let refresh = tokens::create_family(&mut tx, user.id, Some(body.clinic_id)).await?;
+    let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, clinic_id = %body.clinic_id, "switched clinic");
-    session_response(&state, StatusCode::OK, row, &refresh, Some(body.clinic_id)).await
+    session_response(state, StatusCode::OK, user, &refresh, Some(clinic_id)).await
 }
 
 /// The refresh token from the JSON body (`{"refreshToken": ...}`, non-browser clients) or else the

@@ -12,6 +12,7 @@ use crate::auth::clinics;
 use crate::auth::device;
 use crate::auth::tokens::{self, NewToken, Rotation};
 use crate::auth::types::{Registration, UserRow};
+use crate::clinic::invitations;
 use crate::domain::email::{EMAIL_MAX_CHARS, Email, EmailError};
 use crate::http::error::{ApiError, ApiResult, LockScope};
 use crate::ratelimit::{self, LoginKeys, LoginRefusal};
@@ -22,13 +23,44 @@ pub const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
     detail: "The email or password is incorrect.",
 };
 
-/// Creates the account and its first refresh-token family.
+/// 403 `registration_closed`: `REGISTRATION=invite` and no valid invitation for this email.
+pub const REGISTRATION_CLOSED: ApiError = ApiError::ForbiddenCode {
+    code: "registration_closed",
+    detail: "Sign-up is by invitation only. Ask a clinic owner to invite you.",
+};
+
+/// Creates the account, its clinic membership and its first refresh-token family. With a valid invitation for
+/// this email the account joins that clinic in its role; otherwise (when `REGISTRATION=open`) it creates a clinic
+/// of its own. Returns the account, its refresh token and the active clinic.
 pub async fn register(state: &AppState, registration: Registration) -> ApiResult<(UserRow, NewToken, Option<Uuid>)> {
+    let invite_only = state.config.registration == crate::config::Registration::Invite;
+    if invite_only && registration.invitation_token.is_none() {
+        return Err(REGISTRATION_CLOSED);
+    }
     let hash = state
         .passwords
         .hash(SecretString::from(registration.password.expose().to_owned()))
         .await?;
     let mut tx = state.db.begin().await?;
+    let invitation = match registration.invitation_token.as_deref() {
+        Some(token) => {
+            let found = invitations::find_pending(&mut tx, token)
+                .await?
+                .filter(|f| invitations::is_for(f, registration.email.as_str()));
+            match found {
+                Some(found) => Some(found),
+                None if invite_only => return Err(REGISTRATION_CLOSED),
+                None => {
+                    return Err(ApiError::validation(
+                        "invitationToken",
+                        "invalid_invitation",
+                        "This invitation is unknown, expired, already used, or for another email.",
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
     let user = sqlx::query_as!(
         UserRow,
         r#"insert into users (email, password_hash, full_name) values ($1, $2, $3)
@@ -39,10 +71,22 @@ pub async fn register(state: &AppState, registration: Registration) -> ApiResult
     )
     .fetch_one(&mut *tx)
     .await?;
-    let clinic_id = clinics::create(&mut tx, user.id, &registration.clinic_name).await?;
+    let clinic_id = match &invitation {
+        Some(found) => {
+            if !invitations::accept(&mut tx, found, user.id).await? {
+                return Err(ApiError::validation(
+                    "invitationToken",
+                    "invalid_invitation",
+                    "This invitation was used a moment ago.",
+                ));
+            }
+            found.clinic_id
+        }
+        None => clinics::create(&mut tx, user.id, &registration.clinic_name).await?,
+    };
     let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, %clinic_id, "account registered with a new clinic");
+    tracing::info!(user_id = %user.id, %clinic_id, invited = invitation.is_some(), "account registered");
     Ok((user, refresh, Some(clinic_id)))
 }
 

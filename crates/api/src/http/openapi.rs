@@ -50,6 +50,15 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::chat::routes::send,
         crate::chat::routes::stream,
         crate::chat::routes::reply,
+        crate::clinic::routes::read,
+        crate::clinic::routes::update,
+        crate::clinic::routes::members,
+        crate::clinic::routes::change_member,
+        crate::clinic::routes::remove_member,
+        crate::clinic::routes::invite,
+        crate::clinic::routes::list_invitations,
+        crate::clinic::routes::revoke_invitation,
+        crate::clinic::routes::accept,
         openapi_json,
         docs,
     ),
@@ -61,6 +70,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         (name = "admin", description = "Administration (admins only)"),
         (name = "patients", description = "The caller's patients"),
         (name = "chat", description = "Chat with the AI dental assistant about a patient"),
+        (name = "clinic", description = "The active clinic: settings, members, invitations"),
         (name = "docs", description = "This description"),
     )
 )]

@@ -9,6 +9,7 @@ mod faults;
 mod foundation;
 mod hardening;
 mod helpers;
+mod members;
 mod metrics;
 mod openapi;
 mod patients;

@@ -28,6 +28,15 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/patients/{id}/messages"),
     ("post", "/patients/{id}/messages/stream"),
     ("post", "/patients/{id}/messages/{messageId}/reply"),
+    ("get", "/clinic"),
+    ("patch", "/clinic"),
+    ("get", "/clinic/members"),
+    ("patch", "/clinic/members/{userId}"),
+    ("delete", "/clinic/members/{userId}"),
+    ("post", "/clinic/invitations"),
+    ("get", "/clinic/invitations"),
+    ("delete", "/clinic/invitations/{id}"),
+    ("post", "/invitations/{token}/accept"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
@@ -92,7 +101,13 @@ async fn every_described_route_exists_in_the_router_and_unknown_ones_do_not(
         .map(|(m, p)| (m.clone(), p.clone()))
         .chain([("get".to_owned(), "/no/such/route".to_owned())])
     {
-        let uri = format!("/api/v1{}", path.replace("{id}", &id).replace("{messageId}", &id));
+        let uri = format!(
+            "/api/v1{}",
+            path.replace("{id}", &id)
+                .replace("{messageId}", &id)
+                .replace("{userId}", &id)
+                .replace("{token}", &id)
+        );
         let request = axum::http::Request::builder()
             .method(method.to_uppercase().as_str())
             .uri(&uri)
