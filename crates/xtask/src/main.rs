@@ -121,10 +121,11 @@ fn test(root: &Path, rust_only: bool, web_only: bool) -> Result<()> {
                 Command::new("npm").current_dir(root.join("web")).args(["test"]),
                 "web unit tests",
             )?;
-            stack::e2e(root, &url, false)?;
+            // Without the Rust tests nothing has built the binaries the browser run starts.
+            stack::e2e(root, &url, web_only)?;
         }
         if !rust_only {
-            stack::fuzz(root, &url, false)?;
+            stack::fuzz(root, &url, web_only)?;
         }
         Ok(())
     })();

@@ -100,7 +100,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user. */
+        /** The signed-in user, with the active clinic (the token's, while still a member) and every clinic. */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -141,6 +141,26 @@ export interface paths {
         put?: never;
         /** Create an account and sign in. */
         post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/switch-clinic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make another of the caller's clinics the active one: a new session (access and refresh token) naming it. The
+         *     refresh token presented with the request (body or cookie), if any, is revoked.
+         */
+        post: operations["switchClinic"];
         delete?: never;
         options?: never;
         head?: never;
@@ -230,7 +250,7 @@ export interface paths {
         get: operations["getPatient"];
         put?: never;
         post?: never;
-        /** Delete a patient and its messages. */
+        /** Move a patient (and so its messages) to the trash; it is then 404 everywhere. */
         delete: operations["deletePatient"];
         options?: never;
         head?: never;
@@ -356,6 +376,18 @@ export interface components {
         };
         /** @enum {string} */
         ChatStreamEventType: "user" | "delta" | "done" | "error";
+        /** @description A clinic as a member sees it in a session: `{id, name, role}`. */
+        ClinicRef: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            role: components["schemas"]["ClinicRole"];
+        };
+        /**
+         * @description A member's role inside a clinic (the platform `Role` is separate: administration only).
+         * @enum {string}
+         */
+        ClinicRole: "owner" | "clinician" | "reception";
         /** @description One failing field of a request body. */
         FieldError: {
             code: string;
@@ -396,11 +428,17 @@ export interface components {
         Patient: {
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: uuid
+             * @description The user who created the record (`null` if that account is gone).
+             */
+            createdBy?: string | null;
             /** Format: date */
             dateOfBirth?: string | null;
             email?: string | null;
             /** Format: uuid */
             id: string;
+            /** @description Omitted (not `null`) for a `reception` member. */
             medicalNotes?: string | null;
             name: string;
             phone?: string | null;
@@ -471,8 +509,12 @@ export interface components {
             refreshToken?: string | null;
         };
         RegisterRequest: {
+            /** @description The new clinic's name (default "`fullName`'s clinic"); ignored when joining by invitation. */
+            clinicName?: string | null;
             email: string;
             fullName: string;
+            /** @description An invitation's one-time token: join its clinic in its role instead of creating one. */
+            invitationToken?: string | null;
             password: string;
         };
         ReplyResponse: {
@@ -491,6 +533,7 @@ export interface components {
         };
         Session: {
             accessToken: string;
+            clinic?: null | components["schemas"]["ClinicRef"];
             /**
              * Format: int64
              * @description Lifetime of the access token in seconds.
@@ -517,6 +560,11 @@ export interface components {
             code: string;
             detail: string;
         };
+        /** @description `POST /auth/switch-clinic`. */
+        SwitchClinicRequest: {
+            /** Format: uuid */
+            clinicId: string;
+        };
         /**
          * @description The triage result. `detected == false` implies `category`, `severity` and `source` are `null`;
          *     `language` is the message's language either way.
@@ -538,6 +586,9 @@ export interface components {
             role?: null | components["schemas"]["Role"];
         };
         User: {
+            clinic?: null | components["schemas"]["ClinicRef"];
+            /** @description Every clinic the user belongs to, most recently joined first. */
+            clinics?: components["schemas"]["ClinicRef"][];
             /** Format: date-time */
             createdAt: string;
             email: string;
@@ -1291,6 +1342,113 @@ export interface operations {
             };
             /** @description `email_taken` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    switchClinic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchClinicRequest"];
+            };
+        };
+        responses: {
+            /** @description A session for that clinic; the refresh token is also set as a cookie */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: not a member of that clinic */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
