@@ -15,6 +15,7 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/refresh"),
     ("post", "/auth/logout"),
     ("get", "/auth/me"),
+    ("post", "/auth/switch-clinic"),
     ("get", "/admin/users"),
     ("patch", "/admin/users/{id}"),
     ("get", "/admin/audit-events"),
