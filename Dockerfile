@@ -18,7 +18,4 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/api /src/target/release/ai /usr/local/bin/
 COPY --from=web /src/web/dist /srv/web
 ENV WEB_DIR=/srv/web
-# glibc: serve blocks over 1 MiB (argon2's 19 MiB) with mmap so they return to the OS when freed (api peak RSS
-# after a burst of logins: 383 MiB without, 98 MiB with; see README, Performance).
-ENV MALLOC_MMAP_THRESHOLD_=1048576
 USER app

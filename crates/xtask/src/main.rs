@@ -49,6 +49,9 @@ enum Cmd {
         /// A shorter run (under 4 minutes): 5 s per row, no million-patient account.
         #[arg(long)]
         quick: bool,
+        /// Only the login flood (32 connections, argon2id): logins/s and the api's peak RSS, nothing written.
+        #[arg(long)]
+        login_only: bool,
     },
     /// Train or evaluate the emergency triage detector.
     Triage {
@@ -70,7 +73,7 @@ fn main() {
         Cmd::Up { release } => stack::up(&root(), release),
         Cmd::Test { rust_only, web_only } => test(&root(), rust_only, web_only),
         Cmd::Prepare => prepare(&root()),
-        Cmd::Bench { quick } => bench::bench(&root(), quick),
+        Cmd::Bench { quick, login_only } => bench::bench(&root(), quick, login_only),
         Cmd::Fuzz => fuzz(&root()),
         Cmd::Triage { command } => triage::triage(&root(), &command),
     };
@@ -101,16 +104,30 @@ fn test(root: &Path, rust_only: bool, web_only: bool) -> Result<()> {
     let started = Instant::now();
     let db = pg::Database::resolve(root, "postgres")?;
     let url = db.url("postgres");
+    // The read-replica tests need a streaming replica of the same cluster: started here for the private one; with
+    // an external DATABASE_URL they use TEST_REPLICA_URL when it is set and skip (saying why) when it is not.
+    let replica = match &db {
+        pg::Database::Private(pg) if !web_only => match pg.ensure_replica() {
+            Ok(replica) => Some(replica),
+            Err(e) => {
+                eprintln!("xtask: no streaming replica ({e:#}); the replica tests will skip");
+                None
+            }
+        },
+        _ => None,
+    };
     let result = (|| -> Result<()> {
         if !web_only {
-            run(
-                Command::new(env!("CARGO"))
-                    .current_dir(root)
-                    .args(["test", "--workspace", "--all-targets"])
-                    .env("DATABASE_URL", &url)
-                    .env("SQLX_OFFLINE", "true"),
-                "cargo test",
-            )?;
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .current_dir(root)
+                .args(["test", "--workspace", "--all-targets"])
+                .env("DATABASE_URL", &url)
+                .env("SQLX_OFFLINE", "true");
+            if let Some(replica) = &replica {
+                cargo.env("TEST_REPLICA_URL", replica.url("postgres"));
+            }
+            run(&mut cargo, "cargo test")?;
         }
         if !rust_only && root.join("web/package.json").is_file() {
             if !have("npm") {
@@ -129,6 +146,9 @@ fn test(root: &Path, rust_only: bool, web_only: bool) -> Result<()> {
         }
         Ok(())
     })();
+    if let Some(replica) = replica.filter(|r| r.started) {
+        replica.stop();
+    }
     db.release();
     result?;
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());

@@ -69,14 +69,7 @@ impl PrivatePg {
     }
 
     fn server_cmd(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
+        server_cmd(&self.bin, self.as_postgres, program)
     }
 
     /// Starts (or reuses) the private cluster under `root/.data/pg`.
@@ -149,7 +142,10 @@ impl PrivatePg {
         fs::write(&port_file, pg.port.to_string())?;
         let log = pg.dir.join("server.log");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c synchronous_commit=off",
+            // wal_level, max_wal_senders and wal_keep_size serve the streaming replica (initdb's pg_hba.conf already
+            // trusts replication connections from 127.0.0.1); the first two are PostgreSQL's defaults, stated here.
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c synchronous_commit=off \
+             -c wal_level=replica -c max_wal_senders=10 -c wal_keep_size=256MB",
             pg.port,
             pg.dir.display()
         );
@@ -217,6 +213,174 @@ impl PrivatePg {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// A hot standby of the private cluster, streaming from it.
+pub struct Replica {
+    bin: PathBuf,
+    data: PathBuf,
+    pub port: u16,
+    as_postgres: bool,
+    /// Whether this process started the replica (and so should stop it).
+    pub started: bool,
+}
+
+impl Replica {
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn server_cmd(&self, program: &str) -> Command {
+        server_cmd(&self.bin, self.as_postgres, program)
+    }
+
+    fn is_running(&self) -> bool {
+        self.server_cmd("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("status")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+            && ready(&self.bin, &self.url("postgres"))
+    }
+
+    /// Whether it is a standby that receives the primary's WAL right now.
+    fn streaming(&self) -> bool {
+        psql_value(
+            &self.bin,
+            &self.url("postgres"),
+            "select pg_is_in_recovery() and exists (select 1 from pg_stat_wal_receiver where status = 'streaming')",
+        )
+        .is_some_and(|v| v == "t")
+    }
+
+    pub fn stop(&self) {
+        let _ = self
+            .server_cmd("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn server_cmd(bin: &Path, as_postgres: bool, program: &str) -> Command {
+    let path = bin.join(program);
+    if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+fn psql_value(bin: &Path, url: &str, sql: &str) -> Option<String> {
+    let out = Command::new(bin.join("psql"))
+        .args([url, "-XtAc", sql])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+impl PrivatePg {
+    /// Starts (or reuses) a streaming replica of this cluster in `.data/pg/replica`. A replica that does not
+    /// start or does not stream (the primary was re-created, or it fell behind the WAL the primary keeps) is
+    /// taken again with `pg_basebackup`.
+    pub fn ensure_replica(&self) -> Result<Replica> {
+        let wal_level = psql_value(&self.bin, &self.url("postgres"), "show wal_level").unwrap_or_default();
+        if wal_level == "minimal" {
+            bail!("the private PostgreSQL runs with wal_level=minimal: restart it (stop it, then run xtask again)");
+        }
+        let dir = self.dir.join("replica");
+        let port_file = self.dir.join("replica-port");
+        let port = fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p != self.port)
+            .unwrap_or_else(|| free_port(self.port + 1));
+        let mut replica = Replica {
+            bin: self.bin.clone(),
+            data: dir.join("data"),
+            port,
+            as_postgres: self.as_postgres,
+            started: false,
+        };
+        if replica.is_running() {
+            if replica.streaming() {
+                return Ok(replica);
+            }
+            replica.stop();
+        }
+        for attempt in 0..2 {
+            if attempt == 1 || !replica.data.join("PG_VERSION").is_file() {
+                let _ = fs::remove_dir_all(&dir);
+                fs::create_dir_all(&dir).context("creating .data/pg/replica")?;
+                if self.as_postgres {
+                    let _ = Command::new("chown").args(["postgres:postgres"]).arg(&dir).status();
+                }
+                eprintln!("xtask: taking a base backup of the private PostgreSQL for its streaming replica");
+                let out = self
+                    .server_cmd("pg_basebackup")
+                    .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+                    .arg("-D")
+                    .arg(&replica.data)
+                    .args(["-R", "-X", "stream", "-c", "fast"])
+                    .stdout(Stdio::null())
+                    .output()
+                    .context("running pg_basebackup")?;
+                if !out.status.success() {
+                    bail!("pg_basebackup failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+                }
+            }
+            if TcpListener::bind(("127.0.0.1", replica.port)).is_err() {
+                replica.port = free_port(replica.port + 1);
+            }
+            fs::write(&port_file, replica.port.to_string())?;
+            let options = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c hot_standby=on",
+                replica.port,
+                dir.display()
+            );
+            let started = replica
+                .server_cmd("pg_ctl")
+                .arg("-D")
+                .arg(&replica.data)
+                .args(["-o", &options, "-l"])
+                .arg(dir.join("server.log"))
+                .args(["-w", "-t", "60", "start"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if started {
+                // Catching up after a while away can take a moment; a replica that never streams is re-taken.
+                for _ in 0..50 {
+                    if replica.streaming() {
+                        replica.started = true;
+                        eprintln!(
+                            "xtask: streaming replica of the private PostgreSQL on 127.0.0.1:{}",
+                            replica.port
+                        );
+                        return Ok(replica);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                replica.stop();
+            }
+        }
+        bail!(
+            "the streaming replica did not start (see {})",
+            dir.join("server.log").display()
+        )
     }
 }
 

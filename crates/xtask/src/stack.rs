@@ -145,10 +145,7 @@ impl Services {
         let mut children = vec![("ai".to_owned(), ai)];
 
         let mut api = Command::new(bin_dir.join("api"));
-        // glibc keeps freed blocks of argon2's size (19 MiB) in per-thread arenas instead of returning them; with
-        // blocks over 1 MiB served by mmap the api's peak after a burst of logins fell from 383 MiB to 98 MiB.
-        api.env("MALLOC_MMAP_THRESHOLD_", "1048576")
-            .env("DATABASE_URL", database_url)
+        api.env("DATABASE_URL", database_url)
             .env("JWT_SECRET", &jwt)
             .env("API_BIND", format!("127.0.0.1:{api_port}"))
             .env("AI_SERVICE_URL", format!("http://127.0.0.1:{ai_port}"))

@@ -1,8 +1,8 @@
 //! Passwords: strength rules at registration, argon2id hashing off the async runtime.
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 /// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. See DESIGN.md for the throughput it buys.
@@ -14,9 +14,12 @@ pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 1024;
 pub const MIN_SCORE: u8 = 3;
 
+fn params() -> Params {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap_or_default()
+}
+
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
 /// A password that passed the strength rules. Never printed.
@@ -93,29 +96,66 @@ impl Password {
 }
 
 /// Hashing and verification for the request path: on the blocking pool (argon2 takes tens of milliseconds of
-/// CPU by design) and at most one per core at a time. Each run holds 19 MiB, so without the bound a burst of
-/// logins would grow the process by 19 MiB per concurrent request (measured: 640 MB at 32 concurrent logins)
-/// and could be used to exhaust memory; with it, extra logins queue.
+/// CPU by design), at most one per core at a time, each in one of as many 19 MiB block buffers allocated once
+/// and reused. Without the bound a burst of logins grew the process by 19 MiB per concurrent request (640 MB
+/// at 32 concurrent logins) and could be used to exhaust memory; with the bound alone, glibc still kept a freed
+/// 19 MiB block in each blocking thread's arena (512-653 MB peak run directly). Reused buffers are never freed,
+/// so the api's memory for hashing is `cores x 19 MiB`, whatever the allocator does; extra logins queue.
 pub struct Passwords {
     permits: tokio::sync::Semaphore,
+    /// Block buffers not in use; at most one per permit exists (a buffer lost to a panicking task is
+    /// allocated again on demand).
+    buffers: std::sync::Mutex<Vec<Memory>>,
     /// Verified against when a login names an unknown account, so timing does not reveal which exist.
     dummy_hash: String,
+}
+
+/// Argon2's working memory for one hash at today's parameters (`MEMORY_KIB` blocks of 1 KiB).
+pub struct Memory(Box<[Block]>);
+
+impl Memory {
+    pub fn new() -> Self {
+        Self(vec![Block::new(); params().block_count()].into_boxed_slice())
+    }
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Passwords {
     pub fn new() -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::with_concurrency(cores)
+    }
+
+    /// At most `concurrency` hashes at once (and as many buffers).
+    pub fn with_concurrency(concurrency: usize) -> anyhow::Result<Self> {
+        let concurrency = concurrency.max(1);
+        let mut memory = Memory::new();
+        let dummy_hash = hash_with(&mut memory, &uuid::Uuid::new_v4().to_string())?;
+        let mut buffers = Vec::with_capacity(concurrency);
+        buffers.push(memory);
         Ok(Self {
-            permits: tokio::sync::Semaphore::new(cores),
-            dummy_hash: hash_blocking(&uuid::Uuid::new_v4().to_string())?,
+            permits: tokio::sync::Semaphore::new(concurrency),
+            buffers: std::sync::Mutex::new(buffers),
+            dummy_hash,
         })
     }
 
     pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
         let _permit = self.permits.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret()))
-            .await
-            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+        let mut memory = self.take();
+        let (memory, hashed) = tokio::task::spawn_blocking(move || {
+            let hashed = hash_with(&mut memory, password.expose_secret());
+            (memory, hashed)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
+        self.give_back(memory);
+        hashed
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no account.
@@ -124,27 +164,113 @@ impl Passwords {
             return false;
         };
         let stored = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        tokio::task::spawn_blocking(move || verify_blocking(password.expose_secret(), &stored))
-            .await
-            .unwrap_or(false)
+        let mut memory = self.take();
+        match tokio::task::spawn_blocking(move || {
+            let matches = verify_with(&mut memory, password.expose_secret(), &stored);
+            (memory, matches)
+        })
+        .await
+        {
+            Ok((memory, matches)) => {
+                self.give_back(memory);
+                matches
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A free buffer, or a new one when none is free (only after a task holding one panicked: the permits
+    /// keep the number in use at most the concurrency).
+    fn take(&self) -> Memory {
+        self.buffers
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, memory: Memory) {
+        if let Ok(mut free) = self.buffers.lock() {
+            free.push(memory);
+        }
+    }
+
+    /// Buffers currently allocated and free (for tests).
+    pub fn free_buffers(&self) -> usize {
+        self.buffers.lock().map_or(0, |free| free.len())
     }
 }
 
+/// Hashes with a fresh 19 MiB allocation (the CLI's `create-admin`, benchmarks); the request path uses
+/// [`Passwords`].
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+    hash_with(&mut Memory::new(), password)
 }
 
 pub fn verify_blocking(password: &str, stored: &str) -> bool {
-    if let Ok(parsed) = PasswordHash::new(stored) {
-        hasher().verify_password(password.as_bytes(), &parsed).is_ok()
-    } else {
+    verify_with(&mut Memory::new(), password, stored)
+}
+
+/// Argon2id at today's parameters in `memory`, as a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`),
+/// the same string `PasswordHasher::hash_password` produces.
+pub fn hash_with(memory: &mut Memory, password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let params = params();
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    hasher()
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory.0[..])
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Verifies against a stored PHC string in `memory`. A hash stored with more memory than today's parameters
+/// (none is: the parameters have not changed) is verified with its own allocation.
+pub fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
         tracing::error!("a stored password hash is malformed");
-        false
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        tracing::error!("a stored password hash has no salt or output");
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(stored_params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed.version.map_or(Ok(Version::default()), Version::try_from),
+        Params::try_from(&parsed),
+    ) else {
+        tracing::error!("a stored password hash has unknown parameters");
+        return false;
+    };
+    if stored_params.block_count() > memory.0.len() {
+        return Argon2::new(algorithm, version, stored_params)
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
     }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    if Argon2::new(algorithm, version, stored_params)
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory.0[..])
+        .is_err()
+    {
+        return false;
+    }
+    // `Output`'s equality is constant-time.
+    Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 #[cfg(test)]
@@ -179,5 +305,81 @@ mod tests {
         assert!(verify_blocking("correct horse battery staple lamp", &h));
         assert!(!verify_blocking("wrong horse battery staple lamp", &h));
         assert!(!verify_blocking("x", "not a hash"));
+    }
+
+    #[test]
+    fn reused_memory_hashes_are_the_same_format_as_argon2s_own() {
+        let mut memory = Memory::new();
+        let ours = hash_with(&mut memory, "correct horse battery staple lamp").unwrap_or_default();
+        // Verified by the crate's own verifier: existing hashes and ours are interchangeable.
+        let parsed = PasswordHash::new(&ours);
+        assert!(parsed.is_ok_and(|p| {
+            hasher()
+                .verify_password(b"correct horse battery staple lamp", &p)
+                .is_ok()
+        }));
+        // And a hash made by the crate's own hasher verifies in reused (already dirty) memory.
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2::password_hash::PasswordHasher::hash_password(
+            &hasher(),
+            b"correct horse battery staple lamp",
+            &salt,
+        )
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+        assert!(verify_with(&mut memory, "correct horse battery staple lamp", &theirs));
+        assert!(!verify_with(&mut memory, "correct horse battery staple lamb", &theirs));
+        assert!(verify_with(&mut memory, "correct horse battery staple lamp", &ours));
+    }
+
+    #[test]
+    fn a_hash_with_smaller_or_larger_parameters_still_verifies() {
+        let mut memory = Memory::new();
+        for m in [8 * 1024, 24 * 1024] {
+            let other = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, 1, 1, None).unwrap_or_default(),
+            );
+            let salt = SaltString::generate(&mut OsRng);
+            let stored = argon2::password_hash::PasswordHasher::hash_password(&other, b"tulip granite quasar", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(stored.contains(&format!("m={m},")), "{stored}");
+            assert!(verify_with(&mut memory, "tulip granite quasar", &stored));
+            assert!(!verify_with(&mut memory, "tulip granite quasa", &stored));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_logins_share_at_most_one_buffer_per_permit() {
+        let passwords = std::sync::Arc::new(Passwords::with_concurrency(2).unwrap_or_else(|e| panic!("{e}")));
+        let stored = passwords
+            .hash(SecretString::from("correct horse battery staple lamp"))
+            .await
+            .unwrap_or_default();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let passwords = passwords.clone();
+            let stored = stored.clone();
+            tasks.push(tokio::spawn(async move {
+                let guess = if i % 2 == 0 {
+                    "correct horse battery staple lamp"
+                } else {
+                    "wrong"
+                };
+                (
+                    i % 2 == 0,
+                    passwords.verify(SecretString::from(guess), Some(stored)).await,
+                )
+            }));
+        }
+        for task in tasks {
+            let (expected, got) = task.await.unwrap_or((true, false));
+            assert_eq!(expected, got);
+        }
+        assert!(!passwords.verify(SecretString::from("anything at all"), None).await);
+        let free = passwords.free_buffers();
+        assert!((1..=2).contains(&free), "{free} buffers for 2 permits");
     }
 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use self::fake_openai::FAKE_MODEL;
-use self::report::report;
+use self::report::{fmt_mib, report};
 use self::rows::Bench;
 use self::setup::{load_average, psql_value, random_hex, seed, spawn, wait_ready, with_rss};
 use self::wrk::ensure_wrk;
@@ -53,6 +53,7 @@ const CHAT_CONTENT: &str = "How often should I floss and brush my teeth?";
 const SEARCH: &str = "smith";
 struct Plan {
     quick: bool,
+    login_only: bool,
     duration: Duration,
     warmup: Duration,
     conns: u32,
@@ -62,9 +63,10 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(quick: bool) -> Self {
+    fn new(quick: bool, login_only: bool) -> Self {
         Self {
             quick,
+            login_only,
             duration: Duration::from_secs(if quick { 5 } else { 15 }),
             warmup: Duration::from_secs(if quick { 1 } else { 3 }),
             conns: 32,
@@ -96,8 +98,8 @@ impl Row {
     }
 }
 
-pub fn bench(root: &Path, quick: bool) -> Result<()> {
-    let plan = Plan::new(quick);
+pub fn bench(root: &Path, quick: bool, login_only: bool) -> Result<()> {
+    let plan = Plan::new(quick, login_only);
     let out_dir = root.join("target").join("bench");
     std::fs::create_dir_all(&out_dir).context("creating target/bench")?;
     ensure_wrk()?;
@@ -129,10 +131,32 @@ pub fn bench(root: &Path, quick: bool) -> Result<()> {
             Database::External(url) => url.clone(),
         };
         let results = measure(root, &plan, &bindir, &url, &out_dir)?;
+        if plan.login_only {
+            login_report(&results);
+            return Ok(());
+        }
         report(&plan, &results, &out_dir)
     })();
     db.release();
     result
+}
+
+/// `--login-only`: the login row and the api's peak, printed, not written (the full table's JSON stays the
+/// last full or quick run).
+fn login_report(r: &Results) {
+    println!();
+    for row in &r.rows {
+        println!(
+            "{}: {:.1} logins/s, p50 {:.0} ms, p99 {:.0} ms, {} errors ({}, {} requests)",
+            row.name, row.rps, row.p50_ms, row.p99_ms, row.errors, row.load, row.requests
+        );
+    }
+    println!(
+        "api peak RSS (VmHWM) over startup, seeding and the flood: {}; load average {:.1} before, {:.1} after.",
+        fmt_mib(r.api_rss_kib),
+        r.load.0,
+        r.load.1
+    );
 }
 
 /// Everything the run measured.
@@ -184,9 +208,9 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         ("AI_SERVICE_TOKEN".to_owned(), token.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), pool.to_string()),
         ("RUST_LOG".to_owned(), rust_log.clone()),
-        // As in the Dockerfile: argon2's 19 MiB blocks go back to the OS when freed (see stack.rs).
-        ("MALLOC_MMAP_THRESHOLD_".to_owned(), "1048576".to_owned()),
     ];
+    // The binary bounds its own memory (argon2's buffers are reused, see auth/password.rs): no allocator
+    // tuning here, so the run measures what a systemd unit or a container gets.
     api_env.extend(RATE_LIMITS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let mut api = spawn("api", &bin.join("api"), &api_env, out)?;
     wait_ready(&mut api, &api_addr, "/api/v1/health")?;
@@ -216,7 +240,24 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     };
 
     let mut rows = Vec::new();
+    let idle_rss_kib = api.peak_rss_kib();
+    eprintln!(
+        "xtask:   api peak RSS before the login flood: {}",
+        fmt_mib(idle_rss_kib)
+    );
     rows.extend(with_rss(vec![bench.login()?], &api));
+    if plan.login_only {
+        return Ok(Results {
+            rows,
+            api_rss_kib: api.peak_rss_kib(),
+            ai_fake_rss_kib: ai.peak_rss_kib(),
+            ai_offline_rss_kib: None,
+            pool,
+            rust_log,
+            superuser,
+            load: (load_before, load_average()),
+        });
+    }
     rows.extend(with_rss(
         vec![bench.list(&fixture.small, "list patients, 1k of theirs")?],
         &api,
