@@ -71,6 +71,13 @@ pub enum Action {
     MessageReply,
     /// A refused access to a patient route (another clinic's id, a trashed one, or a role without the permission).
     AccessDenied,
+    /// An owner listed the trash.
+    TrashList,
+    PatientRestore,
+    /// An owner read a patient's access log (itself shown in that log).
+    AccessLogRead,
+    /// An owner read the clinic overview.
+    StatsRead,
 }
 
 impl Action {
@@ -85,6 +92,10 @@ impl Action {
             Action::MessageSend => "message.send",
             Action::MessageReply => "message.reply",
             Action::AccessDenied => "access.denied",
+            Action::TrashList => "patient.trash_list",
+            Action::PatientRestore => "patient.restore",
+            Action::AccessLogRead => "patient.access_log",
+            Action::StatsRead => "clinic.stats",
         }
     }
 }
