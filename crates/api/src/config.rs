@@ -88,6 +88,12 @@ pub struct RawConfig {
     /// `open`: anyone may register (creating a clinic); `invite`: registering needs a valid invitation.
     #[arg(long, env = "REGISTRATION", default_value = "open")]
     pub registration: String,
+    /// Days a deleted patient stays in the trash (restorable) before the retention job purges it.
+    #[arg(long, env = "PATIENT_RETENTION_DAYS", default_value = "30")]
+    pub patient_retention_days: String,
+    /// Seconds between two runs of the retention job (the first runs a minute after start).
+    #[arg(long, env = "RETENTION_INTERVAL_SECS", default_value = "600")]
+    pub retention_interval_secs: String,
 }
 
 /// Validated configuration.
@@ -95,6 +101,8 @@ pub struct RawConfig {
 pub struct Config {
     pub database: PgConnectOptions,
     pub database_max_connections: u32,
+    pub patient_retention_days: u32,
+    pub retention_interval: Duration,
     pub jwt_secret: SecretString,
     pub api_bind: SocketAddr,
     pub ai_service_url: reqwest::Url,
@@ -243,6 +251,19 @@ impl RawConfig {
         let trusted_proxies = TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or_default())
             .map_err(|reason| err("TRUSTED_PROXIES", reason))?;
 
+        let patient_retention_days: u32 = positive("PATIENT_RETENTION_DAYS", &self.patient_retention_days)?;
+        if patient_retention_days > 3650 {
+            return Err(err("PATIENT_RETENTION_DAYS", "must be between 1 and 3650"));
+        }
+        let retention_interval_secs: u64 = parse(
+            "RETENTION_INTERVAL_SECS",
+            &self.retention_interval_secs,
+            "a number of seconds",
+        )?;
+        if !(10..=86_400).contains(&retention_interval_secs) {
+            return Err(err("RETENTION_INTERVAL_SECS", "must be between 10 and 86400"));
+        }
+
         let minute = Duration::from_secs(60);
         let rate_limits = RuleSet {
             auth_per_ip: Rule::new(
@@ -281,6 +302,8 @@ impl RawConfig {
         Ok(Config {
             database,
             database_max_connections: positive("DATABASE_MAX_CONNECTIONS", &self.database_max_connections)?,
+            patient_retention_days,
+            retention_interval: Duration::from_secs(retention_interval_secs),
             jwt_secret: SecretString::from(jwt_secret),
             api_bind,
             ai_service_url,
@@ -316,6 +339,8 @@ impl Config {
         Self {
             database,
             database_max_connections: 8,
+            patient_retention_days: 30,
+            retention_interval: Duration::from_secs(600),
             jwt_secret: SecretString::from("test-secret-test-secret-test-secret!"),
             api_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ai_service_url,
@@ -365,6 +390,8 @@ mod tests {
             rate_limit_chat_per_15_minutes: "20".into(),
             cookie_secure: "true".into(),
             database_max_connections: "16".into(),
+            patient_retention_days: "30".into(),
+            retention_interval_secs: "600".into(),
             rate_limit_redis_prefix: "dental:rl:".into(),
             ..RawConfig::default()
         }

@@ -79,6 +79,13 @@ pub enum Action {
     InvitationRevoke,
     /// A refused access to a patient route (another clinic's id, a trashed one, or a role without the permission).
     AccessDenied,
+    /// An owner listed the trash.
+    TrashList,
+    PatientRestore,
+    /// An owner read a patient's access log (itself shown in that log).
+    AccessLogRead,
+    /// An owner read the clinic overview.
+    StatsRead,
 }
 
 impl Action {
@@ -101,6 +108,10 @@ impl Action {
             Action::InvitationCreate => "invitation.create",
             Action::InvitationList => "invitation.list",
             Action::InvitationRevoke => "invitation.revoke",
+            Action::TrashList => "patient.trash_list",
+            Action::PatientRestore => "patient.restore",
+            Action::AccessLogRead => "patient.access_log",
+            Action::StatsRead => "clinic.stats",
         }
     }
 }

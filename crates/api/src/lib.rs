@@ -23,8 +23,10 @@ pub mod http;
 pub mod metrics;
 pub mod patients;
 pub mod ratelimit;
+pub mod retention;
 pub mod serve;
 pub mod state;
+pub mod stats;
 pub mod telemetry;
 
 use std::time::Duration;
@@ -49,6 +51,9 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes::router(&state))
         .merge(admin::routes::router())
         .merge(patients::routes::router())
+        .merge(patients::trash::router())
+        .merge(audit::access_log::router())
+        .merge(stats::router())
         .merge(chat::routes::router())
         .merge(clinic::routes::router())
         .merge(http::openapi::router())

@@ -19,6 +19,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let tasks = state.tasks.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tasks.spawn(crate::retention::run(
+        state.db.clone(),
+        state.config.patient_retention_days,
+        state.config.retention_interval,
+        stop_rx.clone(),
+    ));
     let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small SSE writes (one delta each) must leave at once rather than wait for Nagle's algorithm.
     let listener = plumbing::listener::nodelay(listener);

@@ -8,5 +8,6 @@
 pub mod ai;
 pub mod api;
 pub mod problem;
+pub mod records;
 
 pub use problem::{FieldError, Problem};

@@ -2,6 +2,7 @@
 //! account events, and the admin listing's query. Rows hold ids, an action and the request id; never
 //! an email, a name or any text a user typed.
 
+pub mod access_log;
 pub mod queries;
 pub mod types;
 

@@ -277,6 +277,14 @@ fn loggable(e: sqlx::Error) -> anyhow::Error {
     }
 }
 
+/// A sqlx error as background work (no response to render) may log it: see [`DbError`].
+pub fn log_safe(e: sqlx::Error) -> anyhow::Error {
+    match &e {
+        sqlx::Error::Database(db) => DbError::of(db.as_ref()).into(),
+        _ => loggable(e),
+    }
+}
+
 /// Database facts that are client errors map here, in one place.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {

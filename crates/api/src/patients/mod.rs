@@ -3,4 +3,5 @@
 
 pub mod queries;
 pub mod routes;
+pub mod trash;
 pub mod types;

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::api::Patient;
+use shared::records::TrashedPatient;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -221,6 +222,97 @@ pub async fn delete(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Re
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+// ---- The trash (owners only): patients with `deleted_at`, restorable within the retention period ----
+
+/// One page of the clinic's trash, most recently deleted first, without those past `retention_days` (the retention
+/// job is about to purge them). Through `patients_clinic_deleted_idx`; the trash is small, so counting it is cheap.
+pub async fn trash(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    retention_days: i32,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<TrashedPatient>, i64)> {
+    let rows = sqlx::query!(
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                  deleted_at as "deleted_at!", count(*) over () as "total!"
+           from patients
+           where clinic_id = $1 and deleted_at is not null and deleted_at > now() - make_interval(days => $2)
+           order by deleted_at desc, id desc
+           limit $3 offset $4"#,
+        clinic,
+        retention_days,
+        limit,
+        offset
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None if offset > 0 => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from patients
+                   where clinic_id = $1 and deleted_at is not null and deleted_at > now() - make_interval(days => $2)"#,
+                clinic,
+                retention_days
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => 0,
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| TrashedPatient {
+            patient: Patient {
+                id: r.id,
+                name: r.name,
+                email: r.email,
+                phone: r.phone,
+                date_of_birth: r.date_of_birth,
+                medical_notes: r.medical_notes,
+                created_by: r.created_by,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            deleted_at: r.deleted_at,
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// Takes a patient out of the trash, if it is there and still within `retention_days`.
+pub async fn restore(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    id: Uuid,
+    retention_days: i32,
+) -> sqlx::Result<Option<Patient>> {
+    sqlx::query_as!(
+        Patient,
+        r#"update patients set deleted_at = null
+           where clinic_id = $2 and id = $1 and deleted_at is not null
+             and deleted_at > now() - make_interval(days => $3)
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
+        id,
+        clinic,
+        retention_days
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether the patient exists in this clinic, in the trash or not (its access log outlives a deletion).
+pub async fn exists_or_trashed(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from patients where clinic_id = $2 and id = $1) as "exists!""#,
+        id,
+        clinic
+    )
+    .fetch_one(conn)
+    .await
 }
 
 #[cfg(test)]

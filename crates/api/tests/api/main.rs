@@ -14,3 +14,4 @@ mod metrics;
 mod openapi;
 mod patients;
 mod ratelimit;
+mod records;
