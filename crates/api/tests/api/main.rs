@@ -13,3 +13,4 @@ mod metrics;
 mod openapi;
 mod patients;
 mod ratelimit;
+mod replica;
