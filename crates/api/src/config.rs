@@ -21,6 +21,11 @@ pub struct RawConfig {
     /// PostgreSQL connection string (required).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A streaming read replica of DATABASE_URL. Reads go there once it has replayed the caller's last write;
+    /// a replica that is down or lagging is skipped (health reports `checks.replica`). Unset: every read on the
+    /// primary.
+    #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
+    pub database_replica_url: Option<String>,
     /// HS256 signing key for access tokens, at least 32 bytes (required).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -100,6 +105,8 @@ pub struct RawConfig {
 #[derive(Clone)]
 pub struct Config {
     pub database: PgConnectOptions,
+    /// `DATABASE_REPLICA_URL`.
+    pub database_replica: Option<PgConnectOptions>,
     pub database_max_connections: u32,
     pub patient_retention_days: u32,
     pub retention_interval: Duration,
@@ -178,6 +185,22 @@ impl RawConfig {
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://"));
         }
+
+        let database_replica = self
+            .database_replica_url
+            .filter(|v| !v.trim().is_empty())
+            .map(|url| {
+                let url = url.trim();
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(err(
+                        "DATABASE_REPLICA_URL",
+                        "must start with postgres:// or postgresql://",
+                    ));
+                }
+                PgConnectOptions::from_str(url)
+                    .map_err(|_| err("DATABASE_REPLICA_URL", "is not a valid PostgreSQL connection string"))
+            })
+            .transpose()?;
 
         let jwt_secret = self.jwt_secret.ok_or_else(|| err("JWT_SECRET", "is required"))?;
         if jwt_secret.len() < 32 {
@@ -301,6 +324,7 @@ impl RawConfig {
 
         Ok(Config {
             database,
+            database_replica,
             database_max_connections: positive("DATABASE_MAX_CONNECTIONS", &self.database_max_connections)?,
             patient_retention_days,
             retention_interval: Duration::from_secs(retention_interval_secs),
@@ -338,6 +362,7 @@ impl Config {
         let minute = Duration::from_secs(60);
         Self {
             database,
+            database_replica: None,
             database_max_connections: 8,
             patient_retention_days: 30,
             retention_interval: Duration::from_secs(600),

@@ -17,6 +17,8 @@ use crate::auth::AuthUser;
 
 use crate::http::error::ApiError;
 
+pub mod replica;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// The application role queries run as (created by the first migration).
@@ -183,7 +185,10 @@ pub struct ClinicTx {
     /// The member's role as `clinic_members` says now (not as the token said), so a change applies at once.
     pub role: ClinicRole,
     patient_id: Option<Uuid>,
+    /// The primary (where `access.denied` and, for a replica read, the audit row are written).
     db: PgPool,
+    /// Set when the transaction runs on the read replica: its audit row is written on the primary at commit.
+    on_replica: Option<(Permission, Action)>,
 }
 
 impl ClinicTx {
@@ -250,11 +255,108 @@ impl ClinicTx {
             role,
             patient_id,
             db: db.clone(),
+            on_replica: None,
         })
     }
 
+    /// As [`ClinicTx::begin`] for a read: on the replica when it has replayed the caller's last write (see
+    /// `replica`), else exactly `begin` on the primary. On the replica the transaction is read-only and sets the
+    /// same `app.*` settings; the membership seen there only lets the read start, and the audit row is written on the
+    /// primary at [`ClinicTx::commit`], which checks the membership and permission again there (a member removed a
+    /// moment ago gets the same refusal as from `begin`, and no data).
+    pub async fn begin_read(
+        reads: &replica::Reads,
+        caller: &AuthUser,
+        permission: Permission,
+        action: Action,
+        patient_id: Option<Uuid>,
+    ) -> Result<Self, ApiError> {
+        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
+        if let Some(mut tx) = reads.replica_tx(caller.id).await {
+            let row = sqlx::query!(
+                r#"with member as (
+                       select m.role from clinic_members m join users u on u.id = m.user_id
+                       where m.user_id = $1 and m.clinic_id = $2 and u.is_active
+                   )
+                   select (select role from member) as "role?",
+                          set_config('app.user_id', $1::text, true) as "uid!",
+                          set_config('app.clinic_id', $2::text, true) as "cid!",
+                          set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!""#,
+                caller.id,
+                clinic_id,
+            )
+            .fetch_one(&mut *tx)
+            .await;
+            match row.map(|r| r.role.as_deref().and_then(ClinicRole::parse)) {
+                Ok(Some(role)) if allows(role, permission) => {
+                    reads.count(replica::Target::Replica);
+                    return Ok(Self {
+                        tx,
+                        user_id: caller.id,
+                        clinic_id,
+                        role,
+                        patient_id,
+                        db: reads.primary().clone(),
+                        on_replica: Some((permission, action)),
+                    });
+                }
+                // A refusal (or a replica error) is decided on the primary, with its exact answer and record.
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "replica: a read failed to start; reading from the primary"),
+            }
+        }
+        reads.count(replica::Target::Primary);
+        Self::begin(reads.primary(), caller, permission, action, patient_id).await
+    }
+
+    /// Commits. For a read on the replica, then writes its audit row on the primary (one autocommit statement that
+    /// checks the account, the membership and the permission again): the caller gets the data only once the access
+    /// is recorded, as with a transaction on the primary.
     pub async fn commit(self) -> Result<(), ApiError> {
+        let Some((permission, action)) = self.on_replica else {
+            self.tx.commit().await?;
+            return Ok(());
+        };
         self.tx.commit().await?;
+        let allowed: Vec<&str> = ClinicRole::ALL
+            .into_iter()
+            .filter(|r| allows(*r, permission))
+            .map(ClinicRole::as_str)
+            .collect();
+        let row = sqlx::query!(
+            r#"with member as (
+                   select m.role from clinic_members m join users u on u.id = m.user_id
+                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
+               ),
+               audit as (
+                   insert into audit_events (user_id, clinic_id, action, patient_id, request_id)
+                   select $1, $2, $3, $4, $5 from member where member.role = any($6::text[])
+                   returning 1
+               )
+               select (select is_active from users where id = $1) as "active?",
+                      (select role from member) as "role?",
+                      exists (select 1 from audit) as "audited!""#,
+            self.user_id,
+            self.clinic_id,
+            action.as_str(),
+            self.patient_id,
+            plumbing::request_id::current(),
+            &allowed as &[&str],
+        )
+        .fetch_one(&self.db)
+        .await?;
+        if row.active != Some(true) {
+            return Err(crate::auth::extractor::UNAUTHORIZED);
+        }
+        if row.role.as_deref().and_then(ClinicRole::parse).is_none() {
+            return Err(NO_CLINIC);
+        }
+        if !row.audited {
+            if let Some(patient) = self.patient_id {
+                record_denied(&self.db, self.user_id, self.clinic_id, patient).await?;
+            }
+            return Err(ApiError::Forbidden);
+        }
         Ok(())
     }
 
@@ -279,6 +381,7 @@ impl ClinicTx {
             db,
             ..
         } = self;
+        // On the replica too: the refusal is recorded on the primary (`db`), the read transaction only ends.
         if let Err(e) = tx.rollback().await {
             return e.into();
         }

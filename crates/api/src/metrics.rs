@@ -44,6 +44,10 @@ fn describe() {
         "Database pool connections by state (in_use, idle)"
     );
     metrics::describe_gauge!("api_db_pool_max_connections", "Database pool size limit");
+    metrics::describe_counter!(
+        "api_db_reads_total",
+        "Reads by the database that served them (target: primary, replica)"
+    );
     metrics::describe_histogram!(
         "api_ai_call_duration_seconds",
         metrics::Unit::Seconds,

@@ -14,6 +14,8 @@ use crate::ratelimit::Limiter;
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// Where reads go: the replica (`DATABASE_REPLICA_URL`) once it has the caller's last write, else `db`.
+    pub reads: crate::db::replica::Reads,
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
     /// Keys derived from `JWT_SECRET` for the device cookie and the refresh grace.
@@ -39,8 +41,19 @@ impl AppState {
             None => Limiter::in_memory(),
         };
         let metrics = config.metrics_bind.and_then(|_| crate::metrics::install());
+        let reads = match &config.database_replica {
+            Some(replica) => crate::db::replica::Reads::with_replica(
+                db.clone(),
+                replica.clone(),
+                config.database_max_connections,
+                config.redis_url.as_ref(),
+                &config.rate_limit_prefix,
+            )?,
+            None => crate::db::replica::Reads::primary_only(db.clone()),
+        };
         Ok(Self {
             db,
+            reads,
             jwt: Arc::new(jwt),
             keys,
             ai,

@@ -22,6 +22,9 @@ pub struct HealthChecks {
     /// Present only when `REDIS_URL` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
+    /// Present only when `DATABASE_REPLICA_URL` is configured: `ok`, `lagging` or `down` (never a 503 alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

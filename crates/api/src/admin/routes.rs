@@ -95,7 +95,7 @@ pub async fn list_audit_events(
     // Reading the trail is itself recorded.
     audit::record(&state.db, Some(user.id), AuthAction::AuditList, None).await?;
     let offset = i64::from(page - 1) * i64::from(limit);
-    let (items, total) = audit::page(&state.db, &filter, i64::from(limit), offset).await?;
+    let (items, total) = audit::page(state.reads.for_user(user.id).await, &filter, i64::from(limit), offset).await?;
     Ok(Json(AuditEventPage {
         items,
         page,

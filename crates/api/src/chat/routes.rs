@@ -64,8 +64,8 @@ pub async fn list(
             "limit must be between 1 and 100.",
         ));
     }
-    let mut tx = ClinicTx::begin(
-        &state.db,
+    let mut tx = ClinicTx::begin_read(
+        &state.reads,
         &user,
         Permission::Chat,
         Action::MessagesRead,

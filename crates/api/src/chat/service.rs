@@ -73,6 +73,7 @@ pub async fn save_user_message(
         ));
     }
     tx.commit().await?;
+    state.reads.wrote(caller.id).await;
     let request = ChatRequest {
         patient,
         history,
@@ -195,6 +196,7 @@ pub async fn save_reply(
     let message =
         queries::insert_assistant_message(tx.conn(), clinic, me, patient_id, user_message_id, reply, metadata).await?;
     tx.commit().await?;
+    state.reads.wrote(caller.id).await;
     Ok(message)
 }
 

@@ -66,6 +66,7 @@ pub async fn create(
     let (clinic, author) = (tx.clinic_id, tx.user_id);
     let created = queries::insert(tx.conn(), clinic, author, id, &patient).await?;
     tx.commit().await?;
+    state.reads.wrote(user.id).await;
     Ok((StatusCode::CREATED, Json(Visible::new(created, notes))))
 }
 
@@ -98,7 +99,7 @@ pub async fn list(
         ));
     }
     let offset = i64::from(page - 1) * i64::from(limit);
-    let mut tx = ClinicTx::begin(&state.db, &user, Permission::ReadPatients, Action::PatientList, None).await?;
+    let mut tx = ClinicTx::begin_read(&state.reads, &user, Permission::ReadPatients, Action::PatientList, None).await?;
     let clinic = tx.clinic_id;
     let (items, total) = match q {
         Some(q) => queries::search(tx.conn(), clinic, &queries::like_pattern(q), i64::from(limit), offset).await?,
@@ -126,8 +127,8 @@ pub async fn read(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Visible<Patient>>> {
-    let mut tx = ClinicTx::begin(
-        &state.db,
+    let mut tx = ClinicTx::begin_read(
+        &state.reads,
         &user,
         Permission::ReadPatients,
         Action::PatientRead,
@@ -173,6 +174,7 @@ pub async fn update(
         return Err(tx.not_found().await);
     };
     tx.commit().await?;
+    state.reads.wrote(user.id).await;
     Ok(Json(Visible::new(patient, notes)))
 }
 
@@ -194,5 +196,6 @@ pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Pat
         return Err(tx.not_found().await);
     }
     tx.commit().await?;
+    state.reads.wrote(user.id).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,3 +15,4 @@ mod openapi;
 mod patients;
 mod ratelimit;
 mod records;
+mod replica;
