@@ -28,6 +28,10 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/patients/{id}/messages"),
     ("post", "/patients/{id}/messages/stream"),
     ("post", "/patients/{id}/messages/{messageId}/reply"),
+    ("get", "/patients/trash"),
+    ("post", "/patients/{id}/restore"),
+    ("get", "/patients/{id}/access-log"),
+    ("get", "/clinic/stats"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
