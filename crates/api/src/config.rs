@@ -537,4 +537,24 @@ mod tests {
         .err();
         assert_eq!(e.map(|e| e.var), Some("CORS_ALLOWED_ORIGINS"));
     }
+
+    #[test]
+    fn retention_settings_are_bounded_and_named() {
+        let c = valid().validate().map_err(|e| e.to_string());
+        assert_eq!(c.as_ref().map(|c| c.patient_retention_days), Ok(30));
+        assert_eq!(c.map(|c| c.retention_interval), Ok(Duration::from_secs(600)));
+        for (days, interval, var) in [
+            ("0", "600", "PATIENT_RETENTION_DAYS"),
+            ("3651", "600", "PATIENT_RETENTION_DAYS"),
+            ("x", "600", "PATIENT_RETENTION_DAYS"),
+            ("30", "5", "RETENTION_INTERVAL_SECS"),
+        ] {
+            let raw = RawConfig {
+                patient_retention_days: days.into(),
+                retention_interval_secs: interval.into(),
+                ..valid()
+            };
+            assert_eq!(raw.validate().err().map(|e| e.var), Some(var), "{days} {interval}");
+        }
+    }
 }

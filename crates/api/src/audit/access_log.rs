@@ -82,7 +82,18 @@ pub fn public_action(internal: &str) -> Option<&'static str> {
     SHOWN.iter().find(|(i, _)| *i == internal).map(|(_, public)| *public)
 }
 
-/// One page, newest first, and whether older events exist (`limit + 1` rows are read to know).
+struct EventRow {
+    id: i64,
+    occurred_at: DateTime<Utc>,
+    user_id: Option<Uuid>,
+    user_name: Option<String>,
+    action: String,
+    request_id: Option<String>,
+}
+
+/// One page, newest first, and where the next (older) one starts (`limit + 1` rows are read to know whether there
+/// is one). With a cursor and without are two statements, so the cursor's bound is an index condition rather than
+/// a filter behind an `is null or`.
 pub async fn fetch_page(
     conn: &mut PgConnection,
     clinic: Uuid,
@@ -92,24 +103,46 @@ pub async fn fetch_page(
     offset: i64,
 ) -> sqlx::Result<(Vec<AccessEvent>, Option<Cursor>)> {
     let actions: Vec<&str> = SHOWN.iter().map(|(internal, _)| *internal).collect();
-    let rows = sqlx::query!(
-        r#"select a.id, a.occurred_at, a.user_id, u.full_name as "user_name?", a.action, a.request_id
-           from audit_events a left join users u on u.id = a.user_id
-           where a.clinic_id = $1 and a.patient_id = $2
-             and ($3::timestamptz is null or (a.occurred_at, a.id) < ($3, $4))
-             and a.action = any($5::text[])
-           order by a.occurred_at desc, a.id desc
-           limit $6 offset $7"#,
-        clinic,
-        patient,
-        after.map(|c| c.at),
-        after.map_or(0, |c| c.id),
-        &actions as &[&str],
-        limit + 1,
-        offset
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = match after {
+        Some(after) => {
+            sqlx::query_as!(
+                EventRow,
+                r#"select a.id, a.occurred_at, a.user_id, u.full_name as "user_name?", a.action, a.request_id
+                   from audit_events a left join users u on u.id = a.user_id
+                   where a.clinic_id = $1 and a.patient_id = $2
+                     and (a.occurred_at, a.id) < ($3, $4)
+                     and a.action = any($5::text[])
+                   order by a.occurred_at desc, a.id desc
+                   limit $6"#,
+                clinic,
+                patient,
+                after.at,
+                after.id,
+                &actions as &[&str],
+                limit + 1,
+            )
+            .fetch_all(conn)
+            .await?
+        }
+        None => {
+            sqlx::query_as!(
+                EventRow,
+                r#"select a.id, a.occurred_at, a.user_id, u.full_name as "user_name?", a.action, a.request_id
+                   from audit_events a left join users u on u.id = a.user_id
+                   where a.clinic_id = $1 and a.patient_id = $2
+                     and a.action = any($3::text[])
+                   order by a.occurred_at desc, a.id desc
+                   limit $4 offset $5"#,
+                clinic,
+                patient,
+                &actions as &[&str],
+                limit + 1,
+                offset
+            )
+            .fetch_all(conn)
+            .await?
+        }
+    };
     let more = rows.len() as i64 > limit;
     let mut items = Vec::with_capacity(rows.len());
     let mut last = None;

@@ -37,6 +37,10 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("get", "/clinic/invitations"),
     ("delete", "/clinic/invitations/{id}"),
     ("post", "/invitations/{token}/accept"),
+    ("get", "/patients/trash"),
+    ("post", "/patients/{id}/restore"),
+    ("get", "/patients/{id}/access-log"),
+    ("get", "/clinic/stats"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
