@@ -190,6 +190,8 @@ pub struct Patient {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When an assistant message flagged as an emergency was last saved for this patient; `null` if never.
+    pub last_emergency_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Patient {

@@ -23,6 +23,9 @@ pub struct Problem {
     /// One entry per failing field; only present for validation failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// The existing patients a create looks like; only present for `possible_duplicate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Vec<uuid::Uuid>>,
 }
 
 /// One failing field of a request body.
@@ -55,6 +58,7 @@ impl Problem {
             code: code.to_owned(),
             request_id: None,
             errors: None,
+            duplicates: None,
         }
     }
 }

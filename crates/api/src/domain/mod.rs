@@ -2,5 +2,7 @@
 //! same `Email`, so it belongs to neither `auth` nor `patients`.
 
 pub mod email;
+pub mod phone;
 
 pub use email::{Email, EmailError};
+pub use phone::{Phone, PhoneRegion};

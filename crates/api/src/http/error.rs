@@ -35,6 +35,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {code}")]
     Conflict { code: &'static str, detail: String },
+    /// 409 `possible_duplicate`: a new patient looks like these existing ones (`duplicates` in the body).
+    #[error("possible duplicate")]
+    PossibleDuplicate(Vec<uuid::Uuid>),
     /// The body was not the JSON the route takes: 400, 413 or 415 with the codes both services share.
     #[error("unusable JSON body: {0}")]
     Body(#[from] JsonRejection),
@@ -140,6 +143,15 @@ impl ApiError {
                 "This route does not support that method.".to_owned(),
             ),
             ApiError::Conflict { code, detail } => (StatusCode::CONFLICT, code, "Conflict", detail.clone()),
+            ApiError::PossibleDuplicate(ids) => (
+                StatusCode::CONFLICT,
+                "possible_duplicate",
+                "Possible duplicate",
+                format!(
+                    "{} patient(s) in this clinic have the same email, or the same name and date of birth. Open one of them, or send again with ?confirmDuplicate=true to save anyway.",
+                    ids.len()
+                ),
+            ),
             ApiError::Body(rejection) => rejection.parts(),
             ApiError::RateLimited { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -186,6 +198,9 @@ impl ApiError {
         let mut problem = Problem::new(status.as_u16(), code, title, detail);
         if let ApiError::Validation(errors) = self {
             problem.errors = Some(errors.clone());
+        }
+        if let ApiError::PossibleDuplicate(ids) = self {
+            problem.duplicates = Some(ids.clone());
         }
         plumbing::problem::with_request_id(problem)
     }

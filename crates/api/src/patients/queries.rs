@@ -22,6 +22,7 @@ struct PatientRow {
     created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    last_emergency_at: Option<DateTime<Utc>>,
     total: i64,
 }
 
@@ -37,6 +38,7 @@ impl From<PatientRow> for Patient {
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            last_emergency_at: r.last_emergency_at,
         }
     }
 }
@@ -52,7 +54,7 @@ pub async fn insert(
         Patient,
         r#"insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes)
            values ($1, $2, $8, $3, $4, $5, $6, $7)
-           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, last_emergency_at"#,
         id,
         clinic,
         p.name.as_str(),
@@ -69,7 +71,8 @@ pub async fn insert(
 pub async fn get(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<Option<Patient>> {
     sqlx::query_as!(
         Patient,
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                  last_emergency_at
            from patients where clinic_id = $2 and id = $1 and deleted_at is null"#,
         id,
         clinic
@@ -89,22 +92,78 @@ pub async fn exists(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Re
     .await
 }
 
-/// One page, newest first, with the clinic's total from the trigger-maintained counter (a million
+/// The orders `GET /patients?sort=` takes. Each has an index `(clinic_id, key, id)` (migration 20261209000001), so
+/// a page of the whole list is an index scan whatever the clinic's size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PatientSort {
+    /// `-createdAt`: newest first (the default).
+    #[default]
+    NewestFirst,
+    /// `name`: A to Z, ignoring case and accents.
+    Name,
+    /// `-name`: Z to A.
+    NameDescending,
+    /// `dateOfBirth`: oldest patient first; patients without a date last.
+    DateOfBirth,
+    /// `-updatedAt`: most recently edited first.
+    RecentlyUpdated,
+}
+
+impl PatientSort {
+    pub const ALL: [&'static str; 5] = ["-createdAt", "name", "-name", "dateOfBirth", "-updatedAt"];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "-createdAt" => Self::NewestFirst,
+            "name" => Self::Name,
+            "-name" => Self::NameDescending,
+            "dateOfBirth" => Self::DateOfBirth,
+            "-updatedAt" => Self::RecentlyUpdated,
+            _ => return None,
+        })
+    }
+}
+
+/// The clinic's list in one order. A macro because `query_as!` needs its SQL as literals: one checked query per
+/// order, each matching its index exactly (a `case` in `order by` would sort the whole clinic instead).
+macro_rules! list_page {
+    ($conn:expr, $clinic:expr, $limit:expr, $offset:expr, $order:literal) => {
+        sqlx::query_as!(
+            PatientRow,
+            r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                      last_emergency_at,
+                      coalesce((select n from patient_counts where clinic_id = $1), 0) as "total!"
+               from patients where clinic_id = $1 and deleted_at is null
+               order by "#
+                + $order
+                + r#"
+               limit $2 offset $3"#,
+            $clinic,
+            $limit,
+            $offset
+        )
+        .fetch_all($conn)
+        .await?
+    };
+}
+
+/// One page in `sort` order, with the clinic's total from the trigger-maintained counter (a million
 /// rows are not counted per request).
-pub async fn list(conn: &mut PgConnection, clinic: Uuid, limit: i64, offset: i64) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let rows = sqlx::query_as!(
-        PatientRow,
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
-                  coalesce((select n from patient_counts where clinic_id = $1), 0) as "total!"
-           from patients where clinic_id = $1 and deleted_at is null
-           order by created_at desc, id desc
-           limit $2 offset $3"#,
-        clinic,
-        limit,
-        offset
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+pub async fn list(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    sort: PatientSort,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Patient>, i64)> {
+    let c = &mut *conn;
+    let rows = match sort {
+        PatientSort::NewestFirst => list_page!(c, clinic, limit, offset, "created_at desc, id desc"),
+        PatientSort::Name => list_page!(c, clinic, limit, offset, "name_key, id"),
+        PatientSort::NameDescending => list_page!(c, clinic, limit, offset, "name_key desc, id desc"),
+        PatientSort::DateOfBirth => list_page!(c, clinic, limit, offset, "date_of_birth, id"),
+        PatientSort::RecentlyUpdated => list_page!(c, clinic, limit, offset, "updated_at desc, id desc"),
+    };
     let total = match rows.first() {
         Some(r) => r.total,
         None => {
@@ -119,44 +178,93 @@ pub async fn list(conn: &mut PgConnection, clinic: Uuid, limit: i64, offset: i64
     Ok((rows.into_iter().map(Patient::from).collect(), total))
 }
 
-/// Case-insensitive substring search over name, email and phone through the trigram index.
-/// `pattern` is a LIKE pattern already escaped by [`like_pattern`].
+/// What `q` searches for. A term that looks like part of a phone number (at least three digits, no letters and
+/// no `@`) is searched by its digits alone (`612 345` -> `%612345%`): the searched column ends with the phone's
+/// digits, and the spaced text would only cost a second index probe that matches nothing. Any other term is
+/// matched as typed, folded by `patient_fold` in SQL like the column. A term with letters (`ana1980@`) is not read
+/// as digits, or it would find every phone containing `1980`.
+pub struct SearchTerm {
+    text: Option<String>,
+    digits: Option<String>,
+}
+
+impl SearchTerm {
+    pub fn new(q: &str) -> Self {
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 && !q.chars().any(|c| c.is_alphabetic() || c == '@') {
+            Self {
+                text: None,
+                digits: Some(like_pattern(&digits)),
+            }
+        } else {
+            Self {
+                text: Some(like_pattern(q)),
+                digits: None,
+            }
+        }
+    }
+}
+
+/// The matches in `sort` order. Materialised so the planner picks the best path for the match itself (the
+/// trigram index), not the ordered index scan that the LIMIT alone would suggest.
+macro_rules! search_page {
+    ($conn:expr, $clinic:expr, $term:expr, $limit:expr, $offset:expr, $order:literal) => {
+        sqlx::query_as!(
+            PatientRow,
+            r#"with matches as materialized (
+                   select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                          last_emergency_at, name_key
+                   from patients
+                   where clinic_id = $1 and deleted_at is null
+                     and (search_text ilike patient_fold($2) or search_text ilike $3)
+               )
+               select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes, created_by,
+                      created_at as "created_at!", updated_at as "updated_at!", last_emergency_at,
+                      count(*) over () as "total!"
+               from matches
+               order by "#
+                + $order
+                + r#"
+               limit $4 offset $5"#,
+            $clinic,
+            $term.text.as_deref(),
+            $term.digits.as_deref(),
+            $limit,
+            $offset
+        )
+        .fetch_all($conn)
+        .await?
+    };
+}
+
+/// Substring search ignoring case and accents over name and email, and by digits over the phone, through the
+/// clinic's trigram index.
 pub async fn search(
     conn: &mut PgConnection,
     clinic: Uuid,
-    pattern: &str,
+    term: &SearchTerm,
+    sort: PatientSort,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let rows = sqlx::query_as!(
-        PatientRow,
-        // Materialised so the planner picks the best path for the match itself (the trigram index),
-        // not the ordered index scan that the LIMIT alone would suggest.
-        r#"with matches as materialized (
-               select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at
-               from patients
-               where clinic_id = $1 and deleted_at is null and search_text ilike $2
-           )
-           select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes, created_by,
-                  created_at as "created_at!", updated_at as "updated_at!", count(*) over () as "total!"
-           from matches
-           order by created_at desc, id desc
-           limit $3 offset $4"#,
-        clinic,
-        pattern,
-        limit,
-        offset
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let c = &mut *conn;
+    let rows = match sort {
+        PatientSort::NewestFirst => search_page!(c, clinic, term, limit, offset, "created_at desc, id desc"),
+        PatientSort::Name => search_page!(c, clinic, term, limit, offset, "name_key, id"),
+        PatientSort::NameDescending => search_page!(c, clinic, term, limit, offset, "name_key desc, id desc"),
+        PatientSort::DateOfBirth => search_page!(c, clinic, term, limit, offset, "date_of_birth, id"),
+        PatientSort::RecentlyUpdated => search_page!(c, clinic, term, limit, offset, "updated_at desc, id desc"),
+    };
     let total = match rows.first() {
         Some(r) => r.total,
         None if offset > 0 => {
             sqlx::query_scalar!(
                 r#"select count(*) as "n!" from patients
-                   where clinic_id = $1 and deleted_at is null and search_text ilike $2"#,
+                   where clinic_id = $1 and deleted_at is null
+                     and (search_text ilike patient_fold($2) or search_text ilike $3)"#,
                 clinic,
-                pattern
+                term.text.as_deref(),
+                term.digits.as_deref(),
             )
             .fetch_one(&mut *conn)
             .await?
@@ -164,6 +272,31 @@ pub async fn search(
         None => 0,
     };
     Ok((rows.into_iter().map(Patient::from).collect(), total))
+}
+
+/// The clinic's country (`clinics.country`), which national phone numbers are read in.
+pub async fn clinic_country(conn: &mut PgConnection, clinic: Uuid) -> sqlx::Result<String> {
+    sqlx::query_scalar!("select country from clinics where id = $1", clinic)
+        .fetch_one(conn)
+        .await
+}
+
+/// Patients a new one looks like: the same email, or the same name (ignoring case and accents) and date of birth.
+/// Both conditions are leakproof equalities on stored columns, so they use their indexes under row-level security.
+pub async fn possible_duplicates(conn: &mut PgConnection, clinic: Uuid, p: &NewPatient) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        r#"select id from patients
+           where clinic_id = $1 and deleted_at is null
+             and (email = $2 or (name_key = patient_fold($3) and date_of_birth = $4))
+           order by created_at, id
+           limit 10"#,
+        clinic,
+        p.email.as_ref().map(Email::as_str),
+        p.name.as_str(),
+        p.date_of_birth.map(DateOfBirth::date),
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// `%q%` with LIKE's metacharacters escaped, so `50%` or `a_b` match literally.
@@ -195,7 +328,7 @@ pub async fn update(
                date_of_birth = case when $8 then $9 else date_of_birth end,
                medical_notes = case when $10 then $11 else medical_notes end
            where clinic_id = $2 and id = $1 and deleted_at is null
-           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, last_emergency_at"#,
         id,
         clinic,
         u.name.as_ref().map(PatientName::as_str),
@@ -317,10 +450,33 @@ pub async fn exists_or_trashed(conn: &mut PgConnection, clinic: Uuid, id: Uuid) 
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{PatientSort, SearchTerm, like_pattern};
 
     #[test]
     fn like_metacharacters_are_escaped() {
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn a_term_with_three_digits_also_searches_its_digits() {
+        let term = SearchTerm::new("612 345");
+        assert_eq!(term.text, None);
+        assert_eq!(term.digits.as_deref(), Some("%612345%"));
+        assert_eq!(SearchTerm::new("+34 6").text.as_deref(), Some("%+34 6%"));
+        assert_eq!(SearchTerm::new("+34 6").digits, None);
+        assert_eq!(SearchTerm::new("Fernández").digits, None);
+        assert_eq!(SearchTerm::new("ana1980@mail").digits, None);
+        assert_eq!(SearchTerm::new("ana1980@mail").text.as_deref(), Some("%ana1980@mail%"));
+        assert_eq!(SearchTerm::new("(555) 010").digits.as_deref(), Some("%555010%"));
+    }
+
+    #[test]
+    fn every_contract_sort_key_parses_and_nothing_else() {
+        for key in PatientSort::ALL {
+            assert!(PatientSort::parse(key).is_some(), "{key}");
+        }
+        for bad in ["createdAt", "-dateOfBirth", "name ", "", "updatedAt", "random()"] {
+            assert_eq!(PatientSort::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -13,7 +13,10 @@ use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::patients::queries;
-use crate::patients::types::{NOTES_FORBIDDEN, NewPatient, PatientInput, PatientPatchInput, PatientUpdate, Visible};
+use crate::patients::queries::{PatientSort, SearchTerm};
+use crate::patients::types::{
+    NOTES_FORBIDDEN, NewPatient, Patch, PatientInput, PatientPatchInput, PatientUpdate, PhoneRegion, Visible,
+};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -32,24 +35,54 @@ pub struct ListQuery {
     /// Items per page, 1-100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// Case-insensitive substring of name, email or phone (at most 200 characters).
+    /// Substring of name or email, ignoring case and accents (`fernandez` finds `Fernández`), or of the phone's
+    /// digits when the term has 3 or more digits and no letters (`612 345` finds `+34612345678`). At most 200
+    /// characters.
     #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Order: `-createdAt` (newest first, the default), `name`, `-name` (ignoring case and accents), `dateOfBirth`
+    /// (oldest first, patients without one last), `-updatedAt`. Anything else is 422.
+    #[param(value_type = Option<String>, example = "name")]
+    pub sort: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct CreateQuery {
+    /// Save even though the patient looks like one already in the clinic (after a 409 `possible_duplicate`).
+    pub confirm_duplicate: Option<bool>,
+}
+
+/// The clinic's country, which national phone numbers are read in (looked up only when a phone was sent).
+async fn phone_region(tx: &mut ClinicTx, phone_sent: bool) -> ApiResult<PhoneRegion> {
+    if !phone_sent {
+        return Ok(PhoneRegion::INTERNATIONAL_ONLY);
+    }
+    let clinic = tx.clinic_id;
+    Ok(PhoneRegion::from_code(
+        &queries::clinic_country(tx.conn(), clinic).await?,
+    ))
 }
 
 fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-/// Create a patient.
+/// Create a patient. A national phone number is read in the clinic's country. A likely duplicate (same email, or
+/// same name and date of birth, in the clinic) is 409 `possible_duplicate` with `duplicates`, unless
+/// `?confirmDuplicate=true`.
 #[utoipa::path(operation_id = "createPatient", post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = PatientInput,
-    responses((status = 201, description = "The new patient", body = Patient), crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    params(CreateQuery),
+    responses((status = 201, description = "The new patient", body = Patient),
+        (status = 409, description = "`possible_duplicate`: the clinic has a patient with the same email, or the same name and date of birth; `duplicates` lists their ids", content_type = "application/problem+json", body = shared::Problem),
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
+    Query(query): Query<CreateQuery>,
     Json(input): Json<PatientInput>,
 ) -> ApiResult<(StatusCode, Json<Visible<Patient>>)> {
-    let patient = NewPatient::parse(&input, today())?;
     let id = Uuid::now_v7();
     let mut tx = ClinicTx::begin(
         &state.db,
@@ -59,18 +92,26 @@ pub async fn create(
         Some(id),
     )
     .await?;
+    let phone_sent = input.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
+    let patient = NewPatient::parse(&input, today(), phone_region(&mut tx, phone_sent).await?)?;
     let notes = tx.may(Permission::ReadNotes);
     if !notes && patient.medical_notes.is_some() {
         return Err(NOTES_FORBIDDEN);
     }
     let (clinic, author) = (tx.clinic_id, tx.user_id);
+    if query.confirm_duplicate != Some(true) {
+        let duplicates = queries::possible_duplicates(tx.conn(), clinic, &patient).await?;
+        if !duplicates.is_empty() {
+            return Err(ApiError::PossibleDuplicate(duplicates));
+        }
+    }
     let created = queries::insert(tx.conn(), clinic, author, id, &patient).await?;
     tx.commit().await?;
     state.reads.wrote(user.id).await;
     Ok((StatusCode::CREATED, Json(Visible::new(created, notes))))
 }
 
-/// The caller's patients, newest first, with an optional search.
+/// The clinic's patients in `sort` order (newest first by default), with an optional search.
 #[utoipa::path(operation_id = "listPatients", get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of patients", body = PatientPage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
@@ -98,12 +139,22 @@ pub async fn list(
             "The search text must be at most 200 characters.",
         ));
     }
+    let sort = match query.sort.as_deref() {
+        None => PatientSort::default(),
+        Some(raw) => PatientSort::parse(raw).ok_or_else(|| {
+            ApiError::validation(
+                "sort",
+                "invalid_sort",
+                format!("sort must be one of {}.", PatientSort::ALL.join(", ")),
+            )
+        })?,
+    };
     let offset = i64::from(page - 1) * i64::from(limit);
     let mut tx = ClinicTx::begin_read(&state.reads, &user, Permission::ReadPatients, Action::PatientList, None).await?;
     let clinic = tx.clinic_id;
     let (items, total) = match q {
-        Some(q) => queries::search(tx.conn(), clinic, &queries::like_pattern(q), i64::from(limit), offset).await?,
-        None => queries::list(tx.conn(), clinic, i64::from(limit), offset).await?,
+        Some(q) => queries::search(tx.conn(), clinic, &SearchTerm::new(q), sort, i64::from(limit), offset).await?,
+        None => queries::list(tx.conn(), clinic, sort, i64::from(limit), offset).await?,
     };
     let notes = tx.may(Permission::ReadNotes);
     tx.commit().await?;
@@ -156,7 +207,6 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(input): Json<PatientPatchInput>,
 ) -> ApiResult<Json<Visible<Patient>>> {
-    let changes = PatientUpdate::parse(input, today())?;
     let mut tx = ClinicTx::begin(
         &state.db,
         &user,
@@ -165,6 +215,8 @@ pub async fn update(
         Some(id),
     )
     .await?;
+    let phone_sent = matches!(&input.phone, Patch::Set(p) if !p.trim().is_empty());
+    let changes = PatientUpdate::parse(input, today(), phone_region(&mut tx, phone_sent).await?)?;
     let notes = tx.may(Permission::ReadNotes);
     if !notes && changes.medical_notes.is_present() {
         return Err(NOTES_FORBIDDEN);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer};
 use shared::FieldError;
 
 use crate::domain::email::Email;
+pub use crate::domain::phone::{Phone, PhoneRegion};
 use crate::http::error::ApiError;
 
 pub const NAME_MAX: usize = 200;
@@ -35,47 +36,6 @@ impl PatientName {
             return Err(field("name", "invalid", "Name must not contain control characters."));
         }
         Ok(Self(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A phone number in E.164 (`+` and 8-15 digits) after removing spaces, dashes, dots and brackets.
-/// A leading `00` is read as `+`. Without a country code the number is refused, not guessed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let compact: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
-            .collect();
-        let digits = if let Some(rest) = compact.strip_prefix('+') {
-            rest
-        } else if let Some(rest) = compact.strip_prefix("00") {
-            rest
-        } else {
-            return Err(field(
-                "phone",
-                "invalid_phone",
-                "Phone must include the country code, e.g. +44 20 7946 0958.",
-            ));
-        };
-        let valid =
-            (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
-        if valid {
-            Ok(Self(format!("+{digits}")))
-        } else {
-            Err(field(
-                "phone",
-                "invalid_phone",
-                "Phone must be an international number: + then 8 to 15 digits.",
-            ))
-        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -162,7 +122,8 @@ pub struct PatientInput {
     #[serde(default)]
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
-    /// International format; spaces, dashes, dots and brackets are removed (`+` or `00` and 8-15 digits).
+    /// A number of the clinic's country as dialled there (`612 345 678` in Spain, `(555) 010-2000` in the US), or
+    /// `+` (or `00`) and the country code; stored and returned in E.164 (`+34612345678`).
     #[serde(default)]
     pub phone: Option<String>,
     /// `YYYY-MM-DD`, not in the future, not before 1900-01-01.
@@ -265,7 +226,7 @@ fn parse_email(raw: &str) -> Result<Email, FieldError> {
 }
 
 impl NewPatient {
-    pub fn parse(input: &PatientInput, today: NaiveDate) -> Result<Self, ApiError> {
+    pub fn parse(input: &PatientInput, today: NaiveDate, region: PhoneRegion) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let name = if let Some(n) = input.name.as_deref() {
             PatientName::parse(n).map_err(|e| errors.push(e)).ok()
@@ -274,7 +235,7 @@ impl NewPatient {
             None
         };
         let email = optional(input.email.as_deref(), parse_email, &mut errors);
-        let phone = optional(input.phone.as_deref(), Phone::parse, &mut errors);
+        let phone = optional(input.phone.as_deref(), |s| Phone::parse(s, region), &mut errors);
         let date_of_birth = optional(
             input.date_of_birth.as_deref(),
             |s| DateOfBirth::parse(s, today),
@@ -315,7 +276,7 @@ fn patch_field<T>(
 }
 
 impl PatientUpdate {
-    pub fn parse(input: PatientPatchInput, today: NaiveDate) -> Result<Self, ApiError> {
+    pub fn parse(input: PatientPatchInput, today: NaiveDate, region: PhoneRegion) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let name = match input.name {
             Patch::Absent => None,
@@ -328,7 +289,7 @@ impl PatientUpdate {
         let update = Self {
             name,
             email: patch_field(&input.email, parse_email, &mut errors),
-            phone: patch_field(&input.phone, Phone::parse, &mut errors),
+            phone: patch_field(&input.phone, |s| Phone::parse(s, region), &mut errors),
             date_of_birth: patch_field(&input.date_of_birth, |s| DateOfBirth::parse(s, today), &mut errors),
             medical_notes: patch_field(&input.medical_notes, MedicalNotes::parse, &mut errors),
         };
@@ -403,27 +364,6 @@ mod tests {
     }
 
     #[test]
-    fn phones_normalise_to_e164() {
-        assert_eq!(
-            Phone::parse("+44 20 7946-0958").ok(),
-            Some(Phone("+442079460958".into()))
-        );
-        assert_eq!(
-            Phone::parse("0034 (91) 123.45.67").ok(),
-            Some(Phone("+34911234567".into()))
-        );
-        for bad in [
-            "020 7946 0958",
-            "+12",
-            "+0123456789",
-            "+1234567890123456",
-            "+44 abc 123 4567",
-        ] {
-            assert!(Phone::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn dates_of_birth_are_bounded() {
         assert!(DateOfBirth::parse("1985-04-23", today()).is_ok());
         assert!(DateOfBirth::parse("2026-11-26", today()).is_ok());
@@ -455,7 +395,7 @@ mod tests {
             date_of_birth: Some("2999-01-01".into()),
             medical_notes: Some("x".repeat(10_001)),
         };
-        let Err(ApiError::Validation(errors)) = NewPatient::parse(&input, today()) else {
+        let Err(ApiError::Validation(errors)) = NewPatient::parse(&input, today(), PhoneRegion::from_code("US")) else {
             panic!("expected validation errors");
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -466,7 +406,8 @@ mod tests {
     fn patch_distinguishes_absent_null_and_value() {
         let input: PatientPatchInput =
             serde_json::from_str(r#"{"email": null, "phone": "+34 911 234 567"}"#).unwrap_or_else(|_| panic!("parses"));
-        let update = PatientUpdate::parse(input, today()).unwrap_or_else(|_| panic!("valid"));
+        let update =
+            PatientUpdate::parse(input, today(), PhoneRegion::from_code("US")).unwrap_or_else(|_| panic!("valid"));
         assert!(update.name.is_none());
         assert!(matches!(update.email, Patch::Clear));
         assert!(matches!(update.phone, Patch::Set(_)));
@@ -476,6 +417,6 @@ mod tests {
     #[test]
     fn patch_cannot_clear_the_name() {
         let input: PatientPatchInput = serde_json::from_str(r#"{"name": null}"#).unwrap_or_else(|_| panic!("parses"));
-        assert!(PatientUpdate::parse(input, today()).is_err());
+        assert!(PatientUpdate::parse(input, today(), PhoneRegion::from_code("US")).is_err());
     }
 }

@@ -7,6 +7,7 @@ mod chat;
 mod clinics;
 mod faults;
 mod foundation;
+mod frontdesk;
 mod hardening;
 mod helpers;
 mod members;
