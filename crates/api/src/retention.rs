@@ -137,7 +137,7 @@ pub async fn run_once(db: &PgPool, retention_days: u32) -> sqlx::Result<Purged> 
                 Kind::IdempotencyKeys => purged.idempotency_keys += n,
                 Kind::RefreshFamilies => purged.refresh_families += n,
             }
-            if n < BATCH as u64 {
+            if n < BATCH.unsigned_abs() {
                 break;
             }
         }

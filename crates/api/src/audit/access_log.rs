@@ -143,7 +143,7 @@ pub async fn fetch_page(
             .await?
         }
     };
-    let more = rows.len() as i64 > limit;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     let mut items = Vec::with_capacity(rows.len());
     let mut last = None;
     for r in rows.into_iter().take(usize::try_from(limit).unwrap_or(0)) {
