@@ -370,7 +370,7 @@ pub async fn trash(
 ) -> sqlx::Result<(Vec<TrashedPatient>, i64)> {
     let rows = sqlx::query!(
         r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
-                  deleted_at as "deleted_at!", count(*) over () as "total!"
+                  last_emergency_at, deleted_at as "deleted_at!", count(*) over () as "total!"
            from patients
            where clinic_id = $1 and deleted_at is not null and deleted_at > now() - make_interval(days => $2)
            order by deleted_at desc, id desc
@@ -409,6 +409,7 @@ pub async fn trash(
                 created_by: r.created_by,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
+                last_emergency_at: r.last_emergency_at,
             },
             deleted_at: r.deleted_at,
         })
@@ -428,7 +429,8 @@ pub async fn restore(
         r#"update patients set deleted_at = null
            where clinic_id = $2 and id = $1 and deleted_at is not null
              and deleted_at > now() - make_interval(days => $3)
-           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                     last_emergency_at"#,
         id,
         clinic,
         retention_days
