@@ -95,16 +95,41 @@ impl Phone {
     }
 }
 
-/// Whether the national number has a length some number of its country has (libphonenumber's "possible").
+/// Whether the national number has a length some number of its country has (libphonenumber's "possible"). The
+/// countries sharing a code (`+1`: US, CA, ...; `+44`: GB, JE, ...) are all asked: the crate names the region only
+/// for numbers in an allocated range, which this check deliberately does not require.
 fn possible_length(number: &PhoneNumber) -> bool {
-    let Some(meta) = number.metadata(&phonenumber::metadata::DATABASE) else {
+    let db = &*phonenumber::metadata::DATABASE;
+    let Ok(length) = u16::try_from(number.national().to_string().len()) else {
         return false;
     };
-    let national = number.national().to_string();
-    let Ok(length) = u16::try_from(national.len()) else {
-        return false;
+    let metas = match number.metadata(db) {
+        Some(meta) => vec![meta],
+        None => db.by_code(&number.code().value()).unwrap_or_default(),
     };
-    number.extension().is_none() && meta.descriptors().general().possible_length().contains(&length)
+    number.extension().is_none() && metas.into_iter().any(|meta| has_length(meta, length))
+}
+
+fn has_length(meta: &phonenumber::Metadata, length: u16) -> bool {
+    // The bundled metadata lists possible lengths per number type (the general descriptor's list is empty).
+    let d = meta.descriptors();
+    let kinds = [
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ];
+    d.general().possible_length().contains(&length)
+        || kinds
+            .into_iter()
+            .flatten()
+            .any(|k| k.possible_length().contains(&length))
 }
 
 #[cfg(test)]
@@ -170,7 +195,8 @@ mod tests {
     #[test]
     fn the_same_digits_mean_different_numbers_in_different_clinics() {
         assert_eq!(read("612 345 678", "ES").as_deref(), Some("+34612345678"));
-        assert_eq!(read("612 345 678", "PT"), None);
+        assert_eq!(read("612 345 678", "PT").as_deref(), Some("+351612345678"));
+        assert_eq!(read("612 345 678", "US"), None);
         assert_eq!(read("020 7946 0958", "US"), None);
     }
 

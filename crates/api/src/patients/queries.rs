@@ -464,8 +464,8 @@ mod tests {
         let term = SearchTerm::new("612 345");
         assert_eq!(term.text, None);
         assert_eq!(term.digits.as_deref(), Some("%612345%"));
-        assert_eq!(SearchTerm::new("+34 6").text.as_deref(), Some("%+34 6%"));
-        assert_eq!(SearchTerm::new("+34 6").digits, None);
+        assert_eq!(SearchTerm::new("+34").text.as_deref(), Some("%+34%"));
+        assert_eq!(SearchTerm::new("+34").digits, None);
         assert_eq!(SearchTerm::new("Fernández").digits, None);
         assert_eq!(SearchTerm::new("ana1980@mail").digits, None);
         assert_eq!(SearchTerm::new("ana1980@mail").text.as_deref(), Some("%ana1980@mail%"));
