@@ -85,9 +85,9 @@ fn main() -> anyhow::Result<()> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        // Aggregates only: the texts of a blind set are never printed.
+        // Aggregates only: never a blind set's texts, misses or per-category lines.
         let report = Report::run(&name, &cases, &triager);
-        print!("{}", report.render(None));
+        print!("{}", report.render_summary());
         if sweeping {
             sweep(&report);
         }

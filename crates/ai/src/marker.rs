@@ -19,55 +19,11 @@
 //!   like a marker (its first non-space character, unless that is `[`), and a would-be marker at
 //!   most [`MAX_MARKER_CHARS`] characters.
 
-use shared::ai::{Language, Severity, Triage, TriageSource};
+use shared::ai::{Language, Triage, TriageSource};
 
-/// An urgent category of CATEGORIES.md and its severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Category {
-    pub name: &'static str,
-    pub severity: Severity,
-}
-
-const fn emergency(name: &'static str) -> Category {
-    Category {
-        name,
-        severity: Severity::Emergency,
-    }
-}
-
-const fn urgent(name: &'static str) -> Category {
-    Category {
-        name,
-        severity: Severity::Urgent,
-    }
-}
-
-/// Every urgent category of CATEGORIES.md (snake case, as triage names them), emergencies first.
-pub const CATEGORIES: &[Category] = &[
-    emergency("airway_threatening_swelling"),
-    emergency("uncontrolled_bleeding"),
-    emergency("facial_trauma"),
-    emergency("spreading_infection"),
-    emergency("allergic_swelling"),
-    emergency("jaw_dislocation"),
-    urgent("facial_swelling"),
-    urgent("abscess"),
-    urgent("severe_pain"),
-    urgent("pulpitis"),
-    urgent("pericoronitis"),
-    urgent("dry_socket"),
-    urgent("avulsion"),
-    urgent("luxation"),
-    urgent("fracture_with_pain"),
-    urgent("fracture_pulp_exposure"),
-    urgent("soft_tissue_trauma"),
-    urgent("trismus"),
-    urgent("orthodontic_wire_trauma"),
-    urgent("denture_ulcer"),
-    urgent("lost_temporary_with_pain"),
-    urgent("infection_child"),
-    urgent("post_operative_complication"),
-];
+/// The urgent categories are triage's own table (one list for the detector, its first aid and
+/// this marker): a marker names one of them by its `category`.
+pub use crate::triage::first_aid::{CATEGORIES, FirstAid as Category};
 
 /// Where a name the model made up lands: the broadest urgent (same-day) category.
 pub const FALLBACK: &str = "severe_pain";
@@ -136,7 +92,7 @@ fn normalise(name: &str) -> String {
 }
 
 fn lookup(name: &str) -> Option<&'static Category> {
-    CATEGORIES.iter().find(|category| category.name == name)
+    CATEGORIES.iter().find(|category| category.category == name)
 }
 
 /// The category a marker names: exact (after normalising), an alias, a keyword, else
@@ -166,7 +122,7 @@ pub fn resolve(name: &str) -> &'static Category {
 pub fn triage(category: &Category, language: Language) -> Triage {
     Triage {
         detected: true,
-        category: Some(category.name.to_owned()),
+        category: Some(category.category.to_owned()),
         severity: Some(category.severity),
         source: Some(TriageSource::Model),
         language,
@@ -390,20 +346,21 @@ impl MarkerFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::ai::Severity;
 
     #[test]
     fn every_category_resolves_to_itself_and_display_names_too() {
         for category in CATEGORIES {
-            assert_eq!(resolve(category.name), category);
-            assert_eq!(resolve(&category.name.replace('_', " ").to_uppercase()), category);
+            assert_eq!(resolve(category.category), category);
+            assert_eq!(resolve(&category.category.replace('_', " ").to_uppercase()), category);
         }
         assert_eq!(
-            resolve("Airway-threatening swelling").name,
+            resolve("Airway-threatening swelling").category,
             "airway_threatening_swelling"
         );
-        assert_eq!(resolve("fracture, pulp exposure").name, "fracture_pulp_exposure");
+        assert_eq!(resolve("fracture, pulp exposure").category, "fracture_pulp_exposure");
         assert_eq!(
-            resolve("post-operative complication").name,
+            resolve("post-operative complication").category,
             "post_operative_complication"
         );
         assert_eq!(CATEGORIES.len(), 23);
@@ -413,15 +370,15 @@ mod tests {
 
     #[test]
     fn unknown_names_map_by_keyword_or_fall_back_to_an_urgent_category() {
-        assert_eq!(resolve("heavy bleeding").name, "uncontrolled_bleeding");
-        assert_eq!(resolve("hemorragia").name, "uncontrolled_bleeding");
-        assert_eq!(resolve("absceso dental").name, "abscess");
-        assert_eq!(resolve("trouble breathing").name, "airway_threatening_swelling");
-        assert_eq!(resolve("infection").name, "spreading_infection");
+        assert_eq!(resolve("heavy bleeding").category, "uncontrolled_bleeding");
+        assert_eq!(resolve("hemorragia").category, "uncontrolled_bleeding");
+        assert_eq!(resolve("absceso dental").category, "abscess");
+        assert_eq!(resolve("trouble breathing").category, "airway_threatening_swelling");
+        assert_eq!(resolve("infection").category, "spreading_infection");
         let fallback = resolve("something new entirely");
-        assert_eq!(fallback.name, FALLBACK);
+        assert_eq!(fallback.category, FALLBACK);
         assert_eq!(fallback.severity, Severity::Urgent);
-        assert_eq!(resolve("").name, FALLBACK);
+        assert_eq!(resolve("").category, FALLBACK);
     }
 
     #[test]
@@ -435,11 +392,11 @@ mod tests {
             "`[[URGENT:abscess]]` Please call the clinic today.",
         ] {
             let (category, rest) = strip(reply);
-            assert_eq!(category.map(|c| c.name), Some("abscess"), "{reply:?}");
+            assert_eq!(category.map(|c| c.category), Some("abscess"), "{reply:?}");
             assert_eq!(rest, "Please call the clinic today.", "{reply:?}");
         }
         let (category, rest) = strip("[[URGENT]] Call us now.");
-        assert_eq!(category.map(|c| c.name), Some(FALLBACK));
+        assert_eq!(category.map(|c| c.category), Some(FALLBACK));
         assert_eq!(rest, "Call us now.");
     }
 
@@ -471,7 +428,7 @@ mod tests {
             most_held = most_held.max(filter.held.chars().count());
         }
         out.push_str(&filter.finish());
-        (filter.category().map(|c| c.name), out, most_held)
+        (filter.category().map(|c| c.category), out, most_held)
     }
 
     #[test]

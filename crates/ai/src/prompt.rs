@@ -455,7 +455,7 @@ mod tests {
         for system in [SYSTEM_INSTRUCTION, SYSTEM_INSTRUCTION_WITH_PLACEHOLDERS] {
             assert!(system.contains("[[URGENT:category]]"));
             for category in crate::marker::CATEGORIES {
-                assert!(system.contains(category.name), "{}", category.name);
+                assert!(system.contains(category.category), "{}", category.category);
             }
         }
         assert!(!SYSTEM_INSTRUCTION.contains('⟦'));

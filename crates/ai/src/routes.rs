@@ -275,7 +275,7 @@ fn reply_emergency(marked: Option<&'static marker::Category>, triage: Triage) ->
     match marked {
         Some(category) => {
             tracing::info!(
-                category = category.name,
+                category = category.category,
                 severity = ?category.severity,
                 "the model marked the message as urgent"
             );

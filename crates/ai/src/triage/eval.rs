@@ -166,6 +166,28 @@ impl Report {
         samples[index]
     }
 
+    /// The set's totals only (recall, false alarms, counts, latency): what a blind set shows.
+    /// No per-category, per-language or per-message lines, so nothing points at its misses.
+    pub fn render_summary(&self) -> String {
+        let mut out = String::new();
+        let counts = self.counts();
+        let (right, caught) = self.category_accuracy();
+        let _ = writeln!(
+            out,
+            "== {} ({} messages, aggregates only)",
+            self.name,
+            self.outcomes.len()
+        );
+        let _ = writeln!(out, "overall: {}", counts.line());
+        let _ = writeln!(
+            out,
+            "category right for caught urgent messages: {right}/{caught}; latency p50 {:.3} ms, p99 {:.3} ms",
+            self.latency(0.50).as_secs_f64() * 1e3,
+            self.latency(0.99).as_secs_f64() * 1e3
+        );
+        out
+    }
+
     /// The figures as text. `texts` lists misses and false alarms with their messages: only ever
     /// for files the caller may read (never the blind sets).
     pub fn render(&self, cases: Option<&[Case]>) -> String {

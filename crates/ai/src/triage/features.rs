@@ -18,10 +18,8 @@
 //! table at run time and unseen features cost nothing. Values: 1 for concepts, cues and rule rows;
 //! the n-gram groups are scaled by 1/sqrt(count) so long emails do not outweigh short texts.
 
-use regex::bytes::RegexSet;
-
 use super::rules::{RuleMatcher, expand};
-use super::text::{Prepared, TextRules, compile_set};
+use super::text::{Lexicons, Prepared, TextRules, compile_set};
 
 /// Bump whenever a change here (or in [`super::text`] or [`super::rules`]) changes the features a
 /// message gets: the committed model records it and a test refuses a model built by another.
@@ -469,9 +467,9 @@ fn hash(parts: &[&[u8]]) -> u64 {
 pub struct Featuriser {
     text: TextRules,
     rules: RuleMatcher,
-    /// Every concept lexicon in one set: one pass over each view finds them all.
-    concepts: RegexSet,
-    cues: RegexSet,
+    /// Every concept lexicon, each its own bounded pattern (see [`Lexicons`]).
+    concepts: Lexicons,
+    cues: Lexicons,
     pairs: Vec<(usize, usize)>,
 }
 
@@ -503,18 +501,14 @@ impl Featuriser {
         Self {
             text: TextRules::new(),
             rules: RuleMatcher::new(),
-            concepts: compile_set(CONCEPTS.iter().map(|(_, _, source)| word_pattern(source)).collect()),
-            cues: compile_set(
-                CUES.iter()
-                    .map(|(name, source)| {
-                        if *name == "question" {
-                            (*source).to_owned()
-                        } else {
-                            word_pattern(source)
-                        }
-                    })
-                    .collect(),
-            ),
+            concepts: compile_set(CONCEPTS.iter().map(|(_, _, source)| word_pattern(source))),
+            cues: compile_set(CUES.iter().map(|(name, source)| {
+                if *name == "question" {
+                    (*source).to_owned()
+                } else {
+                    word_pattern(source)
+                }
+            })),
             pairs,
         }
     }
@@ -557,7 +551,7 @@ impl Featuriser {
                 values.push((hash(&[b"j:", a.as_bytes(), b.as_bytes()]), 1.0));
             }
         }
-        for i in &self.cues.matches(prepared.full.as_bytes()) {
+        for i in self.cues.matches(prepared.full.as_bytes()).iter() {
             values.push((hash(&[b"x:", CUES[i].0.as_bytes()]), 1.0));
         }
         if prepared.hypothetical {

@@ -7,7 +7,7 @@
 use shared::ai::{Language, Severity};
 
 /// One urgent category: its stable name, severity and first-aid reply in each language.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FirstAid {
     /// Snake case of the CATEGORIES.md name (`airway_threatening_swelling`).
     pub category: &'static str,

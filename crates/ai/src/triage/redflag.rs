@@ -7,10 +7,8 @@
 //! When the whole message is framed as fiction, a show or a game, a clause fires only if it is
 //! about the writer or someone they care for ("my son", "I"), not "she" in a story.
 
-use regex::bytes::Regex;
-
 use super::rules::expand;
-use super::text::{Prepared, compile};
+use super::text::{Pattern, Prepared, compile};
 
 /// Airway signs that are emergencies on their own.
 const AIRWAY: &str = r"{BREATH_BAD}|throat [^.,]{0,20}(closing|tight|swelling shut)|cant (get|take) (a )?(breath|air)";
@@ -45,15 +43,15 @@ impl RedFlag {
 
 /// The compiled red-flag rules.
 pub struct RedFlags {
-    airway: Regex,
-    airway_with_swelling: Regex,
-    swelling: Regex,
-    bleeding: Regex,
-    uncontrolled: Regex,
-    brushing: Regex,
-    allergy: Regex,
-    framed_message: Regex,
-    writer: Regex,
+    airway: Pattern,
+    airway_with_swelling: Pattern,
+    swelling: Pattern,
+    bleeding: Pattern,
+    uncontrolled: Pattern,
+    brushing: Pattern,
+    allergy: Pattern,
+    framed_message: Pattern,
+    writer: Pattern,
 }
 
 impl std::fmt::Debug for RedFlags {
@@ -68,7 +66,7 @@ impl Default for RedFlags {
     }
 }
 
-fn words(source: &str) -> Regex {
+fn words(source: &str) -> Pattern {
     compile(&format!(r"\b(?:{})\b", expand(source)))
 }
 

@@ -8,10 +8,9 @@
 //! `PART && PART ... !! UNLESS`: every part must match somewhere in the message's live text and the
 //! optional unless-regex must not. Parts are wrapped in `\b(?:...)\b`; `{NAME}` inserts a fragment.
 
-use regex::bytes::Regex;
 use shared::ai::Severity;
 
-use super::text::compile;
+use super::text::{Pattern as Matcher, compile};
 
 /// Reusable regex fragments.
 pub const FRAGMENTS: &[(&str, &str)] = &[
@@ -552,13 +551,13 @@ pub fn expand(pattern: &str) -> String {
     out
 }
 
-fn word_regex(part: &str) -> Regex {
+fn word_regex(part: &str) -> Matcher {
     compile(&format!(r"\b(?:{})\b", expand(part.trim())))
 }
 
 struct Pattern {
-    parts: Vec<Regex>,
-    unless: Option<Regex>,
+    parts: Vec<Matcher>,
+    unless: Option<Matcher>,
 }
 
 impl Pattern {

@@ -15,7 +15,12 @@
 //! same with negated words kept, and the full text, so a concept can be present, negated or only
 //! mentioned in context.
 
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::sync::{Mutex, OnceLock};
+
+use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::util::prefilter::Prefilter;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, hybrid, nfa::thompson};
 use unicode_normalization::UnicodeNormalization;
 
 use super::rules::{
@@ -52,12 +57,12 @@ pub struct Prepared {
 /// Compiled regexes for [`prepare`](TextRules::prepare); build once.
 pub struct TextRules {
     rewrites: Vec<(Regex, &'static str)>,
-    hypothetical_message: Regex,
-    hypothetical_sentence: Regex,
-    general_question: Regex,
-    personal: Regex,
-    resolution: Regex,
-    framed: Regex,
+    hypothetical_message: Pattern,
+    hypothetical_sentence: Pattern,
+    general_question: Pattern,
+    personal: Pattern,
+    resolution: Pattern,
+    framed: Pattern,
     clause_split: Regex,
 }
 
@@ -68,28 +73,157 @@ impl std::fmt::Debug for TextRules {
 }
 
 /// Byte regexes without Unicode classes: the normalised text is ASCII, and ASCII `\w`/`\b` keep
-/// the compiled automata (and the process's memory) small.
-pub fn compile(source: &str) -> Regex {
-    match RegexBuilder::new(source).unicode(false).build() {
+/// the compiled automata (and the process's memory) small. For the few regexes that rewrite or
+/// split text; everything that only asks "does it occur" is a [`Pattern`].
+pub fn compile_regex(source: &str) -> Regex {
+    match RegexBuilder::new(source)
+        .unicode(false)
+        .dfa_size_limit(REWRITE_DFA_CACHE)
+        .build()
+    {
         Ok(regex) => regex,
         // Every pattern is compiled into the binary and covered by tests; a broken one is a bug.
         Err(err) => panic!("invalid triage regex {source:?}: {err}"),
     }
 }
 
-/// Lazy-DFA cache of one set of lexicons. The default (2 MiB) thrashes on ~70 lexicons at once,
-/// which falls back to a far slower engine; this is bounded per set and per thread.
-const SET_DFA_CACHE: usize = 4 << 20;
+/// Lazy-DFA cache bound of one rewriting regex (per thread that uses it, as `regex` keeps them).
+const REWRITE_DFA_CACHE: usize = 64 << 10;
 
-/// Many patterns, one scan: see [`compile`].
-pub fn compile_set(sources: Vec<String>) -> RegexSet {
-    match RegexSetBuilder::new(sources)
-        .unicode(false)
-        .dfa_size_limit(SET_DFA_CACHE)
-        .build()
-    {
-        Ok(set) => set,
-        Err(err) => panic!("invalid triage lexicon: {err}"),
+/// Lazy-DFA cache of one [`Pattern`], in bytes: the most it holds, whatever the messages.
+/// A pattern whose automaton needs more clears its cache and goes on (slower, never bigger).
+pub const PATTERN_CACHE: usize = 64 << 10;
+
+/// A pattern that only answers "does it occur anywhere": one forward lazy DFA with a literal
+/// prefilter and one bounded cache shared by every thread (behind a mutex held for one search).
+///
+/// Why not `regex::bytes::Regex`: each of the ~220 triage patterns then keeps several engines'
+/// caches (lazy DFA up to 2 MiB, bounded backtracker up to 256 KiB, ...) per thread, and they
+/// grow with every new message: the process went from 20 to ~60 MiB after 4,000 distinct
+/// messages. Here the bound is `PATTERN_CACHE` per pattern, for the whole process.
+pub struct Pattern {
+    dfa: hybrid::dfa::DFA,
+    cache: Mutex<hybrid::dfa::Cache>,
+    source: String,
+    /// Built only if the lazy DFA ever reports an error (it cannot with these settings).
+    fallback: OnceLock<Regex>,
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pattern").finish_non_exhaustive()
+    }
+}
+
+impl Pattern {
+    /// Compiles `source` (the regex syntax, without Unicode classes; see [`compile_regex`]).
+    pub fn new(source: &str) -> Self {
+        let syntax = syntax::Config::new().unicode(false).utf8(false);
+        let prefilter = match syntax::parse_with(source, &syntax) {
+            Ok(hir) => Prefilter::from_hir_prefix(MatchKind::LeftmostFirst, &hir),
+            Err(err) => panic!("invalid triage regex {source:?}: {err}"),
+        };
+        let config = hybrid::dfa::Config::new()
+            .prefilter(prefilter)
+            .cache_capacity(PATTERN_CACHE)
+            .skip_cache_capacity_check(true)
+            .minimum_cache_clear_count(None);
+        let dfa = match hybrid::dfa::Builder::new()
+            .configure(config)
+            .syntax(syntax)
+            .thompson(thompson::Config::new().utf8(false))
+            .build(source)
+        {
+            Ok(dfa) => dfa,
+            Err(err) => panic!("invalid triage regex {source:?}: {err}"),
+        };
+        let cache = Mutex::new(dfa.create_cache());
+        Self {
+            dfa,
+            cache,
+            source: source.to_owned(),
+            fallback: OnceLock::new(),
+        }
+    }
+
+    /// Whether the pattern occurs anywhere in `haystack`.
+    pub fn is_match(&self, haystack: &[u8]) -> bool {
+        let input = Input::new(haystack).earliest(true);
+        let found = {
+            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.dfa.try_search_fwd(&mut cache, &input)
+        };
+        match found {
+            Ok(found) => found.is_some(),
+            Err(_) => self
+                .fallback
+                .get_or_init(|| compile_regex(&self.source))
+                .is_match(haystack),
+        }
+    }
+
+    /// Bytes held by this pattern's cache now (at most about [`PATTERN_CACHE`]).
+    pub fn cache_bytes(&self) -> usize {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .memory_usage()
+    }
+}
+
+/// A [`Pattern`]; see there.
+pub fn compile(source: &str) -> Pattern {
+    Pattern::new(source)
+}
+
+/// Many patterns, each its own small regex (see [`compile`]): [`Lexicons::matches`] says which
+/// of them occur anywhere in a text, as a `RegexSet` would.
+///
+/// Not a `RegexSet` on purpose: one automaton over ~70 lexicons has a huge state space, so its
+/// lazy DFA keeps building states for every new message (megabytes of cache per thread, or a
+/// thrashing cache and a slow fallback when capped). Each lexicon alone has a literal prefilter
+/// and a small state space, so its cache stays small.
+pub struct Lexicons {
+    regexes: Vec<Pattern>,
+}
+
+impl Lexicons {
+    pub fn len(&self) -> usize {
+        self.regexes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.regexes.is_empty()
+    }
+
+    /// Which patterns occur in `haystack`.
+    pub fn matches(&self, haystack: &[u8]) -> LexiconMatches {
+        LexiconMatches(self.regexes.iter().map(|regex| regex.is_match(haystack)).collect())
+    }
+}
+
+/// The answer of [`Lexicons::matches`].
+pub struct LexiconMatches(Vec<bool>);
+
+impl LexiconMatches {
+    pub fn matched(&self, index: usize) -> bool {
+        self.0.get(index).copied().unwrap_or(false)
+    }
+
+    /// Indices of the patterns that occur, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, hit)| **hit)
+            .map(|(index, _)| index)
+    }
+}
+
+/// Compiles every pattern of a lexicon set: see [`Lexicons`].
+pub fn compile_set(sources: impl IntoIterator<Item = String>) -> Lexicons {
+    Lexicons {
+        regexes: sources.into_iter().map(|source| compile(&source)).collect(),
     }
 }
 
@@ -102,14 +236,14 @@ impl Default for TextRules {
 impl TextRules {
     pub fn new() -> Self {
         Self {
-            rewrites: REWRITES.iter().map(|(from, to)| (compile(from), *to)).collect(),
+            rewrites: REWRITES.iter().map(|(from, to)| (compile_regex(from), *to)).collect(),
             hypothetical_message: compile(HYPOTHETICAL_MESSAGE),
             hypothetical_sentence: compile(HYPOTHETICAL_SENTENCE),
             general_question: compile(GENERAL_QUESTION),
             personal: compile(PERSONAL),
             resolution: compile(RESOLUTION),
             framed: compile(FRAMED_CLAUSE),
-            clause_split: compile(
+            clause_split: compile_regex(
                 r" , | but | pero | mas | porem | however | though | although | yet | and now | y ahora | e agora | now | whereas ",
             ),
         }
