@@ -27,6 +27,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::{ChunkStream, Completion, Provider, StreamChunk, UpstreamError, estimate_tokens};
 use crate::prompt::Prompt;
+use crate::triage::decide_language;
 
 /// The model name reported for offline answers.
 pub const MODEL: &str = "offline-kb-v1";
@@ -503,8 +504,6 @@ struct Index {
     postings: HashMap<Box<str>, Posting>,
     /// Per topic, `K1 * (1 - B + B * length / average length)`.
     norms: Vec<f64>,
-    /// Folded words of the language (knowledge base and stop words), for language detection.
-    words: HashSet<Box<str>>,
 }
 
 struct Posting {
@@ -525,7 +524,6 @@ impl Index {
     fn build(language: Language, topics: &[(String, String, String)]) -> Self {
         let analyzer = Analyzer::new(language);
         let mut vocabulary = Vocabulary::default();
-        let mut words: HashSet<Box<str>> = analyzer.stop.iter().map(|w| Box::from(*w)).collect();
         let mut counts: Vec<HashMap<String, (f64, bool)>> = Vec::with_capacity(topics.len());
         for (id, keywords, answer) in topics {
             let mut tf: HashMap<String, (f64, bool)> = HashMap::new();
@@ -538,7 +536,6 @@ impl Index {
                 for word in analyzer.words(text) {
                     vocabulary.add(&word, &analyzer);
                 }
-                words.extend(fold_words(text).into_iter().map(String::into_boxed_str));
                 for (term, pair_weight) in with_pairs(&analyzer.stems(text, None)) {
                     let entry = tf.entry(term).or_default();
                     entry.0 += weight * pair_weight;
@@ -581,7 +578,6 @@ impl Index {
                 .iter()
                 .map(|length| K1 * (1.0 - B + B * length / avg_length))
                 .collect(),
-            words,
         }
     }
 
@@ -745,49 +741,8 @@ impl KnowledgeBase {
         &self.topics
     }
 
-    /// The language a message is written in: words known to one language's knowledge base count
-    /// for it (shared words split their vote), and a few letters are telling (ñ, ¿, ¡ for Spanish;
-    /// ã, õ, ç for Portuguese). `None` when nothing decides.
-    // TODO(lead): switch to `crate::triage::detect_language` once it lands, so the triage and the
-    // offline answer agree on the language.
-    fn detect_language(&self, text: &str) -> Option<Language> {
-        let mut votes = [0.0_f64; 3];
-        for c in text.chars() {
-            match c {
-                'ñ' | 'Ñ' | '¿' | '¡' => votes[1] += 1.5,
-                'ã' | 'õ' | 'ç' | 'Ã' | 'Õ' | 'Ç' | 'ê' | 'ô' => votes[2] += 1.5,
-                _ => {}
-            }
-        }
-        for word in fold_words(text) {
-            let known: Vec<usize> = (0..3)
-                .filter(|&i| self.indexes[i].words.contains(word.as_str()))
-                .collect();
-            if known.len() != 1 {
-                // Verb and noun endings tell Spanish from Portuguese where the words are shared
-                // or unknown ("aceptan" / "aceitam").
-                if word.ends_with("an") || word.ends_with("en") || word.contains("ll") {
-                    votes[1] += 0.3;
-                } else if word.ends_with("am") || word.ends_with("em") || word.contains("nh") || word.contains("lh") {
-                    votes[2] += 0.3;
-                }
-            }
-            if known.is_empty() || known.len() == 3 {
-                continue;
-            }
-            #[allow(clippy::cast_precision_loss)]
-            let share = 1.0 / known.len() as f64;
-            for i in known {
-                votes[i] += share;
-            }
-        }
-        let best = (0..3).max_by(|&a, &b| votes[a].total_cmp(&votes[b]).then(b.cmp(&a)))?;
-        let runner_up = (0..3).filter(|&i| i != best).map(|i| votes[i]).fold(0.0, f64::max);
-        (votes[best] > runner_up).then_some(LANGUAGES[best])
-    }
-
-    /// The language to answer in: the new message's, else the latest earlier patient message's
-    /// that decides, else English.
+    /// The language to answer in (triage's detector, [`decide_language`]): the new message's, else
+    /// the latest earlier patient message's that decides, else English.
     pub fn language(&self, prompt: &Prompt) -> Language {
         prompt
             .conversation
@@ -795,7 +750,7 @@ impl KnowledgeBase {
             .rev()
             .filter(|turn| turn.role == TurnRole::User)
             .take(3)
-            .find_map(|turn| self.detect_language(&turn.text))
+            .find_map(|turn| decide_language(&turn.text))
             .unwrap_or_default()
     }
 
@@ -1138,10 +1093,9 @@ mod tests {
             let hits: usize = index.postings.values().map(|p| p.hits.len()).sum();
             let pairs = index.postings.keys().filter(|t| t.contains('_')).count();
             println!(
-                "index: {} terms ({pairs} pairs), {hits} hits, {} vocabulary words, {} detection words",
+                "index: {} terms ({pairs} pairs), {hits} hits, {} vocabulary words",
                 index.postings.len(),
-                index.vocabulary.words.len(),
-                index.words.len()
+                index.vocabulary.words.len()
             );
         }
         for message in std::env::var("OFFLINE_DEBUG").unwrap_or_default().split('|') {

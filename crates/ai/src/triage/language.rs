@@ -180,8 +180,18 @@ fn slot(language: Language) -> usize {
     }
 }
 
+/// Fewer letters than this and `whatlang` is not asked.
+const MIN_LETTERS_FOR_WHATLANG: usize = 8;
+
 /// The language of `text`: `en`, `es` or `pt` (English when nothing says otherwise).
 pub fn detect_language(text: &str) -> Language {
+    decide_language(text).unwrap_or(Language::En)
+}
+
+/// The language of `text`, or `None` when neither the lexicon nor `whatlang` decides (the
+/// offline provider then looks at earlier messages). One detector for triage, first aid and the
+/// offline answer, so they never disagree on a message's language.
+pub fn decide_language(text: &str) -> Option<Language> {
     let mut scores = [0u32; 3];
     for c in text.chars().flat_map(char::to_lowercase) {
         if let Some((_, language)) = LETTERS.iter().find(|(letter, _)| *letter == c) {
@@ -197,14 +207,19 @@ pub fn detect_language(text: &str) -> Language {
     ranked.sort_by_key(|language| std::cmp::Reverse(scores[slot(*language)]));
     let (top, second) = (scores[slot(ranked[0])], scores[slot(ranked[1])]);
     if top >= 2 && top >= second + 2 {
-        return ranked[0];
+        return Some(ranked[0]);
+    }
+    // whatlang guesses on anything ("ok" comes out Spanish): only with enough letters to go on.
+    if text.chars().filter(|c| c.is_alphabetic()).count() < MIN_LETTERS_FOR_WHATLANG {
+        return (top > 0).then_some(ranked[0]);
     }
     let detector = Detector::with_allowlist(vec![Lang::Eng, Lang::Spa, Lang::Por]);
     match detector.detect_lang(text) {
-        Some(Lang::Spa) => Language::Es,
-        Some(Lang::Por) => Language::Pt,
-        None if top > 0 => ranked[0],
-        Some(_) | None => Language::En,
+        Some(Lang::Spa) => Some(Language::Es),
+        Some(Lang::Por) => Some(Language::Pt),
+        None if top > 0 => Some(ranked[0]),
+        Some(_) => Some(Language::En),
+        None => None,
     }
 }
 

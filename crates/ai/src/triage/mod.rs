@@ -24,7 +24,7 @@ pub mod train;
 
 use shared::ai::{Language, Severity, Triage, TriageSource};
 
-pub use language::detect_language;
+pub use language::{decide_language, detect_language};
 
 use features::Featuriser;
 use model::Model;
