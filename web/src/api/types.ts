@@ -214,6 +214,8 @@ export interface Problem {
   code: string;
   requestId?: string;
   errors?: FieldError[];
+  /** The existing patients a create looks like; only on a 409 `possible_duplicate`. */
+  duplicates?: Uuid[];
 }
 
 // ---- Clinics, roles and records (second wave) ----
@@ -275,9 +277,14 @@ export interface SwitchClinicRequest {
 }
 
 /** `GET /patients/trash`: a page of deleted patients, each with `deletedAt`. */
-export interface TrashPage extends Page<Patient> {
-  /** How long a deleted patient stays restorable (the api's `PATIENT_RETENTION_DAYS`), when it says. */
-  retentionDays?: number;
+/** A patient in the trash: when it was deleted is always known. */
+export interface TrashedPatient extends Patient {
+  deletedAt: Timestamp;
+}
+
+export interface TrashPage extends Page<TrashedPatient> {
+  /** How long a deleted patient stays restorable (the api's `PATIENT_RETENTION_DAYS`). */
+  retentionDays: number;
 }
 
 export type AccessAction =
@@ -304,7 +311,8 @@ export interface AccessEventPage {
   page: number;
   limit: number;
   total?: number;
-  hasMore?: boolean;
+  /** Whether older events exist. */
+  hasMore: boolean;
   nextCursor?: string | null;
 }
 
