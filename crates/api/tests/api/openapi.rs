@@ -41,6 +41,8 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/patients/{id}/restore"),
     ("get", "/patients/{id}/access-log"),
     ("get", "/clinic/stats"),
+    ("get", "/export/patients"),
+    ("post", "/import/patients"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
