@@ -286,8 +286,9 @@ fn parse(body: &[u8], format: Format, rules: Rules) -> ApiResult<Parsed> {
             });
         }
         parsed.rows = row;
-        // A row that could not be read at all (field "") has no fields to hold to the rules.
-        if !errors.iter().any(|e| e.field.is_empty()) {
+        // A row that is not a patient at all (unreadable: field ""; another FHIR resource, or none: field
+        // `resourceType`) has no fields to hold to the rules.
+        if !errors.iter().any(|e| e.field.is_empty() || e.field == "resourceType") {
             if !rules.notes && input.medical_notes.is_some() {
                 errors.push(FieldError::new(
                     "medicalNotes",

@@ -14,6 +14,7 @@ mod members;
 mod metrics;
 mod openapi;
 mod patients;
+mod portability;
 mod ratelimit;
 mod records;
 mod replica;
