@@ -127,9 +127,9 @@ pub struct ImportError {
     /// The data row, from 1 (0 for the file's header).
     pub row: u32,
     /// The field as the API's JSON names it (`name`, `email`, `phone`, `dateOfBirth`, `medicalNotes`), an unknown
-    /// column or FHIR element as the file names it, or `""` for the row as a whole (unreadable JSON, a wrong number
-    /// of CSV cells).
-    pub field: String,
+    /// column or FHIR element as the file names it, or `null` for the row as a whole (unreadable JSON, a wrong
+    /// number of CSV cells).
+    pub field: Option<String>,
     /// Stable and machine-readable: the field codes of `POST /patients` (`required`, `too_long`, `invalid_email`,
     /// `invalid_phone`, `invalid_date`, `in_future`, ...) and `possible_duplicate`, `unknown_column`,
     /// `duplicate_column`, `missing_column`, `unknown_field`, `multiple_values`, `unsupported_value`,

@@ -270,7 +270,8 @@ struct Parsed {
 fn row_error(row: u32, e: FieldError) -> ImportError {
     ImportError {
         row,
-        field: e.field,
+        // The readers name a problem with the whole row with an empty field.
+        field: Some(e.field).filter(|f| !f.is_empty()),
         code: e.code,
         message: e.message,
     }
@@ -331,7 +332,7 @@ async fn duplicates(conn: &mut sqlx::PgConnection, clinic: Uuid, parsed: &mut Pa
                 flagged.insert(*row);
                 parsed.errors.push(ImportError {
                     row: *row,
-                    field: field.to_owned(),
+                    field: Some(field.to_owned()),
                     code: "possible_duplicate".to_owned(),
                     message,
                 });

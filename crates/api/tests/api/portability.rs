@@ -535,6 +535,15 @@ async fn every_row_error_is_reported_with_its_row_field_and_code(_: PgPoolOption
         .map(|(r, f, c)| (r, f.to_owned(), c.to_owned()))
         .collect();
     assert_eq!(found, expected, "{report}");
+    let whole_row = report["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["code"] == "malformed_row");
+    assert!(
+        whole_row.is_some_and(|e| e["field"].is_null()),
+        "a whole-row problem has field null"
+    );
     assert_eq!(
         (
             report["rows"].as_u64(),
