@@ -303,7 +303,11 @@ pub fn e2e(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
         Command::new(&psql).args([database_url_base, "-qc", "create database dental_e2e"]),
         "create e2e database",
     )?;
-    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &[], build)?;
+    // One browser on 127.0.0.1 plays a whole clinic's staff (several sign-ups, sign-ins, clinic switches and
+    // refreshes within a minute), so the per-client auth limit is raised; the limits themselves are tested in
+    // tests/api (ratelimit.rs, hardening.rs), and the sign-in pause the screens show is the failed-login rule's.
+    let env = [("RATE_LIMIT_AUTH_PER_MINUTE", "1000")];
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &env, build)?;
     let mut node = Command::new("node");
     node.current_dir(root.join("web"))
         .arg("e2e/run.mjs")
