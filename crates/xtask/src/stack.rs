@@ -394,9 +394,12 @@ pub fn fuzz(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
         let token = json_string_field(&body, "accessToken").context("no access token in the session")?;
         let report = root.join("target/schemathesis");
         std::fs::create_dir_all(&report)?;
+        std::fs::write(report.join("dental_fuzz_hooks.py"), include_str!("fuzz_hooks.py"))?;
         run(
             Command::new(&schemathesis)
                 .current_dir(&report)
+                .env("SCHEMATHESIS_HOOKS", "dental_fuzz_hooks")
+                .env("PYTHONPATH", &report)
                 .arg("run")
                 .arg(format!("{}/api/v1/openapi.json", services.api_url))
                 .args(["--url", &format!("{}/api/v1", services.api_url)])
