@@ -216,3 +216,23 @@ pub async fn user_message(
         answered: r.answered,
     }))
 }
+
+/// The reply to a user message of this patient, if it has one (a reattach to a finished reply).
+pub async fn reply_to(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    patient_id: Uuid,
+    user_message_id: Uuid,
+) -> sqlx::Result<Option<ChatMessage>> {
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"select id, role, content, metadata, created_at from chat_messages
+           where reply_to = $1 and patient_id = $2 and user_id = $3"#,
+        user_message_id,
+        patient_id,
+        owner
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(ChatMessage::from))
+}

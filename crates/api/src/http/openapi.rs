@@ -49,6 +49,8 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::chat::routes::send,
         crate::chat::routes::stream,
         crate::chat::routes::reply,
+        crate::chat::jobs::routes::reattach,
+        crate::chat::jobs::routes::stop,
         openapi_json,
         docs,
     ),

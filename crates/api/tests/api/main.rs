@@ -12,3 +12,4 @@ mod metrics;
 mod openapi;
 mod patients;
 mod ratelimit;
+mod streams;
