@@ -16,6 +16,8 @@ use crate::http::error::ApiError;
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// The active clinic the token names (membership is re-checked by `db::ClinicTx`).
+    pub clinic_id: Option<Uuid>,
 }
 
 pub const UNAUTHORIZED: ApiError = ApiError::Unauthorized {
@@ -46,6 +48,7 @@ where
         let user = AuthUser {
             id: claims.sub,
             role: claims.role,
+            clinic_id: claims.cid,
         };
         parts.extensions.insert(user);
         Ok(user)

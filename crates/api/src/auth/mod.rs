@@ -1,6 +1,7 @@
 //! Accounts and authentication: registration, login, refresh-token rotation with reuse detection,
 //! logout, and the bearer-token extractor every protected route uses.
 
+pub mod clinics;
 pub mod cookie;
 pub mod device;
 pub mod extractor;

@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderValue};
 use secrecy::SecretString;
+use uuid::Uuid;
 
 use crate::audit::{self, AuthAction};
+use crate::auth::clinics;
 use crate::auth::device;
 use crate::auth::tokens::{self, NewToken, Rotation};
 use crate::auth::types::{Registration, UserRow};
@@ -21,7 +23,7 @@ pub const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
 };
 
 /// Creates the account and its first refresh-token family.
-pub async fn register(state: &AppState, registration: Registration) -> ApiResult<(UserRow, NewToken)> {
+pub async fn register(state: &AppState, registration: Registration) -> ApiResult<(UserRow, NewToken, Option<Uuid>)> {
     let hash = state
         .passwords
         .hash(SecretString::from(registration.password.expose().to_owned()))
@@ -37,10 +39,11 @@ pub async fn register(state: &AppState, registration: Registration) -> ApiResult
     )
     .fetch_one(&mut *tx)
     .await?;
-    let refresh = tokens::create_family(&mut tx, user.id).await?;
+    let clinic_id = clinics::create(&mut tx, user.id, &registration.clinic_name).await?;
+    let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, "account registered");
-    Ok((user, refresh))
+    tracing::info!(user_id = %user.id, %clinic_id, "account registered with a new clinic");
+    Ok((user, refresh, Some(clinic_id)))
 }
 
 /// Who is signing in: the client's address and the request's headers (a known-device cookie).
@@ -53,6 +56,8 @@ pub struct LoginClient<'a> {
 pub struct SignedIn {
     pub user: UserRow,
     pub refresh: NewToken,
+    /// The session's active clinic: the most recently joined one.
+    pub clinic_id: Option<Uuid>,
     pub device_cookie: HeaderValue,
 }
 
@@ -123,7 +128,8 @@ pub async fn login(
     }
     let user = checked?;
     let mut tx = state.db.begin().await?;
-    let refresh = tokens::create_family(&mut tx, user.id).await?;
+    let clinic_id = clinics::memberships(&mut tx, user.id, None).await?.active.map(|c| c.id);
+    let refresh = tokens::create_family(&mut tx, user.id, clinic_id).await?;
     audit::record(&mut *tx, Some(user.id), AuthAction::Login, Some(client.ip)).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, known_device = device.is_some(), "login succeeded");
@@ -131,6 +137,7 @@ pub async fn login(
     Ok(SignedIn {
         user,
         refresh,
+        clinic_id,
         device_cookie,
     })
 }

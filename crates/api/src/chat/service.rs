@@ -3,7 +3,7 @@
 //! answerable later. The streamed variant relays the AI service's deltas as [`StreamEvent`]s, which
 //! the route writes as Server-Sent Events.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
@@ -11,12 +11,13 @@ use shared::ai::{ChatRequest, ChatResponse, Triage, Usage};
 use shared::api::{ChatMessage, ReplyResponse, SendMessageResponse};
 use uuid::Uuid;
 
+use crate::auth::AuthUser;
 use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
 use crate::chat::jobs::Sequenced;
 use crate::chat::jobs::relay::{self, Answering};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
-use crate::db::{Action, UserTx};
+use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -62,19 +63,27 @@ pub async fn charge_or_first_aid(state: &AppState, user_id: Uuid, message: &str)
 /// committed transaction.
 pub async fn save_user_message(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
     guard: Option<Guard<'_>>,
 ) -> ApiResult<Saved> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-    let (patient, history) = queries::context(tx.conn(), owner, patient_id, None)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageSend,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
+    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, None).await? else {
+        return Err(tx.not_found().await);
+    };
     let user_message =
-        queries::insert_user_message(tx.conn(), owner, patient_id, Uuid::now_v7(), content.as_str()).await?;
+        queries::insert_user_message(tx.conn(), clinic, me, patient_id, Uuid::now_v7(), content.as_str()).await?;
     if let Some(guard) = guard
-        && !idempotency::record(tx.conn(), owner, guard.key, guard.hash, user_message.id).await?
+        && !idempotency::record(tx.conn(), clinic, me, guard.key, guard.hash, user_message.id).await?
     {
         return Err(ApiError::conflict(
             "idempotency_in_progress",
@@ -93,23 +102,31 @@ pub async fn save_user_message(
 /// Loads a saved, unanswered user message and the request to answer it (`/reply`, idempotent retry).
 pub async fn load_unanswered(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     message_id: Uuid,
 ) -> ApiResult<ChatRequest> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageReply, Some(patient_id)).await?;
-    let message = queries::user_message(tx.conn(), owner, patient_id, message_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageReply,
+        Some(patient_id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let Some(message) = queries::user_message(tx.conn(), clinic, patient_id, message_id).await? else {
+        return Err(tx.not_found().await);
+    };
     if message.answered {
         return Err(ApiError::conflict(
             "already_answered",
             "This message already has a reply.",
         ));
     }
-    let (patient, history) = queries::context(tx.conn(), owner, patient_id, Some(message_id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, Some(message_id)).await? else {
+        return Err(tx.not_found().await);
+    };
     tx.commit().await?;
     Ok(ChatRequest {
         patient,
@@ -144,7 +161,7 @@ fn elapsed_ms(started: Instant) -> u64 {
 /// Asks the AI service (unary) and saves the reply to `user_message_id`.
 pub async fn answer(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     request: &ChatRequest,
@@ -171,22 +188,30 @@ pub async fn answer(
         &emergency,
         &finish_reason,
     );
-    let message = save_reply(state, owner, patient_id, user_message_id, &reply, &meta).await?;
+    let message = save_reply(state, caller, patient_id, user_message_id, &reply, &meta).await?;
     Ok((message, emergency))
 }
 
 /// Saves an assistant reply in its own transaction.
 pub async fn save_reply(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     reply: &str,
     metadata: &serde_json::Value,
 ) -> ApiResult<ChatMessage> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageReply, Some(patient_id)).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageReply,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
     let message =
-        queries::insert_assistant_message(tx.conn(), owner, patient_id, user_message_id, reply, metadata).await?;
+        queries::insert_assistant_message(tx.conn(), clinic, me, patient_id, user_message_id, reply, metadata).await?;
     tx.commit().await?;
     Ok(message)
 }
@@ -194,13 +219,21 @@ pub async fn save_reply(
 /// Stores the 201 body under the idempotency key.
 pub async fn complete_key(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     key: &IdempotencyKey,
     response: &serde_json::Value,
 ) -> ApiResult<()> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-    idempotency::complete(tx.conn(), owner, key, response).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageSend,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
+    idempotency::complete(tx.conn(), clinic, me, key, response).await?;
     tx.commit().await
 }
 
@@ -217,20 +250,28 @@ pub enum Sent {
 /// got no reply answers that message instead of saving it twice.
 pub async fn send(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<Sent> {
     let hash = idempotency::request_hash(patient_id, content.as_str());
     if let Some(key) = key {
-        let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-        let found = idempotency::lookup(tx.conn(), owner, key, &hash).await?;
+        let mut tx = ClinicTx::begin(
+            &state.db,
+            &caller,
+            Permission::Chat,
+            Action::MessageSend,
+            Some(patient_id),
+        )
+        .await?;
+        let (clinic, me) = (tx.clinic_id, tx.user_id);
+        let found = idempotency::lookup(tx.conn(), clinic, me, key, &hash).await?;
         tx.commit().await?;
         match found {
             Lookup::Replay(body) => return Ok(Sent::Replay(body)),
             Lookup::Pending { user_message_id } => {
-                return finish_pending(state, owner, patient_id, user_message_id, key)
+                return finish_pending(state, caller, patient_id, user_message_id, key)
                     .await
                     .map(Sent::New);
             }
@@ -238,10 +279,10 @@ pub async fn send(
         }
     }
 
-    charge_or_first_aid(state, owner, content.as_str()).await?;
+    charge_or_first_aid(state, caller.id, content.as_str()).await?;
     let guard = key.map(|key| Guard { key, hash: &hash });
-    let saved = save_user_message(state, owner, patient_id, content, guard).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, saved.user_message.id, &saved.request).await?;
+    let saved = save_user_message(state, caller, patient_id, content, guard).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, saved.user_message.id, &saved.request).await?;
     let response = SendMessageResponse {
         user_message: saved.user_message,
         assistant_message,
@@ -249,7 +290,7 @@ pub async fn send(
     };
     if let Some(key) = key {
         let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-        complete_key(state, owner, patient_id, key, &body).await?;
+        complete_key(state, caller, patient_id, key, &body).await?;
     }
     Ok(Sent::New(response))
 }
@@ -258,12 +299,12 @@ pub async fn send(
 /// flight): answer that message now, without saving it again.
 async fn finish_pending(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     key: &IdempotencyKey,
 ) -> ApiResult<SendMessageResponse> {
-    let request = match load_unanswered(state, owner, patient_id, user_message_id).await {
+    let request = match load_unanswered(state, caller, patient_id, user_message_id).await {
         Err(ApiError::Conflict { .. }) => {
             return Err(ApiError::conflict(
                 "idempotency_in_progress",
@@ -272,12 +313,20 @@ async fn finish_pending(
         }
         other => other?,
     };
-    charge_or_first_aid(state, owner, &request.message).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, user_message_id, &request).await?;
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessagesRead, Some(patient_id)).await?;
-    let user_message = queries::message(tx.conn(), owner, patient_id, user_message_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    charge_or_first_aid(state, caller.id, &request.message).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, user_message_id, &request).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessagesRead,
+        Some(patient_id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let Some(user_message) = queries::message(tx.conn(), clinic, patient_id, user_message_id).await? else {
+        return Err(tx.not_found().await);
+    };
     tx.commit().await?;
     let response = SendMessageResponse {
         user_message,
@@ -285,15 +334,15 @@ async fn finish_pending(
         emergency: triage.into_emergency(),
     };
     let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-    complete_key(state, owner, patient_id, key, &body).await?;
+    complete_key(state, caller, patient_id, key, &body).await?;
     Ok(response)
 }
 
 /// Answers a saved user message that has no reply yet (after an AI failure).
-pub async fn reply(state: &AppState, owner: Uuid, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
-    let request = load_unanswered(state, owner, patient_id, message_id).await?;
-    charge_or_first_aid(state, owner, &request.message).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, message_id, &request).await?;
+pub async fn reply(state: &AppState, caller: AuthUser, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
+    let request = load_unanswered(state, caller, patient_id, message_id).await?;
+    charge_or_first_aid(state, caller.id, &request.message).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, message_id, &request).await?;
     Ok(ReplyResponse {
         assistant_message,
         emergency: triage.into_emergency(),
@@ -309,12 +358,12 @@ pub use crate::chat::jobs::StreamEvent;
 /// shutdown wait for it.
 pub async fn stream(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
 ) -> ApiResult<(ChatMessage, BoxStream<'static, Sequenced>)> {
-    charge_or_first_aid(state, owner, content.as_str()).await?;
-    let Saved { user_message, request } = save_user_message(state, owner, patient_id, content, None).await?;
+    charge_or_first_aid(state, caller.id, content.as_str()).await?;
+    let Saved { user_message, request } = save_user_message(state, caller, patient_id, content, None).await?;
     let job = state.jobs.start(user_message.id).await?;
     let events = state
         .jobs
@@ -322,7 +371,7 @@ pub async fn stream(
         .await
         .unwrap_or_else(|| futures::stream::empty().boxed());
     let answering = Answering {
-        owner,
+        caller,
         patient_id,
         user_message_id: user_message.id,
         request,

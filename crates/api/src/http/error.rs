@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized { code: &'static str, detail: &'static str },
     #[error("forbidden")]
     Forbidden,
+    /// 403 with a more precise code: `no_clinic`, `forbidden_field`, `registration_closed`.
+    #[error("forbidden: {code}")]
+    ForbiddenCode { code: &'static str, detail: &'static str },
     /// 403 `bad_origin`: a cookie-authenticated request from a page that is not the app's.
     #[error("bad origin")]
     BadOrigin,
@@ -109,6 +112,9 @@ impl ApiError {
                 "Forbidden",
                 "You are signed in but not allowed to do this.".to_owned(),
             ),
+            ApiError::ForbiddenCode { code, detail } => {
+                (StatusCode::FORBIDDEN, code, "Forbidden", (*detail).to_owned())
+            }
             ApiError::BadOrigin => (
                 StatusCode::FORBIDDEN,
                 "bad_origin",

@@ -37,6 +37,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::auth::routes::refresh,
         crate::auth::routes::logout,
         crate::auth::routes::me,
+        crate::auth::routes::switch_clinic,
         crate::admin::routes::list_users,
         crate::admin::routes::update_user,
         crate::admin::routes::list_audit_events,
@@ -54,7 +55,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         openapi_json,
         docs,
     ),
-    components(schemas(shared::ai::StreamDelta, shared::ai::StreamError, shared::api::StreamDonePublic, shared::api::ChatMessage)),
+    components(schemas(shared::ai::StreamDelta, shared::ai::StreamError, shared::api::StreamDonePublic, shared::api::ChatMessage, shared::api::ClinicRef, shared::api::ClinicRole)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "For uptime monitors"),

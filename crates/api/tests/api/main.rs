@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod chat;
+mod clinics;
 mod faults;
 mod foundation;
 mod hardening;

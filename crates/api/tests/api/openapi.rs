@@ -15,6 +15,7 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/refresh"),
     ("post", "/auth/logout"),
     ("get", "/auth/me"),
+    ("post", "/auth/switch-clinic"),
     ("get", "/admin/users"),
     ("patch", "/admin/users/{id}"),
     ("get", "/admin/audit-events"),
@@ -27,6 +28,8 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/patients/{id}/messages"),
     ("post", "/patients/{id}/messages/stream"),
     ("post", "/patients/{id}/messages/{messageId}/reply"),
+    ("get", "/patients/{id}/messages/{messageId}/stream"),
+    ("post", "/patients/{id}/messages/{messageId}/stop"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];

@@ -113,14 +113,18 @@ async fn two_instances(options: PgConnectOptions, ai: reqwest::Url) -> (TestApp,
 type Sse = (String, String, Value);
 
 fn events(r: reqwest::Response) -> impl Stream<Item = Sse> + Unpin {
-    r.bytes_stream().eventsource().filter_map(|e| async move {
-        e.ok()
-            .map(|e| (e.id, e.event, serde_json::from_str(&e.data).unwrap_or(Value::Null)))
+    r.bytes_stream().eventsource().filter_map(|e| {
+        futures::future::ready(
+            e.ok()
+                .map(|e| (e.id, e.event, serde_json::from_str(&e.data).unwrap_or(Value::Null))),
+        )
     })
 }
 
 fn seq(id: &str) -> u64 {
-    id.rsplit_once(':').and_then(|(_, n)| n.parse().ok()).unwrap_or(u64::MAX)
+    id.rsplit_once(':')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 async fn setup(app: &TestApp) -> (String, String) {
@@ -131,7 +135,11 @@ async fn setup(app: &TestApp) -> (String, String) {
 
 async fn start_stream(app: &TestApp, token: &str, patient: &str) -> reqwest::Response {
     let r = app
-        .post(token, &format!("/patients/{patient}/messages/stream"), json!({"content": "How often should I floss?"}))
+        .post(
+            token,
+            &format!("/patients/{patient}/messages/stream"),
+            json!({"content": "How often should I floss?"}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     r
@@ -214,7 +222,8 @@ async fn a_reply_dropped_on_one_instance_reattaches_on_another_after_last_event_
     let (_, last_event, done) = rest.last().cloned().unwrap_or_default();
     assert_eq!(last_event, "done", "{rest:?}");
     let whole = format!("{}{}", text_of(&head), text_of(&rest));
-    assert_eq!(whole, (0..10).map(|i| format!("word{i} ")).collect::<String>());
+    let expected: Vec<String> = (0..10).map(|i| format!("word{i} ")).collect();
+    assert_eq!(whole, expected.concat());
     assert_eq!(done["assistantMessage"]["content"], whole.as_str());
     let (content, metadata) = saved_reply(&a, &message).await;
     assert_eq!(content, whole);
@@ -251,7 +260,11 @@ async fn a_stop_on_one_instance_closes_the_model_connection_of_a_stream_running_
 
     let stopped_at = Instant::now();
     let r = a
-        .post(&token, &format!("/patients/{patient}/messages/{message}/stop"), json!({}))
+        .post(
+            &token,
+            &format!("/patients/{patient}/messages/{message}/stop"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     let gone = tokio::time::timeout(Duration::from_secs(2), closed.recv())
@@ -275,13 +288,20 @@ async fn a_stop_on_one_instance_closes_the_model_connection_of_a_stream_running_
     let (content, metadata) = saved_reply(&a, &message).await;
     assert_eq!(content, partial);
     assert_eq!(metadata["status"], "stopped");
-    assert!(partial.starts_with("word0 word1 ") && !partial.contains("word39"), "{partial}");
+    assert!(
+        partial.starts_with("word0 word1 ") && !partial.contains("word39"),
+        "{partial}"
+    );
 
     // Stopped is answered: a second stop is 409 on either instance.
     for app in [&a, &b] {
         problem(
-            app.post(&token, &format!("/patients/{patient}/messages/{message}/stop"), json!({}))
-                .await,
+            app.post(
+                &token,
+                &format!("/patients/{patient}/messages/{message}/stop"),
+                json!({}),
+            )
+            .await,
             409,
             "already_answered",
         )
@@ -311,11 +331,21 @@ async fn without_redis_a_reply_reattaches_from_the_start_and_stops_within_one_in
     assert!(text_of(&replay).starts_with(&text_of(&head)));
 
     let r = app
-        .post(&token, &format!("/patients/{patient}/messages/{message}/stop"), json!({}))
+        .post(
+            &token,
+            &format!("/patients/{patient}/messages/{message}/stop"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status(), 202);
-    let gone = tokio::time::timeout(Duration::from_secs(1), closed.recv()).await.ok().flatten();
-    assert!(gone.is_some_and(|c| c.sent < 30), "the model's connection was not closed within a second");
+    let gone = tokio::time::timeout(Duration::from_secs(1), closed.recv())
+        .await
+        .ok()
+        .flatten();
+    assert!(
+        gone.is_some_and(|c| c.sent < 30),
+        "the model's connection was not closed within a second"
+    );
     let tail = read_all(&mut again).await;
     let (_, last_event, done) = tail.last().cloned().unwrap_or_default();
     assert_eq!(last_event, "done");
@@ -344,12 +374,23 @@ async fn reattach_and_stop_are_404_for_unknown_or_another_users_messages_and_409
         (&token, format!("/patients/{patient}/messages/{}", uuid::Uuid::now_v7())),
     ] {
         problem(app.get(who, &format!("{path}/stream")).await, 404, "not_found").await;
-        problem(app.post(who, &format!("{path}/stop"), json!({})).await, 404, "not_found").await;
+        problem(
+            app.post(who, &format!("{path}/stop"), json!({})).await,
+            404,
+            "not_found",
+        )
+        .await;
     }
 
     // A saved message whose reply failed (the ai service down), so nothing is being generated: 409 on both.
     let down = TestApp::spawn_with(options, crate::helpers::dead_url().await, |_| {}).await;
-    let r = down.post(&token, &format!("/patients/{patient}/messages"), json!({"content": "Hello there"})).await;
+    let r = down
+        .post(
+            &token,
+            &format!("/patients/{patient}/messages"),
+            json!({"content": "Hello there"}),
+        )
+        .await;
     assert_eq!(r.status(), 503);
     let unanswered: String = sqlx::query_scalar(
         "select m.id::text from chat_messages m where m.role = 'user'
@@ -360,7 +401,12 @@ async fn reattach_and_stop_are_404_for_unknown_or_another_users_messages_and_409
     .unwrap_or_else(|e| panic!("{e}"));
     let path = format!("/patients/{patient}/messages/{unanswered}");
     problem(app.get(&token, &format!("{path}/stream")).await, 409, "not_generating").await;
-    problem(app.post(&token, &format!("{path}/stop"), json!({})).await, 409, "not_generating").await;
+    problem(
+        app.post(&token, &format!("{path}/stop"), json!({})).await,
+        409,
+        "not_generating",
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -375,22 +421,38 @@ async fn past_the_chat_budget_a_flagged_message_still_gets_its_first_aid_saved_a
     for _ in 0..20 {
         json(app.post(&token, &path, json!({"content": "Hello there"})).await, 201).await;
     }
-    problem(app.post(&token, &path, json!({"content": "Hello there"})).await, 429, "rate_limited").await;
+    problem(
+        app.post(&token, &path, json!({"content": "Hello there"})).await,
+        429,
+        "rate_limited",
+    )
+    .await;
 
     let sent = json(
-        app.post(&token, &path, json!({"content": "my son's tooth got knocked out playing football"}))
-            .await,
+        app.post(
+            &token,
+            &path,
+            json!({"content": "my son's tooth got knocked out playing football"}),
+        )
+        .await,
         201,
     )
     .await;
     assert_eq!(sent["emergency"]["detected"], true);
-    let first_aid = sent["assistantMessage"]["content"].as_str().unwrap_or_default().to_lowercase();
+    let first_aid = sent["assistantMessage"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
     assert!(first_aid.contains("milk") || first_aid.contains("crown"), "{first_aid}");
 
     // The streamed route too.
     let streamed = read_all(&mut events(
-        app.post(&token, &format!("{path}/stream"), json!({"content": "I knocked out a tooth and it is bleeding"}))
-            .await,
+        app.post(
+            &token,
+            &format!("{path}/stream"),
+            json!({"content": "I knocked out a tooth and it is bleeding"}),
+        )
+        .await,
     ))
     .await;
     let (_, last_event, done) = streamed.last().cloned().unwrap_or_default();

@@ -105,7 +105,9 @@ impl Jobs {
         let job = {
             let mut registry = self.registry();
             if registry.len() >= MAX_LOCAL_JOBS {
-                return Err(ApiError::Unavailable(anyhow::anyhow!("too many replies being generated")));
+                return Err(ApiError::Unavailable(anyhow::anyhow!(
+                    "too many replies being generated"
+                )));
             }
             let job = Arc::new(LocalJob::new(self.shutdown.child_token()));
             registry.insert(message_id, job.clone());
@@ -132,7 +134,7 @@ impl Jobs {
             return Some(local::follow(job, after).boxed());
         }
         match &self.remote {
-            Some(remote) => remote.follow(message_id, after).await.map(StreamExt::boxed),
+            Some(remote) => remote.follow(message_id, after).await.map(futures::StreamExt::boxed),
             None => None,
         }
     }

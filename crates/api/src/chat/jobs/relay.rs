@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use super::{JobWriter, StreamEvent};
 use crate::ai_client::{AiEvent, MAX_REPLY_CHARS, stream_error_of, too_long};
+use crate::auth::AuthUser;
 use crate::chat::service::{metadata, save_reply};
 use crate::state::AppState;
 
 /// The saved user message a streamed reply answers, and the request that answers it.
 pub struct Answering {
-    pub owner: Uuid,
+    pub caller: AuthUser,
     pub patient_id: Uuid,
     pub user_message_id: Uuid,
     pub request: ChatRequest,
@@ -111,15 +112,33 @@ async fn finish(
             return StreamEvent::Error(e);
         }
         End::Stopped | End::TimedOut => {
-            let status = if matches!(end, End::Stopped) { "stopped" } else { "failed" };
+            let status = if matches!(end, End::Stopped) {
+                "stopped"
+            } else {
+                "failed"
+            };
             if status == "failed" {
-                tracing::warn!(bound_secs = state.jobs.bound.as_secs(), "reply job over its bound; saved as failed");
+                tracing::warn!(
+                    bound_secs = state.jobs.bound.as_secs(),
+                    "reply job over its bound; saved as failed"
+                );
             }
-            let mut meta = metadata("unknown", "unknown", Usage::default(), latency_ms, &Triage::none(), status);
+            let mut meta = metadata(
+                "unknown",
+                "unknown",
+                Usage::default(),
+                latency_ms,
+                &Triage::none(),
+                status,
+            );
             if let Some(object) = meta.as_object_mut() {
                 object.insert("status".into(), status.into());
             }
-            let content = if reply.trim().is_empty() { NOTHING_WRITTEN } else { reply };
+            let content = if reply.trim().is_empty() {
+                NOTHING_WRITTEN
+            } else {
+                reply
+            };
             (content, meta, None)
         }
     };
@@ -129,7 +148,7 @@ async fn finish(
     }
     match save_reply(
         state,
-        answering.owner,
+        answering.caller,
         answering.patient_id,
         answering.user_message_id,
         content,

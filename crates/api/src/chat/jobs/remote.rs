@@ -1,75 +1,60 @@
-//! A job's log mirrored to Redis, so that any api instance can follow and stop it.
+//! The Redis side of reply jobs, so that any api instance can reattach to a reply and stop it.
 //!
-//! Keys (under the configured prefix, named by the message id only: no text, no names):
-//! - `<prefix><id>:log`, a Redis stream whose entry ids are `0-<seq>`, so `Last-Event-ID`'s number is
-//!   the id to read after. Bounded by `MAXLEN` and a TTL (the job's bound plus the linger, then only
-//!   the linger once the job has ended).
-//! - `<prefix><id>:run`, set while the job runs and refreshed by a heartbeat: its absence tells a
-//!   follower that a job which never wrote its end is gone (its instance died).
-//! - `<prefix>stop`, one pub/sub channel for every instance, carrying the id of the message to stop.
+//! Keys (all under the configured prefix, e.g. `dental:rl:chat:`), named by the message id and holding
+//! no patient data but the reply's text while it is generated:
+//! - `job:{messageId}`: a Redis stream of the job's events, entry id `0-<seq>` so `Last-Event-ID` maps to
+//!   an `XREAD` cursor; `MAXLEN` bounded, expiring [`JOB_BOUND`] + [`LINGER`] after its last write and
+//!   the linger after the job's end.
+//! - `job:{messageId}:live`: present while the job runs, refreshed every [`HEARTBEAT`] with a
+//!   [`LIVE_TTL`] expiry, so followers on other instances notice a job whose instance died.
+//! - channel `stop:{messageId}`: the job subscribes before it starts; a stop anywhere publishes to it.
 //!
-//! Redis failures never fail a reply: the job keeps serving this instance's followers, and a follower
-//! elsewhere sees its log end without a terminal event and falls back to the database.
+//! Redis failing never fails a reply: the job goes on and saves, this process's followers are served
+//! from memory, and other instances' followers end and fall back to the database.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt as _};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncConnectionConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::streams::StreamReadReply;
 use secrecy::{ExposeSecret as _, SecretString};
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{JOB_BOUND, LINGER, Sequenced, StopOutcome, StreamEvent};
 
-/// Entries kept per log (a reply is at most `MAX_REPLY_CHARS` characters; deltas are rarely one).
-const MAX_ENTRIES: usize = 20_000;
-/// How long one Redis call may take before the job or the follower gives up on it.
-const CALL_TIMEOUT: Duration = Duration::from_secs(2);
-/// The running marker's lifetime, refreshed every third of it.
-const RUN_TTL: Duration = Duration::from_secs(15);
-/// How long a follower blocks on `XREAD` before it checks the job is still alive.
+/// Budget of one Redis command of a job (an append, a stop).
+const TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a follower's `XREAD` waits for new entries before it checks that the job is still alive.
 const BLOCK: Duration = Duration::from_secs(2);
-
-/// The cancellation of each job this process runs, by message id, for the stop listener.
-type Running = Arc<Mutex<HashMap<Uuid, CancellationToken>>>;
+/// How often a running job says it is alive, and how long that lasts.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub const LIVE_TTL: Duration = Duration::from_secs(15);
+/// The stream's length bound: more than a reply can have events (`MAX_REPLY_CHARS` deltas + 1).
+const MAXLEN: usize = 110_000;
+/// Entries read per `XREAD`.
+const BATCH: usize = 512;
 
 pub struct RemoteJobs {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
-    running: Running,
-    /// The stop listener, started with the first job of this process.
-    listening: OnceCell<()>,
 }
 
-fn millis(d: Duration) -> u64 {
+fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn bounded<T>(call: impl std::future::Future<Output = redis::RedisResult<T>>) -> Option<T> {
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "redis call for a reply stream failed");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("redis call for a reply stream timed out");
-            None
-        }
-    }
-}
-
 impl RemoteJobs {
-    pub(super) fn new(url: &SecretString, prefix: &str) -> anyhow::Result<Self> {
+    /// Connects lazily: a Redis that is down at start-up does not stop the api.
+    pub fn new(url: &SecretString, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url.expose_secret())
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL"))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
@@ -78,337 +63,307 @@ impl RemoteJobs {
             client,
             conn,
             prefix: prefix.to_owned(),
-            running: Arc::default(),
-            listening: OnceCell::new(),
         })
     }
 
     fn log_key(&self, id: Uuid) -> String {
-        format!("{}{id}:log", self.prefix)
+        format!("{}job:{id}", self.prefix)
     }
 
-    fn run_key(&self, id: Uuid) -> String {
-        format!("{}{id}:run", self.prefix)
+    fn live_key(&self, id: Uuid) -> String {
+        format!("{}job:{id}:live", self.prefix)
     }
 
-    fn stop_channel(&self) -> String {
-        format!("{}stop", self.prefix)
+    fn stop_channel(&self, id: Uuid) -> String {
+        format!("{}stop:{id}", self.prefix)
     }
 
-    /// Starts the stop listener once (waiting up to a second for its subscription), then marks the job
-    /// running and returns its writer.
-    pub(super) async fn open(&self, id: Uuid, cancel: CancellationToken) -> Option<RemoteWriter> {
-        self.listening
-            .get_or_init(|| async {
-                let (ready, subscribed) = tokio::sync::oneshot::channel();
-                tokio::spawn(listen(
-                    self.client.clone(),
-                    self.stop_channel(),
-                    Arc::downgrade(&self.running),
-                    ready,
-                ));
-                let _ = tokio::time::timeout(Duration::from_secs(1), subscribed).await;
-            })
-            .await;
-        let run_key = self.run_key(id);
-        let mut conn = self.conn.clone();
-        bounded(
-            redis::cmd("PSETEX")
-                .arg(&run_key)
-                .arg(millis(RUN_TTL))
-                .arg(1)
-                .query_async::<()>(&mut conn),
-        )
-        .await?;
-        lock(&self.running).insert(id, cancel);
-        let heartbeat = {
+    /// Subscribes the job to its stop channel and marks it live. `None` (logged) when Redis cannot be
+    /// reached: the job then runs for this instance only.
+    pub async fn open(&self, id: Uuid, cancel: CancellationToken) -> Option<RemoteWriter> {
+        let opened = tokio::time::timeout(TIMEOUT * 2, async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(self.stop_channel(id)).await?;
             let mut conn = self.conn.clone();
-            let run_key = run_key.clone();
-            let ttl = millis(RUN_TTL);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(RUN_TTL / 3);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let _ = bounded(redis::cmd("PEXPIRE").arg(&run_key).arg(ttl).query_async::<()>(&mut conn)).await;
-                }
-            })
+            redis::cmd("SET")
+                .arg(self.live_key(id))
+                .arg(1)
+                .arg("PX")
+                .arg(ms(LIVE_TTL))
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        let pubsub = match opened {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis unavailable for a reply job; it can be reattached and stopped on this instance only");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "redis timed out for a reply job; it can be reattached and stopped on this instance only"
+                );
+                return None;
+            }
         };
+        let finished = CancellationToken::new();
+        tokio::spawn(control(
+            pubsub.into_on_message(),
+            self.conn.clone(),
+            self.live_key(id),
+            cancel,
+            finished.clone(),
+        ));
         Some(RemoteWriter {
-            id,
             conn: self.conn.clone(),
             log_key: self.log_key(id),
-            run_key,
-            running: self.running.clone(),
-            heartbeat,
-            healthy: true,
+            live_key: self.live_key(id),
+            finished,
+            broken: false,
         })
     }
 
-    /// Follows a job that runs on any instance (or ended within its linger): `None` when Redis knows
-    /// no log for the message.
-    pub(super) async fn follow(&self, id: Uuid, after: u64) -> Option<impl Stream<Item = Sequenced> + Send + 'static> {
-        let log_key = self.log_key(id);
+    /// Publishes a stop when the job is live somewhere.
+    pub async fn stop(&self, id: Uuid) -> StopOutcome {
         let mut conn = self.conn.clone();
-        // A job that has written nothing yet has only its running marker.
-        let known: u32 = bounded(
-            redis::cmd("EXISTS")
-                .arg(&log_key)
-                .arg(self.run_key(id))
-                .query_async(&mut conn),
-        )
-        .await?;
+        let asked = tokio::time::timeout(TIMEOUT, async {
+            let live: bool = redis::cmd("EXISTS")
+                .arg(self.live_key(id))
+                .query_async(&mut conn)
+                .await?;
+            if live {
+                redis::cmd("PUBLISH")
+                    .arg(self.stop_channel(id))
+                    .arg("stop")
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
+            Ok::<_, redis::RedisError>(live)
+        })
+        .await;
+        match asked {
+            Ok(Ok(true)) => StopOutcome::Stopping,
+            Ok(Ok(false)) => StopOutcome::NotRunning,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis unavailable: a stop cannot reach other instances");
+                StopOutcome::NotRunning
+            }
+            Err(_) => {
+                tracing::warn!("redis timed out: a stop cannot reach other instances");
+                StopOutcome::NotRunning
+            }
+        }
+    }
+
+    /// Follows a job's Redis stream from `after`, if it is live or its log still lingers. Ends at the
+    /// terminal event, or without one when the job is no longer live and nothing more was written.
+    pub async fn follow(&self, id: Uuid, after: u64) -> Option<impl Stream<Item = Sequenced> + Send + 'static> {
+        // Its own connection: a blocking `XREAD` would hold up every other command multiplexed with it.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(BLOCK + TIMEOUT));
+        let mut conn = match self.client.get_multiplexed_async_connection_with_config(&config).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "redis unavailable: cannot reattach to a reply of another instance");
+                return None;
+            }
+        };
+        let (log_key, live_key) = (self.log_key(id), self.live_key(id));
+        let known: u32 = redis::cmd("EXISTS")
+            .arg(&log_key)
+            .arg(&live_key)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
         if known == 0 {
             return None;
         }
-        // `XREAD BLOCK` holds its connection: each follower gets its own.
-        // The default response timeout (500 ms) is shorter than the block.
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(BLOCK + CALL_TIMEOUT));
-        let reader = bounded(self.client.get_multiplexed_async_connection_with_config(&config)).await?;
-        let state = Follower {
-            reader,
+        let follower = Follower {
             conn,
             log_key,
-            run_key: self.run_key(id),
-            after,
-            pending: std::collections::VecDeque::new(),
-            done: false,
+            live_key,
+            last: after,
+            buffer: VecDeque::new(),
+            ended: false,
         };
-        Some(futures::stream::unfold(state, Follower::next))
-    }
-
-    /// Publishes a stop for a job running anywhere; `NotRunning` when no instance runs one.
-    pub(super) async fn stop(&self, id: Uuid) -> StopOutcome {
-        let mut conn = self.conn.clone();
-        let running: Option<bool> = bounded(redis::cmd("EXISTS").arg(self.run_key(id)).query_async(&mut conn)).await;
-        if running != Some(true) {
-            return StopOutcome::NotRunning;
-        }
-        let _ = bounded(
-            redis::cmd("PUBLISH")
-                .arg(self.stop_channel())
-                .arg(id.to_string())
-                .query_async::<()>(&mut conn),
-        )
-        .await;
-        StopOutcome::Stopping
+        Some(futures::stream::unfold(follower, |mut f| async move {
+            let next = f.next().await?;
+            Some((next, f))
+        }))
     }
 }
 
-fn lock(running: &Running) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
-    running.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Listens on the stop channel and cancels the local jobs named there; reconnects after a failure.
-async fn listen(
-    client: redis::Client,
-    channel: String,
-    registry: Weak<Mutex<HashMap<Uuid, CancellationToken>>>,
-    ready: tokio::sync::oneshot::Sender<()>,
+/// Waits for a stop on the job's channel (and cancels the job), and keeps its live mark fresh, until
+/// the job finishes.
+async fn control(
+    mut messages: redis::aio::PubSubStream,
+    mut conn: ConnectionManager,
+    live_key: String,
+    cancel: CancellationToken,
+    finished: CancellationToken,
 ) {
-    let mut ready = Some(ready);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut listening = true;
     loop {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            redis::RedisResult::Ok(pubsub)
-        };
-        match tokio::time::timeout(CALL_TIMEOUT * 2, subscribed).await {
-            Ok(Ok(pubsub)) => {
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(());
+        tokio::select! {
+            () = finished.cancelled() => return,
+            message = messages.next(), if listening => {
+                if message.is_some() {
+                    cancel.cancel();
+                } else {
+                    tracing::warn!("redis stop channel closed; the reply can be stopped on this instance only");
+                    listening = false;
                 }
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(registry) = registry.upgrade() else { return };
-                    let id = message
-                        .get_payload::<String>()
-                        .ok()
-                        .and_then(|p| Uuid::parse_str(&p).ok());
-                    let job = id.and_then(|id| lock(&registry).get(&id).cloned());
-                    if let Some(cancel) = job {
-                        tracing::info!("a reply is stopped from another instance");
-                        cancel.cancel();
-                    }
+            },
+            _ = heartbeat.tick() => {
+                let mut refresh = redis::cmd("SET");
+                refresh.arg(&live_key).arg(1).arg("PX").arg(ms(LIVE_TTL));
+                if !matches!(tokio::time::timeout(TIMEOUT, refresh.query_async::<()>(&mut conn)).await, Ok(Ok(()))) {
+                    tracing::warn!("redis heartbeat of a reply job failed");
                 }
-                tracing::warn!("the redis stop channel closed; resubscribing");
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot subscribe to the redis stop channel"),
-            Err(_) => tracing::warn!("subscribing to the redis stop channel timed out"),
         }
-        if registry.strong_count() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-/// The Redis side of a job's writer.
+/// The Redis end of a job's writer.
 pub struct RemoteWriter {
-    id: Uuid,
     conn: ConnectionManager,
     log_key: String,
-    run_key: String,
-    running: Running,
-    heartbeat: tokio::task::JoinHandle<()>,
-    /// Cleared after a failed write: the remote log has a gap, so nothing more is written to it and
-    /// remote followers end early (and fall back to the database) rather than read a hole.
-    healthy: bool,
+    live_key: String,
+    finished: CancellationToken,
+    /// Set after a failed append: later events are not written (followers elsewhere fall back).
+    broken: bool,
 }
 
 impl RemoteWriter {
-    pub(super) async fn push(&mut self, seq: u64, event: &StreamEvent) {
-        if !self.healthy {
+    pub async fn push(&mut self, seq: u64, event: &StreamEvent) {
+        if self.broken {
             return;
         }
         let Ok(data) = serde_json::to_string(event) else {
-            self.healthy = false;
             return;
         };
-        let ttl = millis(JOB_BOUND + LINGER);
         let mut pipe = redis::pipe();
         pipe.cmd("XADD")
             .arg(&self.log_key)
             .arg("MAXLEN")
-            .arg(MAX_ENTRIES)
+            .arg("~")
+            .arg(MAXLEN)
             .arg(format!("0-{seq}"))
             .arg("e")
             .arg(data)
             .ignore()
             .cmd("PEXPIRE")
             .arg(&self.log_key)
-            .arg(ttl)
+            .arg(ms(JOB_BOUND + LINGER))
             .ignore();
-        let mut conn = self.conn.clone();
-        if bounded(pipe.query_async::<()>(&mut conn)).await.is_none() {
-            self.healthy = false;
-            // Without a complete log the job must not look alive to other instances.
-            let _ = bounded(redis::cmd("DEL").arg(&self.run_key).query_async::<()>(&mut conn)).await;
+        let written = tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut self.conn)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!(
+                "redis append of a reply job failed; other instances' followers will fall back to the database"
+            );
+            self.broken = true;
         }
     }
 
-    /// The end: the log lingers a little for late followers, the running marker goes.
-    pub(super) async fn finish(self, linger: Duration) {
-        self.heartbeat.abort();
-        lock(&self.running).remove(&self.id);
-        let mut conn = self.conn.clone();
+    /// The end: the log lingers a little, the live mark goes, the control task stops.
+    pub async fn finish(self, linger: Duration) {
+        self.finished.cancel();
         let mut pipe = redis::pipe();
         pipe.cmd("PEXPIRE")
             .arg(&self.log_key)
-            .arg(millis(linger).max(1))
+            .arg(ms(linger))
             .ignore()
             .cmd("DEL")
-            .arg(&self.run_key)
+            .arg(&self.live_key)
             .ignore();
-        let _ = bounded(pipe.query_async::<()>(&mut conn)).await;
+        let mut conn = self.conn.clone();
+        let cleaned = tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
+        if !matches!(cleaned, Ok(Ok(()))) {
+            tracing::warn!("redis clean-up of a reply job failed; its keys expire by themselves");
+        }
     }
 }
 
 impl Drop for RemoteWriter {
     fn drop(&mut self) {
-        self.heartbeat.abort();
-        lock(&self.running).remove(&self.id);
+        self.finished.cancel();
     }
 }
 
-/// One follower's reading state.
 struct Follower {
-    reader: redis::aio::MultiplexedConnection,
-    conn: ConnectionManager,
+    conn: MultiplexedConnection,
     log_key: String,
-    run_key: String,
-    after: u64,
-    pending: std::collections::VecDeque<Sequenced>,
-    done: bool,
+    live_key: String,
+    last: u64,
+    buffer: VecDeque<Sequenced>,
+    ended: bool,
 }
 
-/// `XREAD`'s answer: per stream, its entries as (id, [field, value, ...]).
-type XreadReply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
-
 impl Follower {
-    async fn next(mut self) -> Option<(Sequenced, Self)> {
+    async fn next(&mut self) -> Option<Sequenced> {
         loop {
-            if let Some(item) = self.pending.pop_front() {
-                if item.event.is_terminal() {
-                    self.done = true;
-                    self.pending.clear();
+            if let Some(next) = self.buffer.pop_front() {
+                if next.event.is_terminal() {
+                    self.ended = true;
+                    self.buffer.clear();
                 }
-                return Some((item, self));
+                return Some(next);
             }
-            if self.done {
+            if self.ended {
                 return None;
             }
-            let read = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(500)
-                .arg("BLOCK")
-                .arg(millis(BLOCK))
-                .arg("STREAMS")
-                .arg(&self.log_key)
-                .arg(format!("0-{}", self.after))
-                .query_async::<XreadReply>(&mut self.reader);
-            let reply = match tokio::time::timeout(BLOCK + CALL_TIMEOUT, read).await {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "reading a reply stream from redis failed");
+            if self.read(Some(BLOCK)).await? == 0 {
+                let live: bool = redis::cmd("EXISTS")
+                    .arg(&self.live_key)
+                    .query_async(&mut self.conn)
+                    .await
+                    .ok()?;
+                // Not live: one last look for what was written just before the end.
+                if !live && self.read(None).await? == 0 {
                     return None;
-                }
-                Err(_) => {
-                    tracing::warn!("reading a reply stream from redis timed out");
-                    return None;
-                }
-            };
-            let entries: Vec<(String, Vec<String>)> = reply
-                .into_iter()
-                .flatten()
-                .flat_map(|(_, entries)| entries)
-                .collect();
-            if entries.is_empty() {
-                // Nothing new: still being generated somewhere, or lost with its instance.
-                let alive: Option<bool> =
-                    bounded(redis::cmd("EXISTS").arg(&self.run_key).query_async(&mut self.conn)).await;
-                if alive != Some(true) {
-                    // One last read: the end may have been written just before the marker went.
-                    let rest: Option<Vec<(String, Vec<String>)>> = bounded(
-                        redis::cmd("XRANGE")
-                            .arg(&self.log_key)
-                            .arg(format!("(0-{}", self.after))
-                            .arg("+")
-                            .query_async(&mut self.conn),
-                    )
-                    .await;
-                    let after = self.after;
-                    self.pending.extend(
-                        rest.into_iter()
-                            .flatten()
-                            .filter_map(parse_entry)
-                            .filter(|s| s.seq > after),
-                    );
-                    if let Some(last) = self.pending.back() {
-                        self.after = last.seq;
-                    }
-                    // Lost or ended: deliver what there is, then end (with or without a terminal event).
-                    self.done = true;
-                }
-                continue;
-            }
-            for entry in entries {
-                if let Some(item) = parse_entry(entry)
-                    && item.seq > self.after
-                {
-                    self.after = item.seq;
-                    self.pending.push_back(item);
                 }
             }
         }
     }
-}
 
-fn parse_entry((id, fields): (String, Vec<String>)) -> Option<Sequenced> {
-    let seq = id.strip_prefix("0-")?.parse().ok()?;
-    let data = fields.chunks(2).find(|kv| kv.first().is_some_and(|k| k == "e"))?.get(1)?;
-    let event = serde_json::from_str(data).ok()?;
-    Some(Sequenced { seq, event })
+    /// Reads the entries after `last` into the buffer; `None` on a Redis error.
+    async fn read(&mut self, block: Option<Duration>) -> Option<usize> {
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(BATCH);
+        if let Some(block) = block {
+            cmd.arg("BLOCK").arg(ms(block));
+        }
+        cmd.arg("STREAMS").arg(&self.log_key).arg(format!("0-{}", self.last));
+        let reply: Option<StreamReadReply> = match cmd.query_async(&mut self.conn).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(error = %e, "redis read of a reply job failed");
+                return None;
+            }
+        };
+        let mut read = 0;
+        for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            let Some(seq) = entry.id.strip_prefix("0-").and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            let Some(event) = entry
+                .get::<String>("e")
+                .and_then(|data| serde_json::from_str::<StreamEvent>(&data).ok())
+            else {
+                continue;
+            };
+            if seq > self.last {
+                self.last = seq;
+                self.buffer.push_back(Sequenced { seq, event });
+                read += 1;
+            }
+        }
+        Some(read)
+    }
 }

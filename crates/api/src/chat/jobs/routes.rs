@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{Sequenced, StopOutcome, StreamEvent, last_event_seq, with_fallback};
 use crate::auth::AuthUser;
 use crate::chat::queries;
-use crate::db::{Action, UserTx};
+use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::state::AppState;
@@ -53,16 +53,20 @@ pub fn sse_body(
 /// The user message (404 when it is not one of this patient's, for this caller) and its reply if saved.
 async fn lookup(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     message_id: Uuid,
     action: Action,
 ) -> ApiResult<Option<ChatMessage>> {
-    let mut tx = UserTx::begin(&state.db, owner, action, Some(patient_id)).await?;
-    queries::user_message(tx.conn(), owner, patient_id, message_id)
+    let mut tx = ClinicTx::begin(&state.db, &caller, Permission::Chat, action, Some(patient_id)).await?;
+    let clinic = tx.clinic_id;
+    if queries::user_message(tx.conn(), clinic, patient_id, message_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    let reply = queries::reply_to(tx.conn(), owner, patient_id, message_id).await?;
+        .is_none()
+    {
+        return Err(tx.not_found().await);
+    }
+    let reply = queries::reply_to(tx.conn(), clinic, patient_id, message_id).await?;
     tx.commit().await?;
     Ok(reply)
 }
@@ -113,29 +117,27 @@ pub async fn reattach(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let after = last_event_seq(last_event_id, message_id);
-    let owner = user.id;
-    let events: BoxStream<'static, Sequenced> =
-        match lookup(&state, owner, patient_id, message_id, Action::MessagesRead).await? {
-            Some(reply) => futures::stream::iter([saved_done(reply, after)]).boxed(),
-            None => {
-                let live = state.jobs.follow(message_id, after).await.ok_or_else(not_generating)?;
-                // A job lost on another instance (or Redis lost): whatever the database holds ends the stream.
-                with_fallback(live, after, move |last| async move {
-                    match lookup(&state, owner, patient_id, message_id, Action::MessagesRead).await {
-                        Ok(Some(reply)) => Some(saved_done(reply, last)),
-                        Ok(None) | Err(_) => Some(Sequenced {
-                            seq: last + 1,
-                            event: StreamEvent::Error(StreamError {
-                                code: "stream_lost".into(),
-                                detail: "The reply stopped being generated; your message is saved, ask for the reply again."
-                                    .into(),
-                            }),
-                        }),
-                    }
-                })
-                .boxed()
+    let saved = lookup(&state, user, patient_id, message_id, Action::MessagesRead).await?;
+    let events: BoxStream<'static, Sequenced> = if let Some(reply) = saved {
+        futures::stream::iter([saved_done(reply, after)]).boxed()
+    } else {
+        let live = state.jobs.follow(message_id, after).await.ok_or_else(not_generating)?;
+        // A job lost on another instance (or Redis lost): whatever the database holds ends the stream.
+        with_fallback(live, after, move |last| async move {
+            match lookup(&state, user, patient_id, message_id, Action::MessagesRead).await {
+                Ok(Some(reply)) => Some(saved_done(reply, last)),
+                Ok(None) | Err(_) => Some(Sequenced {
+                    seq: last + 1,
+                    event: StreamEvent::Error(StreamError {
+                        code: "stream_lost".into(),
+                        detail: "The reply stopped being generated; your message is saved, ask for the reply again."
+                            .into(),
+                    }),
+                }),
             }
-        };
+        })
+        .boxed()
+    };
     Ok(Sse::new(sse_body(message_id, events)).keep_alive(KeepAlive::new().interval(super::super::routes::KEEP_ALIVE)))
 }
 
@@ -155,7 +157,7 @@ pub async fn stop(
     Path((patient_id, message_id)): Path<(Uuid, Uuid)>,
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<StatusCode> {
-    if lookup(&state, user.id, patient_id, message_id, Action::MessageReply)
+    if lookup(&state, user, patient_id, message_id, Action::MessageReply)
         .await?
         .is_some()
     {
