@@ -26,6 +26,8 @@ pub struct AppState {
     pub passwords: Arc<crate::auth::password::Passwords>,
     /// Background work that must outlive its request (a stream's reply being saved after the client left).
     pub tasks: tokio_util::task::TaskTracker,
+    /// Streamed replies being generated (`chat::jobs`): reattach and stop, across instances with Redis.
+    pub jobs: Arc<crate::chat::jobs::Jobs>,
     /// Renders the Prometheus text; `Some` only when `METRICS_BIND` is set.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -40,6 +42,7 @@ impl AppState {
             Some(url) => Limiter::redis(url, &config.rate_limit_prefix)?,
             None => Limiter::in_memory(),
         };
+        let jobs = Arc::new(crate::chat::jobs::Jobs::new(&config)?);
         let metrics = config.metrics_bind.and_then(|_| crate::metrics::install());
         let reads = match &config.database_replica {
             Some(replica) => crate::db::replica::Reads::with_replica(
@@ -59,6 +62,7 @@ impl AppState {
             ai,
             limiter: Arc::new(limiter),
             metrics,
+            jobs,
             passwords,
             config: Arc::new(config),
             tasks: tokio_util::task::TaskTracker::new(),

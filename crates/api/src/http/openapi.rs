@@ -63,6 +63,8 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::clinic::routes::list_invitations,
         crate::clinic::routes::revoke_invitation,
         crate::clinic::routes::accept,
+        crate::chat::jobs::routes::reattach,
+        crate::chat::jobs::routes::stop,
         openapi_json,
         docs,
     ),

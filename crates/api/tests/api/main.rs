@@ -17,3 +17,4 @@ mod patients;
 mod ratelimit;
 mod records;
 mod replica;
+mod streams;

@@ -41,6 +41,8 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/patients/{id}/restore"),
     ("get", "/patients/{id}/access-log"),
     ("get", "/clinic/stats"),
+    ("get", "/patients/{id}/messages/{messageId}/stream"),
+    ("post", "/patients/{id}/messages/{messageId}/stop"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
