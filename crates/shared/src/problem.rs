@@ -23,6 +23,9 @@ pub struct Problem {
     /// One entry per failing field; only present for validation failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// On a refused sign-in (401): how many more wrong attempts before signing in is paused, when few remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_attempts: Option<u32>,
 }
 
 /// One failing field of a request body.
@@ -55,6 +58,7 @@ impl Problem {
             code: code.to_owned(),
             request_id: None,
             errors: None,
+            remaining_attempts: None,
         }
     }
 }

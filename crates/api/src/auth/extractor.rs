@@ -16,6 +16,8 @@ use crate::http::error::ApiError;
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// The session (refresh-token family) the token was issued for, when it names one.
+    pub session: Option<Uuid>,
 }
 
 pub const UNAUTHORIZED: ApiError = ApiError::Unauthorized {
@@ -46,6 +48,7 @@ where
         let user = AuthUser {
             id: claims.sub,
             role: claims.role,
+            session: claims.sid,
         };
         parts.extensions.insert(user);
         Ok(user)

@@ -18,8 +18,18 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("unauthorized: {code}")]
     Unauthorized { code: &'static str, detail: &'static str },
+    /// 401 for a wrong password or code at sign-in, saying how many attempts remain when few do.
+    #[error("credentials refused: {code}")]
+    CredentialsRefused {
+        code: &'static str,
+        detail: &'static str,
+        remaining_attempts: Option<u32>,
+    },
     #[error("forbidden")]
     Forbidden,
+    /// 403 with a precise code: `account_inactive`, `mfa_setup_required`, ...
+    #[error("forbidden: {code}")]
+    ForbiddenBecause { code: &'static str, detail: &'static str },
     /// 403 `bad_origin`: a cookie-authenticated request from a page that is not the app's.
     #[error("bad origin")]
     BadOrigin,
@@ -103,6 +113,12 @@ impl ApiError {
             ApiError::Unauthorized { code, detail } => {
                 (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
             }
+            ApiError::CredentialsRefused { code, detail, .. } => {
+                (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
+            }
+            ApiError::ForbiddenBecause { code, detail } => {
+                (StatusCode::FORBIDDEN, code, "Forbidden", (*detail).to_owned())
+            }
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -147,11 +163,11 @@ impl ApiError {
                 "Too many failed sign-ins",
                 match scope {
                     LockScope::Client => format!(
-                        "Too many failed sign-in attempts for this account from this device or network. Try again in {}.",
+                        "Too many failed sign-in attempts for this account from this device or network. Try again in {}. If you cannot sign in, your clinic's owner can help.",
                         when(*retry_after)
                     ),
                     LockScope::Account => format!(
-                        "Too many failed sign-in attempts for this account. Try again in {}, or sign in from a device you have signed in from before.",
+                        "Too many failed sign-in attempts for this account. Try again in {}, or sign in from a device you have signed in from before. If you cannot sign in, your clinic's owner can help.",
                         when(*retry_after)
                     ),
                 },
@@ -180,6 +196,9 @@ impl ApiError {
         let mut problem = Problem::new(status.as_u16(), code, title, detail);
         if let ApiError::Validation(errors) = self {
             problem.errors = Some(errors.clone());
+        }
+        if let ApiError::CredentialsRefused { remaining_attempts, .. } = self {
+            problem.remaining_attempts = *remaining_attempts;
         }
         plumbing::problem::with_request_id(problem)
     }
@@ -225,7 +244,10 @@ impl IntoResponse for ApiError {
             // Lets the route-coverage test tell "no such route" from a handler's 404.
             response.extensions_mut().insert(UnmatchedRoute);
         }
-        if matches!(self, ApiError::Unauthorized { .. }) {
+        if matches!(
+            self,
+            ApiError::Unauthorized { .. } | ApiError::CredentialsRefused { .. }
+        ) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
