@@ -1,15 +1,19 @@
-//! The database: the pool, migrations, and the one place that opens a transaction as a user.
+//! The database: the pool, migrations, and the one place that opens a tenant transaction.
 //!
 //! Every pooled connection runs `set role dental_app`, a role that owns nothing, so PostgreSQL's
-//! row-level security binds every query even when `DATABASE_URL` names a superuser. Owner-scoped
-//! queries only run inside [`UserTx`], which sets `app.user_id` for the transaction; without it the
+//! row-level security binds every query even when `DATABASE_URL` names a superuser. Clinic-scoped
+//! queries only run inside [`ClinicTx`], which checks the caller's membership and permission and sets
+//! `app.user_id`, `app.clinic_id` and `app.clinic_role` for the transaction; without them the
 //! policies show nothing.
 
 use std::time::Duration;
 
+use shared::api::ClinicRole;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
+
+use crate::auth::AuthUser;
 
 use crate::http::error::ApiError;
 
@@ -65,6 +69,8 @@ pub enum Action {
     MessagesRead,
     MessageSend,
     MessageReply,
+    /// A refused access to a patient route (another clinic's id, a trashed one, or a role without the permission).
+    AccessDenied,
 }
 
 impl Action {
@@ -78,42 +84,162 @@ impl Action {
             Action::MessagesRead => "message.list",
             Action::MessageSend => "message.send",
             Action::MessageReply => "message.reply",
+            Action::AccessDenied => "access.denied",
         }
     }
 }
 
-/// A transaction in which row-level security sees exactly one user's rows, and which has already
-/// recorded its audit event (committed with the data it reads or writes, or not at all).
-pub struct UserTx {
-    pub tx: Transaction<'static, Postgres>,
-    pub user_id: Uuid,
+/// What a route needs; [`allows`] is the one place that says which role has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// List, search and read patients (without notes for reception: see [`Permission::ReadNotes`]).
+    ReadPatients,
+    /// Create, change and delete (to the trash) patients.
+    WritePatients,
+    /// See and write `medicalNotes`.
+    ReadNotes,
+    /// Every `/patients/{id}/messages*` route.
+    Chat,
+    /// See the clinic and its members.
+    ViewClinic,
+    /// Change the clinic, its members and invitations.
+    ManageClinic,
+    Trash,
+    AccessLog,
+    Export,
+    Import,
+    Stats,
 }
 
-impl UserTx {
-    /// Opens the transaction as `user_id`, checks that the account is still active (a deactivation
-    /// takes effect on the next request) and writes the audit event, all in one round trip.
-    pub async fn begin(db: &PgPool, user_id: Uuid, action: Action, patient_id: Option<Uuid>) -> Result<Self, ApiError> {
+impl Permission {
+    pub const ALL: [Permission; 11] = [
+        Permission::ReadPatients,
+        Permission::WritePatients,
+        Permission::ReadNotes,
+        Permission::Chat,
+        Permission::ViewClinic,
+        Permission::ManageClinic,
+        Permission::Trash,
+        Permission::AccessLog,
+        Permission::Export,
+        Permission::Import,
+        Permission::Stats,
+    ];
+}
+
+/// The permission matrix (README, "Roles").
+pub fn allows(role: ClinicRole, permission: Permission) -> bool {
+    use Permission as P;
+    match role {
+        ClinicRole::Owner => true,
+        ClinicRole::Clinician => matches!(
+            permission,
+            P::ReadPatients | P::WritePatients | P::ReadNotes | P::Chat | P::ViewClinic | P::Export | P::Import
+        ),
+        ClinicRole::Reception => matches!(permission, P::ReadPatients | P::WritePatients | P::ViewClinic),
+    }
+}
+
+/// 403 `no_clinic`: the caller belongs to no clinic (or the token names none).
+pub const NO_CLINIC: ApiError = ApiError::ForbiddenCode {
+    code: "no_clinic",
+    detail: "You are not a member of any clinic. Ask a clinic owner for an invitation.",
+};
+
+/// 403 `mfa_setup_required`: the active clinic requires two-step sign-in (`requireMfa`) and the caller has none.
+/// The web app reads the code and sends the user to the set-up.
+pub const MFA_SETUP_REQUIRED: ApiError = ApiError::ForbiddenCode {
+    code: "mfa_setup_required",
+    detail: "This clinic requires two-step sign-in. Set it up under Security (POST /auth/mfa/setup) to continue.",
+};
+
+/// A transaction in which row-level security sees exactly one clinic's rows (and chat only for roles that have
+/// it), opened for a caller whose membership and permission were checked, and which has already recorded its
+/// audit event (committed with the data it reads or writes, or not at all).
+pub struct ClinicTx {
+    pub tx: Transaction<'static, Postgres>,
+    pub user_id: Uuid,
+    pub clinic_id: Uuid,
+    /// The member's role as `clinic_members` says now (not as the token said), so a change applies at once.
+    pub role: ClinicRole,
+    patient_id: Option<Uuid>,
+    db: PgPool,
+}
+
+impl ClinicTx {
+    /// Opens the transaction in the caller's active clinic. In one round trip: checks the account is active and
+    /// still a member (reading the current role), sets `app.user_id`, `app.clinic_id`, `app.clinic_role`, and
+    /// writes the audit event. A role without `permission` gets 403 `forbidden` (recorded as `access.denied` when
+    /// the route concerns a patient); a removed member 403 `no_clinic`; a deactivated account 401.
+    pub async fn begin(
+        db: &PgPool,
+        caller: &AuthUser,
+        permission: Permission,
+        action: Action,
+        patient_id: Option<Uuid>,
+    ) -> Result<Self, ApiError> {
+        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
         let mut tx = db.begin().await?;
-        let active = sqlx::query_scalar!(
-            r#"with audit as (
-                   insert into audit_events (user_id, action, patient_id, request_id)
-                   select $1, $2, $3, $4
-                   where exists (select 1 from users where id = $1 and is_active)
+        let allowed: Vec<&str> = ClinicRole::ALL
+            .into_iter()
+            .filter(|r| allows(*r, permission))
+            .map(ClinicRole::as_str)
+            .collect();
+        let row = sqlx::query!(
+            r#"with member as (
+                   select m.role from clinic_members m join users u on u.id = m.user_id
+                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
+               ),
+               audit as (
+                   insert into audit_events (user_id, clinic_id, action, patient_id, request_id)
+                   select $1, $2, $3, $4, $5 from member where member.role = any($6::text[])
                    returning 1
                )
-               select set_config('app.user_id', $1::text, true) is not null
-                      and exists (select 1 from audit) as "active!""#,
-            user_id,
+               select (select is_active from users where id = $1) as "active?",
+                      (select role from member) as "role?",
+                      set_config('app.user_id', $1::text, true) as "uid!",
+                      set_config('app.clinic_id', $2::text, true) as "cid!",
+                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
+                      exists (select 1 from audit) as "audited!",
+                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                        as "mfa_missing!""#,
+            caller.id,
+            clinic_id,
             action.as_str(),
             patient_id,
-            plumbing::request_id::current()
+            plumbing::request_id::current(),
+            &allowed as &[&str],
         )
         .fetch_one(&mut *tx)
         .await?;
-        if !active {
+        if row.active != Some(true) {
             return Err(crate::auth::extractor::UNAUTHORIZED);
         }
-        Ok(Self { tx, user_id })
+        let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
+            return Err(NO_CLINIC);
+        };
+        // The clinic requires two-step sign-in and this member has not set it up: nothing of the clinic's until
+        // done (the transaction, with its audit row, is rolled back). The MFA and session routes do not come here.
+        if row.mfa_missing {
+            drop(tx);
+            return Err(MFA_SETUP_REQUIRED);
+        }
+        if !row.audited {
+            drop(tx);
+            if let Some(patient) = patient_id {
+                record_denied(db, caller.id, clinic_id, patient).await?;
+            }
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Self {
+            tx,
+            user_id: caller.id,
+            clinic_id,
+            role,
+            patient_id,
+            db: db.clone(),
+        })
     }
 
     pub async fn commit(self) -> Result<(), ApiError> {
@@ -121,8 +247,50 @@ impl UserTx {
         Ok(())
     }
 
-    /// The connection to hand to owner-scoped queries.
+    /// The connection to hand to clinic-scoped queries.
     pub fn conn(&mut self) -> &mut sqlx::PgConnection {
         &mut self.tx
     }
+
+    /// Whether this member may do `permission` (e.g. see notes).
+    pub fn may(&self, permission: Permission) -> bool {
+        allows(self.role, permission)
+    }
+
+    /// 404 for a patient (or message) that is not there for this clinic: the transaction is rolled back and the
+    /// attempt recorded as `access.denied` in its own statement, so it is kept although the request fails.
+    pub async fn not_found(self) -> ApiError {
+        let Self {
+            tx,
+            user_id,
+            clinic_id,
+            patient_id,
+            db,
+            ..
+        } = self;
+        if let Err(e) = tx.rollback().await {
+            return e.into();
+        }
+        if let Some(patient) = patient_id
+            && let Err(e) = record_denied(&db, user_id, clinic_id, patient).await
+        {
+            return e;
+        }
+        ApiError::NotFound
+    }
+}
+
+/// Writes one `access.denied` row outside any request transaction (autocommit).
+pub async fn record_denied(db: &PgPool, user_id: Uuid, clinic_id: Uuid, patient_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query!(
+        "insert into audit_events (user_id, clinic_id, action, patient_id, request_id) values ($1, $2, $3, $4, $5)",
+        user_id,
+        clinic_id,
+        Action::AccessDenied.as_str(),
+        patient_id,
+        plumbing::request_id::current()
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -41,6 +41,42 @@ impl Role {
     }
 }
 
+/// A member's role inside a clinic (the platform `Role` is separate: administration only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ClinicRole {
+    Owner,
+    Clinician,
+    Reception,
+}
+
+impl ClinicRole {
+    pub const ALL: [ClinicRole; 3] = [ClinicRole::Owner, ClinicRole::Clinician, ClinicRole::Reception];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClinicRole::Owner => "owner",
+            ClinicRole::Clinician => "clinician",
+            ClinicRole::Reception => "reception",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A clinic as a member sees it in a session: `{id, name, role}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClinicRef {
+    pub id: Uuid,
+    pub name: String,
+    pub role: ClinicRole,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +87,12 @@ pub struct User {
     pub role: Role,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
+    /// The active clinic (the one the access token names); `null` for a user who belongs to none.
+    #[serde(default)]
+    pub clinic: Option<ClinicRef>,
+    /// Every clinic the user belongs to, most recently joined first.
+    #[serde(default)]
+    pub clinics: Vec<ClinicRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +106,9 @@ pub struct Session {
     pub expires_in: u64,
     pub refresh_token: String,
     pub user: User,
+    /// The active clinic (also in `user.clinic`); `null` for a user who belongs to none.
+    #[serde(default)]
+    pub clinic: Option<ClinicRef>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -73,6 +118,20 @@ pub struct RegisterRequest {
     pub email: String,
     pub password: String,
     pub full_name: String,
+    /// The new clinic's name (default "`fullName`'s clinic"); ignored when joining by invitation.
+    #[serde(default)]
+    pub clinic_name: Option<String>,
+    /// An invitation's one-time token: join its clinic in its role instead of creating one.
+    #[serde(default)]
+    pub invitation_token: Option<String>,
+}
+
+/// `POST /auth/switch-clinic`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchClinicRequest {
+    pub clinic_id: Uuid,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -122,7 +181,10 @@ pub struct Patient {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
+    /// Omitted (not `null`) for a `reception` member.
     pub medical_notes: Option<String>,
+    /// The user who created the record (`null` if that account is gone).
+    pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -18,6 +18,8 @@ pub struct AuthUser {
     pub role: Role,
     /// The session (refresh-token family) the token was issued for, when it names one.
     pub session: Option<Uuid>,
+    /// The active clinic the token names (membership is re-checked by `db::ClinicTx`).
+    pub clinic_id: Option<Uuid>,
 }
 
 pub const UNAUTHORIZED: ApiError = ApiError::Unauthorized {
@@ -49,6 +51,7 @@ where
             id: claims.sub,
             role: claims.role,
             session: claims.sid,
+            clinic_id: claims.cid,
         };
         parts.extensions.insert(user);
         Ok(user)

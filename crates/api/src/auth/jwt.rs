@@ -13,6 +13,9 @@ pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct Claims {
     pub sub: Uuid,
     pub role: Role,
+    /// The active clinic; absent for a user who belongs to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<Uuid>,
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
@@ -42,17 +45,25 @@ impl JwtKeys {
         }
     }
 
-    /// Issues an access token for `user` with `role`, valid from `now` (seconds since the epoch).
-    pub fn issue(&self, user: Uuid, role: Role, now: i64) -> anyhow::Result<String> {
-        self.issue_in_session(user, role, None, now)
+    /// Issues an access token for `user` with `role` in `clinic`, valid from `now` (seconds since the epoch).
+    pub fn issue(&self, user: Uuid, role: Role, clinic: Option<Uuid>, now: i64) -> anyhow::Result<String> {
+        self.issue_in_session(user, role, clinic, None, now)
     }
 
     /// [`Self::issue`] naming the session (refresh-token family) it belongs to.
-    pub fn issue_in_session(&self, user: Uuid, role: Role, session: Option<Uuid>, now: i64) -> anyhow::Result<String> {
+    pub fn issue_in_session(
+        &self,
+        user: Uuid,
+        role: Role,
+        clinic: Option<Uuid>,
+        session: Option<Uuid>,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let ttl = i64::try_from(ACCESS_TOKEN_TTL.as_secs()).unwrap_or(900);
         let claims = Claims {
             sub: user,
             role,
+            cid: clinic,
             iat: now,
             exp: now + ttl,
             jti: Uuid::new_v4(),
@@ -89,7 +100,7 @@ mod tests {
     fn a_token_round_trips() {
         let keys = JwtKeys::new(KEY);
         let user = Uuid::new_v4();
-        let token = keys.issue(user, Role::Admin, now()).unwrap_or_default();
+        let token = keys.issue(user, Role::Admin, None, now()).unwrap_or_default();
         let claims = keys.verify(&token);
         assert_eq!(claims.as_ref().map(|c| c.sub), Some(user));
         assert_eq!(claims.map(|c| c.role), Some(Role::Admin));
@@ -100,24 +111,26 @@ mod tests {
         let keys = JwtKeys::new(KEY);
         let session = Uuid::new_v4();
         let token = keys
-            .issue_in_session(Uuid::new_v4(), Role::User, Some(session), now())
+            .issue_in_session(Uuid::new_v4(), Role::User, None, Some(session), now())
             .unwrap_or_default();
         assert_eq!(keys.verify(&token).and_then(|c| c.sid), Some(session));
-        let plain = keys.issue(Uuid::new_v4(), Role::User, now()).unwrap_or_default();
+        let plain = keys.issue(Uuid::new_v4(), Role::User, None, now()).unwrap_or_default();
         assert_eq!(keys.verify(&plain).map(|c| c.sid), Some(None));
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let keys = JwtKeys::new(KEY);
-        let token = keys.issue(Uuid::new_v4(), Role::User, now() - 3600).unwrap_or_default();
+        let token = keys
+            .issue(Uuid::new_v4(), Role::User, None, now() - 3600)
+            .unwrap_or_default();
         assert!(keys.verify(&token).is_none());
     }
 
     #[test]
     fn a_wrong_key_is_refused() {
         let token = JwtKeys::new(KEY)
-            .issue(Uuid::new_v4(), Role::User, now())
+            .issue(Uuid::new_v4(), Role::User, None, now())
             .unwrap_or_default();
         assert!(
             JwtKeys::new(b"another-key-another-key-another-k")
@@ -129,7 +142,7 @@ mod tests {
     #[test]
     fn alg_none_and_tampered_claims_are_refused() {
         let keys = JwtKeys::new(KEY);
-        let token = keys.issue(Uuid::new_v4(), Role::User, now()).unwrap_or_default();
+        let token = keys.issue(Uuid::new_v4(), Role::User, None, now()).unwrap_or_default();
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default()).unwrap_or_default();

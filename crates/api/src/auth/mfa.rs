@@ -468,6 +468,7 @@ async fn replace_recovery_codes(conn: &mut PgConnection, user_id: Uuid, codes: &
     request_body = MfaDisableRequest,
     responses((status = 204, description = "Off"),
         (status = 401, description = "`invalid_credentials` (password) or `invalid_code`", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`mfa_required_by_policy`: a clinic of the user's requires it", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`mfa_not_enabled`", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn disable(
@@ -477,6 +478,9 @@ pub async fn disable(
     Json(body): Json<MfaDisableRequest>,
 ) -> ApiResult<StatusCode> {
     reauth::confirm_password(&state, user.id, ip, SecretString::from(body.password)).await?;
+    if required_by_a_clinic(&state.db, user.id).await? {
+        return Err(REQUIRED_BY_POLICY);
+    }
     let mut tx = state.db.begin().await?;
     if !is_enabled(&mut *tx, user.id).await? {
         return Err(ApiError::conflict(
@@ -501,6 +505,26 @@ pub async fn disable(
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "mfa disabled");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 403 for turning MFA off while a clinic of the user's requires it.
+pub const REQUIRED_BY_POLICY: ApiError = ApiError::ForbiddenCode {
+    code: "mfa_required_by_policy",
+    detail: "A clinic you belong to requires two-step sign-in, so it cannot be turned off. Ask its owner.",
+};
+
+/// Whether any clinic the user belongs to requires two-step sign-in.
+pub async fn required_by_a_clinic(conn: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<bool> {
+    let required = sqlx::query_scalar!(
+        r#"select exists (
+               select 1 from clinic_members m join clinics c on c.id = m.clinic_id
+               where m.user_id = $1 and c.require_mfa
+           ) as "required!""#,
+        user_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(required)
 }
 
 #[cfg(test)]

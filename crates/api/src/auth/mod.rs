@@ -2,6 +2,7 @@
 //! logout, the bearer-token extractor every protected route uses, two-factor sign-in (TOTP), sessions the
 //! user can list and end, and password changes.
 
+pub mod clinics;
 pub mod cookie;
 pub mod device;
 pub mod extractor;

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use plumbing::json::JsonRejection;
 use secrecy::SecretString;
-use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, User};
+use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, SwitchClinicRequest, User};
 
+use crate::auth::clinics;
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
 use crate::auth::service::{self, LoginOutcome};
 use crate::auth::sessions::SessionClient;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
+        .route("/auth/switch-clinic", post(switch_clinic))
         .route("/auth/login/mfa", post(login_mfa))
         .merge(mfa::router())
         .merge(sessions::router())
@@ -56,8 +58,8 @@ pub async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     let registration = Registration::try_from(body)?;
-    let (user, refresh) = service::register(&state, registration, &SessionClient::new(ip, &headers)).await?;
-    session_response(&state, StatusCode::CREATED, user, &refresh)
+    let (user, refresh, clinic_id) = service::register(&state, registration, &SessionClient::new(ip, &headers)).await?;
+    session_response(&state, StatusCode::CREATED, user, &refresh, clinic_id).await
 }
 
 /// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`, with
@@ -79,7 +81,7 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let client = service::LoginClient { ip, headers: &headers };
     match service::login(&state, client, &body.email, SecretString::from(body.password)).await? {
-        LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, signed_in),
+        LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, signed_in).await,
         LoginOutcome::MfaRequired(challenge) => {
             let body = MfaChallenge {
                 mfa_required: true,
@@ -112,7 +114,7 @@ pub struct MfaChallenge {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum LoginAnswer {
-    Session(Session),
+    Session(Box<Session>),
     MfaChallenge(MfaChallenge),
 }
 
@@ -140,11 +142,18 @@ pub async fn login_mfa(
 ) -> ApiResult<Response> {
     let client = service::LoginClient { ip, headers: &headers };
     let signed_in = service::login_mfa(&state, client, &body.mfa_token, &body.code).await?;
-    signed_in_response(&state, signed_in)
+    signed_in_response(&state, signed_in).await
 }
 
-fn signed_in_response(state: &AppState, signed_in: service::SignedIn) -> ApiResult<Response> {
-    let mut response = session_response(state, StatusCode::OK, signed_in.user, &signed_in.refresh)?;
+async fn signed_in_response(state: &AppState, signed_in: service::SignedIn) -> ApiResult<Response> {
+    let mut response = session_response(
+        state,
+        StatusCode::OK,
+        signed_in.user,
+        &signed_in.refresh,
+        signed_in.clinic_id,
+    )
+    .await?;
     response
         .headers_mut()
         .append(header::SET_COOKIE, signed_in.device_cookie);
@@ -166,7 +175,9 @@ pub async fn refresh(
 ) -> ApiResult<Response> {
     let presented = presented_refresh_token(&state, &headers, &body)?.ok_or(INVALID_REFRESH)?;
     match service::refresh(&state, &presented, &SessionClient::new(ip, &headers)).await? {
-        Rotation::Rotated { user, token } => session_response(&state, StatusCode::OK, user, &token),
+        Rotation::Rotated { user, token, clinic_id } => {
+            session_response(&state, StatusCode::OK, user, &token, clinic_id).await
+        }
         Rotation::Reused => {
             tracing::warn!("refresh token reuse detected; family revoked");
             Err(ApiError::Unauthorized {
@@ -197,20 +208,68 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
     Ok(response)
 }
 
-/// The signed-in user.
+/// The signed-in user, with the active clinic (the token's, while still a member) and every clinic.
 #[utoipa::path(operation_id = "getMe", get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = User), crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
-    let row = sqlx::query_as!(
+    let row = active_user(&state, user.id).await?;
+    let mut conn = state.db.acquire().await?;
+    let mut memberships = clinics::memberships(&mut conn, user.id, user.clinic_id).await?;
+    // The active clinic is the token's; a token naming a clinic the user has left has none active.
+    if memberships.active.as_ref().map(|c| c.id) != user.clinic_id {
+        memberships.active = None;
+    }
+    Ok(Json(row.with_clinics(memberships)))
+}
+
+async fn active_user(state: &AppState, id: uuid::Uuid) -> ApiResult<UserRow> {
+    sqlx::query_as!(
         UserRow,
         r#"select id, email::text as "email!", full_name, role, is_active, created_at
            from users where id = $1 and is_active"#,
-        user.id
+        id
     )
     .fetch_optional(&state.db)
     .await?
-    .ok_or(UNAUTHORIZED)?;
-    Ok(Json(row.into()))
+    .ok_or(UNAUTHORIZED)
+}
+
+/// Make another of the caller's clinics the active one: a new session (access and refresh token) naming it. The
+/// refresh token presented with the request (body or cookie), if any, is revoked.
+#[utoipa::path(operation_id = "switchClinic", post, path = "/auth/switch-clinic", tag = "auth", security(("bearer" = [])),
+    request_body = SwitchClinicRequest,
+    responses((status = 200, description = "A session for that clinic; the refresh token is also set as a cookie", body = Session),
+        (status = 403, description = "`forbidden`: not a member of that clinic", content_type = "application/problem+json", body = shared::Problem),
+        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+pub async fn switch_clinic(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<SwitchClinicRequest>,
+) -> ApiResult<Response> {
+    let row = active_user(&state, user.id).await?;
+    let mut tx = state.db.begin().await?;
+    let memberships = clinics::memberships(&mut tx, user.id, Some(body.clinic_id)).await?;
+    if memberships.active.as_ref().map(|c| c.id) != Some(body.clinic_id) {
+        return Err(ApiError::Forbidden);
+    }
+    // The session being replaced, if the request carries its refresh token (a foreign origin's cookie is ignored).
+    let previous =
+        cookie::read(&headers).filter(|_| origin::cookie_request_allowed(&headers, &state.config.cors_allowed_origins));
+    if let Some(previous) = previous {
+        tokens::revoke_by_token(&mut tx, &previous).await?;
+    }
+    let refresh = tokens::create_family(
+        &mut tx,
+        user.id,
+        Some(body.clinic_id),
+        &SessionClient::new(ip, &headers),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, clinic_id = %body.clinic_id, "switched clinic");
+    session_response(&state, StatusCode::OK, row, &refresh, Some(body.clinic_id)).await
 }
 
 /// The refresh token from the JSON body (`{"refreshToken": ...}`, non-browser clients) or else the
@@ -251,18 +310,35 @@ fn presented_refresh_token(state: &AppState, headers: &HeaderMap, body: &Bytes) 
     Ok(from_cookie)
 }
 
-fn session_response(state: &AppState, status: StatusCode, user: UserRow, refresh: &NewToken) -> ApiResult<Response> {
+/// The session body and cookies. The active clinic is `preferred` while the user is still a member of it, else the
+/// most recently joined (or none).
+async fn session_response(
+    state: &AppState,
+    status: StatusCode,
+    user: UserRow,
+    refresh: &NewToken,
+    preferred: Option<uuid::Uuid>,
+) -> ApiResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let memberships = clinics::memberships(&mut conn, user.id, preferred).await?;
+    drop(conn);
     let now = chrono::Utc::now().timestamp();
     let role = parse_role(&user.role);
-    let access_token = state
-        .jwt
-        .issue_in_session(user.id, role, Some(refresh.family_id), now)?;
+    let clinic = memberships.active.clone();
+    let access_token = state.jwt.issue_in_session(
+        user.id,
+        role,
+        clinic.as_ref().map(|c| c.id),
+        Some(refresh.family_id),
+        now,
+    )?;
     let session = Session {
         access_token,
         token_type: "Bearer".to_owned(),
         expires_in: ACCESS_TOKEN_TTL.as_secs(),
         refresh_token: refresh.value.clone(),
-        user: user.into(),
+        user: user.with_clinics(memberships),
+        clinic,
     };
     let max_age = i64::try_from(FAMILY_TTL.as_secs()).unwrap_or(i64::MAX);
     let mut response = (status, Json(session)).into_response();

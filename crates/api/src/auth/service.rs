@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use secrecy::SecretString;
+use uuid::Uuid;
 
 use crate::audit::{self, AuthAction};
+use crate::auth::clinics;
 use crate::auth::device;
 use crate::auth::mfa;
 use crate::auth::sessions::SessionClient;
@@ -25,7 +27,7 @@ pub const INVALID_CREDENTIALS: ApiError = ApiError::Unauthorized {
 
 /// 403 after a correct password for an account an owner or admin deactivated: telling the person so (and who
 /// can help) is worth more than hiding it from someone who already knows the password.
-pub const ACCOUNT_INACTIVE: ApiError = ApiError::ForbiddenBecause {
+pub const ACCOUNT_INACTIVE: ApiError = ApiError::ForbiddenCode {
     code: "account_inactive",
     detail: "This account has been deactivated, so it cannot sign in. Ask your clinic's owner to reactivate it.",
 };
@@ -57,7 +59,7 @@ pub async fn register(
     state: &AppState,
     registration: Registration,
     client: &SessionClient,
-) -> ApiResult<(UserRow, NewToken)> {
+) -> ApiResult<(UserRow, NewToken, Option<Uuid>)> {
     let hash = state
         .passwords
         .hash(SecretString::from(registration.password.expose().to_owned()))
@@ -73,10 +75,11 @@ pub async fn register(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let refresh = tokens::create_family(&mut tx, user.id, client).await?;
+    let clinic_id = clinics::create(&mut tx, user.id, &registration.clinic_name).await?;
+    let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id), client).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, "account registered");
-    Ok((user, refresh))
+    tracing::info!(user_id = %user.id, %clinic_id, "account registered with a new clinic");
+    Ok((user, refresh, Some(clinic_id)))
 }
 
 /// Who is signing in: the client's address and the request's headers (a known-device cookie).
@@ -89,6 +92,8 @@ pub struct LoginClient<'a> {
 pub struct SignedIn {
     pub user: UserRow,
     pub refresh: NewToken,
+    /// The session's active clinic: the most recently joined one.
+    pub clinic_id: Option<Uuid>,
     pub device_cookie: HeaderValue,
 }
 
@@ -206,7 +211,8 @@ async fn start_session(
 ) -> ApiResult<SignedIn> {
     let session_client = SessionClient::new(client.ip, client.headers);
     let mut tx = state.db.begin().await?;
-    let refresh = tokens::create_family(&mut tx, user.id, &session_client).await?;
+    let clinic_id = clinics::memberships(&mut tx, user.id, None).await?.active.map(|c| c.id);
+    let refresh = tokens::create_family(&mut tx, user.id, clinic_id, &session_client).await?;
     audit::record(&mut *tx, Some(user.id), AuthAction::Login, Some(client.ip)).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, known_device = device.is_some(), with_mfa, "login succeeded");
@@ -214,6 +220,7 @@ async fn start_session(
     Ok(SignedIn {
         user,
         refresh,
+        clinic_id,
         device_cookie,
     })
 }

@@ -58,13 +58,19 @@ pub fn hash(value: &str) -> Vec<u8> {
     Sha256::digest(value.as_bytes()).to_vec()
 }
 
-/// Starts a new family (a login, a session) with its first token, recording where it came from.
-pub async fn create_family(conn: &mut PgConnection, user_id: Uuid, client: &SessionClient) -> sqlx::Result<NewToken> {
+/// Starts a new family (a login, a session) with its first token, recording where it came from;
+/// `clinic_id` is the session's active clinic, kept across rotations.
+pub async fn create_family(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    clinic_id: Option<Uuid>,
+    client: &SessionClient,
+) -> sqlx::Result<NewToken> {
     let token = mint();
     let family_id = sqlx::query_scalar!(
         r#"with family as (
-               insert into refresh_token_families (user_id, expires_at, ip, user_agent, last_used_at)
-               values ($1, now() + make_interval(secs => $2), $4::text::inet, $5, now())
+               insert into refresh_token_families (user_id, expires_at, clinic_id, ip, user_agent, last_used_at)
+               values ($1, now() + make_interval(secs => $2), $4, $5::text::inet, $6, now())
                returning id
            ), first as (
                insert into refresh_tokens (token_hash, family_id) select $3, id from family
@@ -73,6 +79,7 @@ pub async fn create_family(conn: &mut PgConnection, user_id: Uuid, client: &Sess
         user_id,
         FAMILY_TTL.as_secs_f64(),
         &token.hash,
+        clinic_id,
         client.ip.to_string(),
         client.user_agent.as_deref()
     )
@@ -99,7 +106,12 @@ async fn touch_family(conn: &mut PgConnection, family_id: Uuid, client: &Session
 /// What presenting a refresh token led to.
 pub enum Rotation {
     /// The token was current (or rotated within [`REFRESH_GRACE`]): `token` is its successor.
-    Rotated { user: UserRow, token: NewToken },
+    Rotated {
+        user: UserRow,
+        token: NewToken,
+        /// The family's active clinic (re-checked against the memberships when the session is built).
+        clinic_id: Option<Uuid>,
+    },
     /// The token was already spent: its family is now revoked.
     Reused,
     /// Unknown, expired, revoked, or the account is deactivated.
@@ -160,7 +172,7 @@ pub async fn rotate(
         return spent_again(conn, seal_key, presented, &presented_hash).await;
     };
 
-    let Some(user) = live_family_user(conn, spent.family_id).await? else {
+    let Some((user, clinic_id)) = live_family_user(conn, spent.family_id).await? else {
         return Ok(Rotation::Invalid);
     };
     sqlx::query!(
@@ -184,6 +196,7 @@ pub async fn rotate(
     Ok(Rotation::Rotated {
         user,
         token: successor.into_family(spent.family_id),
+        clinic_id,
     })
 }
 
@@ -216,7 +229,7 @@ async fn spent_again(
             break;
         };
         if !next.used {
-            let Some(user) = live_family_user(conn, family_id).await? else {
+            let Some((user, clinic_id)) = live_family_user(conn, family_id).await? else {
                 return Ok(Rotation::Invalid);
             };
             tracing::info!("refresh token presented again within the grace; the same successor is returned");
@@ -227,6 +240,7 @@ async fn spent_again(
                     hash: successor_hash,
                     family_id,
                 },
+                clinic_id,
             });
         }
         current = successor;
@@ -257,18 +271,30 @@ async fn spent_row(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<O
     .await
 }
 
-/// The family's account, when the family is live and the account active.
-async fn live_family_user(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as!(
-        UserRow,
-        r#"select u.id, u.email::text as "email!", u.full_name, u.role, u.is_active, u.created_at
+/// The family's account and active clinic, when the family is live and the account active.
+async fn live_family_user(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Result<Option<(UserRow, Option<Uuid>)>> {
+    let row = sqlx::query!(
+        r#"select u.id, u.email::text as "email!", u.full_name, u.role, u.is_active, u.created_at, f.clinic_id
            from refresh_token_families f
            join users u on u.id = f.user_id
            where f.id = $1 and f.revoked_at is null and f.expires_at > now() and u.is_active"#,
         family_id
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|r| {
+        (
+            UserRow {
+                id: r.id,
+                email: r.email,
+                full_name: r.full_name,
+                role: r.role,
+                is_active: r.is_active,
+                created_at: r.created_at,
+            },
+            r.clinic_id,
+        )
+    }))
 }
 
 pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid, reason: &str) -> sqlx::Result<()> {

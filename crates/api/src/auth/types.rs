@@ -5,6 +5,7 @@ use shared::api::{RegisterRequest, Role, User};
 use sqlx::types::chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::auth::clinics::{ClinicName, Memberships};
 use crate::auth::password::Password;
 use crate::domain::email::Email;
 use crate::http::error::ApiError;
@@ -46,6 +47,10 @@ pub struct Registration {
     pub email: Email,
     pub password: Password,
     pub full_name: FullName,
+    /// The clinic to create (default "<full name>'s clinic").
+    pub clinic_name: ClinicName,
+    /// An invitation to join instead (accepted and checked by the invitation flow).
+    pub invitation_token: Option<String>,
 }
 
 impl TryFrom<RegisterRequest> for Registration {
@@ -58,14 +63,20 @@ impl TryFrom<RegisterRequest> for Registration {
             .map_err(|e| errors.push(FieldError::new("email", e.code(), e.message())))
             .ok();
         let full_name = FullName::parse(&req.full_name).map_err(|e| errors.push(e)).ok();
+        let clinic_name = match req.clinic_name.as_deref() {
+            Some(raw) => ClinicName::parse(raw).map_err(|e| errors.push(e)).ok(),
+            None => full_name.as_ref().map(|n| ClinicName::default_for(n.as_str())),
+        };
         let password = Password::parse(req.password, &[req.email.trim(), req.full_name.trim()])
             .map_err(|e| errors.push(FieldError::new("password", e.code(), e.message())))
             .ok();
-        match (email, password, full_name) {
-            (Some(email), Some(password), Some(full_name)) if errors.is_empty() => Ok(Self {
+        match (email, password, full_name, clinic_name) {
+            (Some(email), Some(password), Some(full_name), Some(clinic_name)) if errors.is_empty() => Ok(Self {
                 email,
                 password,
                 full_name,
+                clinic_name,
+                invitation_token: req.invitation_token.filter(|t| !t.is_empty()),
             }),
             _ => Err(ApiError::Validation(errors)),
         }
@@ -96,6 +107,19 @@ impl From<UserRow> for User {
             role: parse_role(&row.role),
             is_active: row.is_active,
             created_at: row.created_at,
+            clinic: None,
+            clinics: Vec::new(),
+        }
+    }
+}
+
+impl UserRow {
+    /// The public user with its clinics.
+    pub fn with_clinics(self, memberships: Memberships) -> User {
+        User {
+            clinic: memberships.active,
+            clinics: memberships.all,
+            ..self.into()
         }
     }
 }
@@ -110,6 +134,8 @@ mod tests {
             email: "nope".into(),
             password: "short".into(),
             full_name: "  ".into(),
+            clinic_name: None,
+            invitation_token: None,
         };
         let Err(ApiError::Validation(errors)) = Registration::try_from(req) else {
             panic!("expected a validation error");

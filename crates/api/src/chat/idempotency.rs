@@ -55,12 +55,19 @@ pub enum Lookup {
     Pending { user_message_id: Uuid },
 }
 
-pub async fn lookup(conn: &mut PgConnection, owner: Uuid, key: &IdempotencyKey, hash: &[u8]) -> ApiResult<Lookup> {
+pub async fn lookup(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    user: Uuid,
+    key: &IdempotencyKey,
+    hash: &[u8],
+) -> ApiResult<Lookup> {
     let row = sqlx::query!(
         r#"select request_hash, user_message_id, response from idempotency_keys
-           where user_id = $1 and key = $2 and created_at > now() - interval '24 hours'"#,
-        owner,
-        key.as_str()
+           where clinic_id = $3 and user_id = $1 and key = $2 and created_at > now() - interval '24 hours'"#,
+        user,
+        key.as_str(),
+        clinic
     )
     .fetch_optional(conn)
     .await?;
@@ -86,22 +93,24 @@ pub async fn lookup(conn: &mut PgConnection, owner: Uuid, key: &IdempotencyKey, 
 /// Returns `false` when a concurrent request holds the key.
 pub async fn record(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
+    user: Uuid,
     key: &IdempotencyKey,
     hash: &[u8],
     user_message_id: Uuid,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query!(
-        r#"insert into idempotency_keys as k (user_id, key, request_hash, user_message_id)
-           values ($1, $2, $3, $4)
-           on conflict (user_id, key) do update
+        r#"insert into idempotency_keys as k (clinic_id, user_id, key, request_hash, user_message_id)
+           values ($5, $1, $2, $3, $4)
+           on conflict (clinic_id, user_id, key) do update
                set request_hash = excluded.request_hash, user_message_id = excluded.user_message_id,
                    response = null, created_at = now()
                where k.created_at <= now() - interval '24 hours'"#,
-        owner,
+        user,
         key.as_str(),
         hash,
-        user_message_id
+        user_message_id,
+        clinic
     )
     .execute(conn)
     .await?;
@@ -110,15 +119,17 @@ pub async fn record(
 
 pub async fn complete(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
+    user: Uuid,
     key: &IdempotencyKey,
     response: &serde_json::Value,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "update idempotency_keys set response = $3 where user_id = $1 and key = $2",
-        owner,
+        "update idempotency_keys set response = $3 where clinic_id = $4 and user_id = $1 and key = $2",
+        user,
         key.as_str(),
-        response
+        response,
+        clinic
     )
     .execute(conn)
     .await?;

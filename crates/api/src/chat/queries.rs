@@ -1,4 +1,5 @@
-//! Chat SQL; every function takes the owner's id (see `patients::queries`).
+//! Chat SQL; every function takes the clinic's id (see `patients::queries`). A patient in the trash has no
+//! reachable messages.
 
 use chrono::{DateTime, Utc};
 use shared::ai::{HistoryTurn, PatientContext, TurnRole};
@@ -36,20 +37,22 @@ impl From<MessageRow> for ChatMessage {
 
 pub async fn insert_user_message(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
+    author: Uuid,
     patient_id: Uuid,
     id: Uuid,
     content: &str,
 ) -> sqlx::Result<ChatMessage> {
     let row = sqlx::query_as!(
         MessageRow,
-        r#"insert into chat_messages (id, patient_id, user_id, role, content)
-           values ($1, $2, $3, 'user', $4)
+        r#"insert into chat_messages (clinic_id, id, patient_id, user_id, role, content)
+           values ($5, $1, $2, $3, 'user', $4)
            returning id, role, content, metadata, created_at"#,
         id,
         patient_id,
-        owner,
-        content
+        author,
+        content,
+        clinic
     )
     .fetch_one(conn)
     .await?;
@@ -59,7 +62,8 @@ pub async fn insert_user_message(
 /// Saves the reply to `reply_to`. A second reply to the same message violates the unique key (409).
 pub async fn insert_assistant_message(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
+    author: Uuid,
     patient_id: Uuid,
     reply_to: Uuid,
     content: &str,
@@ -67,15 +71,16 @@ pub async fn insert_assistant_message(
 ) -> sqlx::Result<ChatMessage> {
     let row = sqlx::query_as!(
         MessageRow,
-        r#"insert into chat_messages (id, patient_id, user_id, role, content, metadata, reply_to)
-           values ($1, $2, $3, 'assistant', $4, $5, $6)
+        r#"insert into chat_messages (clinic_id, id, patient_id, user_id, role, content, metadata, reply_to)
+           values ($7, $1, $2, $3, 'assistant', $4, $5, $6)
            returning id, role, content, metadata, created_at"#,
         Uuid::now_v7(),
         patient_id,
-        owner,
+        author,
         content,
         metadata,
-        reply_to
+        reply_to,
+        clinic
     )
     .fetch_one(conn)
     .await?;
@@ -84,10 +89,10 @@ pub async fn insert_assistant_message(
 
 /// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before` (or the
 /// latest ones), oldest first: everything the AI call needs, in one round trip.
-/// `None` when the patient is not the owner's (or does not exist).
+/// `None` when the patient is not the clinic's (or does not exist, or is in the trash).
 pub async fn context(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     patient_id: Uuid,
     before: Option<Uuid>,
 ) -> sqlx::Result<Option<(PatientContext, Vec<HistoryTurn>)>> {
@@ -97,16 +102,17 @@ pub async fn context(
            left join lateral (
                select m.role, m.content, m.created_at, m.id
                from chat_messages m
-               where m.patient_id = p.id and m.user_id = $2
+               where m.clinic_id = $2 and m.patient_id = p.id
                  and ($3::uuid is null
-                      or (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b where b.id = $3))
+                      or (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b
+                                                 where b.clinic_id = $2 and b.id = $3))
                order by m.created_at desc, m.id desc
                limit $4
            ) h on true
-           where p.id = $1 and p.user_id = $2
+           where p.clinic_id = $2 and p.id = $1 and p.deleted_at is null
            order by h.created_at asc nulls first, h.id asc"#,
         patient_id,
-        owner,
+        clinic,
         before,
         HISTORY_TURNS
     )
@@ -139,7 +145,7 @@ pub async fn context(
 /// A page of history, oldest first, ending just before `before` (or at the newest message).
 pub async fn page(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     patient_id: Uuid,
     before: Option<Uuid>,
     limit: i64,
@@ -148,14 +154,15 @@ pub async fn page(
         MessageRow,
         r#"select id, role, content, metadata, created_at
            from chat_messages
-           where patient_id = $1 and user_id = $2
+           where clinic_id = $2 and patient_id = $1
+             and exists (select 1 from patients p where p.clinic_id = $2 and p.id = $1 and p.deleted_at is null)
              and ($3::uuid is null
                   or (created_at, id) < (select b.created_at, b.id from chat_messages b
-                                         where b.id = $3 and b.patient_id = $1))
+                                         where b.clinic_id = $2 and b.id = $3 and b.patient_id = $1))
            order by created_at desc, id desc
            limit $4"#,
         patient_id,
-        owner,
+        clinic,
         before,
         limit + 1
     )
@@ -171,17 +178,18 @@ pub async fn page(
 /// One message of this patient.
 pub async fn message(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     patient_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<ChatMessage>> {
     let row = sqlx::query_as!(
         MessageRow,
-        r#"select id, role, content, metadata, created_at from chat_messages
-           where id = $1 and patient_id = $2 and user_id = $3"#,
+        r#"select id, role, content, metadata, created_at from chat_messages m
+           where m.clinic_id = $3 and m.id = $1 and m.patient_id = $2
+             and exists (select 1 from patients p where p.clinic_id = $3 and p.id = $2 and p.deleted_at is null)"#,
         id,
         patient_id,
-        owner
+        clinic
     )
     .fetch_optional(conn)
     .await?;
@@ -196,18 +204,19 @@ pub struct PendingMessage {
 
 pub async fn user_message(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     patient_id: Uuid,
     message_id: Uuid,
 ) -> sqlx::Result<Option<PendingMessage>> {
     let row = sqlx::query!(
         r#"select m.content,
-                  exists (select 1 from chat_messages r where r.reply_to = m.id) as "answered!"
+                  exists (select 1 from chat_messages r where r.clinic_id = $3 and r.reply_to = m.id) as "answered!"
            from chat_messages m
-           where m.id = $1 and m.patient_id = $2 and m.user_id = $3 and m.role = 'user'"#,
+           where m.clinic_id = $3 and m.id = $1 and m.patient_id = $2 and m.role = 'user'
+             and exists (select 1 from patients p where p.clinic_id = $3 and p.id = $2 and p.deleted_at is null)"#,
         message_id,
         patient_id,
-        owner
+        clinic
     )
     .fetch_optional(conn)
     .await?;

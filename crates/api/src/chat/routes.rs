@@ -20,7 +20,7 @@ use crate::chat::idempotency::IdempotencyKey;
 use crate::chat::queries;
 use crate::chat::service::{self, Sent, StreamEvent};
 use crate::chat::types::MessageContent;
-use crate::db::{Action, UserTx};
+use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -64,10 +64,18 @@ pub async fn list(
             "limit must be between 1 and 100.",
         ));
     }
-    let mut tx = UserTx::begin(&state.db, user.id, Action::MessagesRead, Some(patient_id)).await?;
-    let (items, next_before) = queries::page(tx.conn(), user.id, patient_id, query.before, i64::from(limit)).await?;
-    if items.is_empty() && !crate::patients::queries::exists(tx.conn(), user.id, patient_id).await? {
-        return Err(ApiError::NotFound);
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &user,
+        Permission::Chat,
+        Action::MessagesRead,
+        Some(patient_id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let (items, next_before) = queries::page(tx.conn(), clinic, patient_id, query.before, i64::from(limit)).await?;
+    if items.is_empty() && !crate::patients::queries::exists(tx.conn(), clinic, patient_id).await? {
+        return Err(tx.not_found().await);
     }
     tx.commit().await?;
     Ok(Json(MessagePage { items, next_before }))
@@ -93,7 +101,7 @@ pub async fn send(
     let content = MessageContent::parse(&body.content)?;
     let key = IdempotencyKey::from_headers(&headers)?;
     Ok(
-        match service::send(&state, user.id, patient_id, &content, key.as_ref()).await? {
+        match service::send(&state, user, patient_id, &content, key.as_ref()).await? {
             Sent::Replay(body) => (StatusCode::CREATED, Json(body)).into_response(),
             Sent::New(response) => (StatusCode::CREATED, Json(response)).into_response(),
         },
@@ -114,7 +122,7 @@ pub async fn reply(
     Path((patient_id, message_id)): Path<(Uuid, Uuid)>,
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<(StatusCode, Json<ReplyResponse>)> {
-    let reply = service::reply(&state, user.id, patient_id, message_id).await?;
+    let reply = service::reply(&state, user, patient_id, message_id).await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
@@ -134,7 +142,7 @@ pub async fn stream(
     Json(body): Json<SendMessageRequest>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let content = MessageContent::parse(&body.content)?;
-    let (user_message, events) = service::stream(&state, user.id, patient_id, &content).await?;
+    let (user_message, events) = service::stream(&state, user, patient_id, &content).await?;
     let first = Event::default()
         .event("user")
         .json_data(&user_message)

@@ -12,10 +12,11 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::ai_client::{AiEvent, MAX_REPLY_CHARS, stream_error_of, too_long};
+use crate::auth::AuthUser;
 use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
-use crate::db::{Action, UserTx};
+use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -44,19 +45,27 @@ pub async fn charge(state: &AppState, user_id: Uuid) -> ApiResult<()> {
 /// committed transaction.
 pub async fn save_user_message(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
     guard: Option<Guard<'_>>,
 ) -> ApiResult<Saved> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-    let (patient, history) = queries::context(tx.conn(), owner, patient_id, None)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageSend,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
+    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, None).await? else {
+        return Err(tx.not_found().await);
+    };
     let user_message =
-        queries::insert_user_message(tx.conn(), owner, patient_id, Uuid::now_v7(), content.as_str()).await?;
+        queries::insert_user_message(tx.conn(), clinic, me, patient_id, Uuid::now_v7(), content.as_str()).await?;
     if let Some(guard) = guard
-        && !idempotency::record(tx.conn(), owner, guard.key, guard.hash, user_message.id).await?
+        && !idempotency::record(tx.conn(), clinic, me, guard.key, guard.hash, user_message.id).await?
     {
         return Err(ApiError::conflict(
             "idempotency_in_progress",
@@ -75,23 +84,31 @@ pub async fn save_user_message(
 /// Loads a saved, unanswered user message and the request to answer it (`/reply`, idempotent retry).
 pub async fn load_unanswered(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     message_id: Uuid,
 ) -> ApiResult<ChatRequest> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageReply, Some(patient_id)).await?;
-    let message = queries::user_message(tx.conn(), owner, patient_id, message_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageReply,
+        Some(patient_id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let Some(message) = queries::user_message(tx.conn(), clinic, patient_id, message_id).await? else {
+        return Err(tx.not_found().await);
+    };
     if message.answered {
         return Err(ApiError::conflict(
             "already_answered",
             "This message already has a reply.",
         ));
     }
-    let (patient, history) = queries::context(tx.conn(), owner, patient_id, Some(message_id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, Some(message_id)).await? else {
+        return Err(tx.not_found().await);
+    };
     tx.commit().await?;
     Ok(ChatRequest {
         patient,
@@ -126,7 +143,7 @@ fn elapsed_ms(started: Instant) -> u64 {
 /// Asks the AI service (unary) and saves the reply to `user_message_id`.
 pub async fn answer(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     request: &ChatRequest,
@@ -153,22 +170,30 @@ pub async fn answer(
         &emergency,
         &finish_reason,
     );
-    let message = save_reply(state, owner, patient_id, user_message_id, &reply, &meta).await?;
+    let message = save_reply(state, caller, patient_id, user_message_id, &reply, &meta).await?;
     Ok((message, emergency))
 }
 
 /// Saves an assistant reply in its own transaction.
 pub async fn save_reply(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     reply: &str,
     metadata: &serde_json::Value,
 ) -> ApiResult<ChatMessage> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageReply, Some(patient_id)).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageReply,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
     let message =
-        queries::insert_assistant_message(tx.conn(), owner, patient_id, user_message_id, reply, metadata).await?;
+        queries::insert_assistant_message(tx.conn(), clinic, me, patient_id, user_message_id, reply, metadata).await?;
     tx.commit().await?;
     Ok(message)
 }
@@ -176,7 +201,7 @@ pub async fn save_reply(
 /// Saves the reply of a finished stream.
 pub async fn save_streamed(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     reply: &str,
@@ -192,19 +217,27 @@ pub async fn save_streamed(
         &done.emergency,
         &done.finish_reason,
     );
-    save_reply(state, owner, patient_id, user_message_id, reply, &meta).await
+    save_reply(state, caller, patient_id, user_message_id, reply, &meta).await
 }
 
 /// Stores the 201 body under the idempotency key.
 pub async fn complete_key(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     key: &IdempotencyKey,
     response: &serde_json::Value,
 ) -> ApiResult<()> {
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-    idempotency::complete(tx.conn(), owner, key, response).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessageSend,
+        Some(patient_id),
+    )
+    .await?;
+    let (clinic, me) = (tx.clinic_id, tx.user_id);
+    idempotency::complete(tx.conn(), clinic, me, key, response).await?;
     tx.commit().await
 }
 
@@ -221,20 +254,28 @@ pub enum Sent {
 /// got no reply answers that message instead of saving it twice.
 pub async fn send(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<Sent> {
     let hash = idempotency::request_hash(patient_id, content.as_str());
     if let Some(key) = key {
-        let mut tx = UserTx::begin(&state.db, owner, Action::MessageSend, Some(patient_id)).await?;
-        let found = idempotency::lookup(tx.conn(), owner, key, &hash).await?;
+        let mut tx = ClinicTx::begin(
+            &state.db,
+            &caller,
+            Permission::Chat,
+            Action::MessageSend,
+            Some(patient_id),
+        )
+        .await?;
+        let (clinic, me) = (tx.clinic_id, tx.user_id);
+        let found = idempotency::lookup(tx.conn(), clinic, me, key, &hash).await?;
         tx.commit().await?;
         match found {
             Lookup::Replay(body) => return Ok(Sent::Replay(body)),
             Lookup::Pending { user_message_id } => {
-                return finish_pending(state, owner, patient_id, user_message_id, key)
+                return finish_pending(state, caller, patient_id, user_message_id, key)
                     .await
                     .map(Sent::New);
             }
@@ -242,10 +283,10 @@ pub async fn send(
         }
     }
 
-    charge(state, owner).await?;
+    charge(state, caller.id).await?;
     let guard = key.map(|key| Guard { key, hash: &hash });
-    let saved = save_user_message(state, owner, patient_id, content, guard).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, saved.user_message.id, &saved.request).await?;
+    let saved = save_user_message(state, caller, patient_id, content, guard).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, saved.user_message.id, &saved.request).await?;
     let response = SendMessageResponse {
         user_message: saved.user_message,
         assistant_message,
@@ -253,7 +294,7 @@ pub async fn send(
     };
     if let Some(key) = key {
         let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-        complete_key(state, owner, patient_id, key, &body).await?;
+        complete_key(state, caller, patient_id, key, &body).await?;
     }
     Ok(Sent::New(response))
 }
@@ -262,12 +303,12 @@ pub async fn send(
 /// flight): answer that message now, without saving it again.
 async fn finish_pending(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     key: &IdempotencyKey,
 ) -> ApiResult<SendMessageResponse> {
-    let request = match load_unanswered(state, owner, patient_id, user_message_id).await {
+    let request = match load_unanswered(state, caller, patient_id, user_message_id).await {
         Err(ApiError::Conflict { .. }) => {
             return Err(ApiError::conflict(
                 "idempotency_in_progress",
@@ -276,12 +317,20 @@ async fn finish_pending(
         }
         other => other?,
     };
-    charge(state, owner).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, user_message_id, &request).await?;
-    let mut tx = UserTx::begin(&state.db, owner, Action::MessagesRead, Some(patient_id)).await?;
-    let user_message = queries::message(tx.conn(), owner, patient_id, user_message_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    charge(state, caller.id).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, user_message_id, &request).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &caller,
+        Permission::Chat,
+        Action::MessagesRead,
+        Some(patient_id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let Some(user_message) = queries::message(tx.conn(), clinic, patient_id, user_message_id).await? else {
+        return Err(tx.not_found().await);
+    };
     tx.commit().await?;
     let response = SendMessageResponse {
         user_message,
@@ -289,15 +338,15 @@ async fn finish_pending(
         emergency: triage.into_emergency(),
     };
     let body = serde_json::to_value(&response).map_err(anyhow::Error::from)?;
-    complete_key(state, owner, patient_id, key, &body).await?;
+    complete_key(state, caller, patient_id, key, &body).await?;
     Ok(response)
 }
 
 /// Answers a saved user message that has no reply yet (after an AI failure).
-pub async fn reply(state: &AppState, owner: Uuid, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
-    let request = load_unanswered(state, owner, patient_id, message_id).await?;
-    charge(state, owner).await?;
-    let (assistant_message, triage) = answer(state, owner, patient_id, message_id, &request).await?;
+pub async fn reply(state: &AppState, caller: AuthUser, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
+    let request = load_unanswered(state, caller, patient_id, message_id).await?;
+    charge(state, caller.id).await?;
+    let (assistant_message, triage) = answer(state, caller, patient_id, message_id, &request).await?;
     Ok(ReplyResponse {
         assistant_message,
         emergency: triage.into_emergency(),
@@ -318,17 +367,17 @@ const STREAM_BUFFER: usize = 64;
 /// of the reply's events (deltas, then exactly one `Done` or `Error`).
 pub async fn stream(
     state: &AppState,
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
 ) -> ApiResult<(ChatMessage, mpsc::Receiver<StreamEvent>)> {
-    charge(state, owner).await?;
-    let Saved { user_message, request } = save_user_message(state, owner, patient_id, content, None).await?;
+    charge(state, caller.id).await?;
+    let Saved { user_message, request } = save_user_message(state, caller, patient_id, content, None).await?;
     let (events, receiver) = mpsc::channel(STREAM_BUFFER);
     // The relay runs in a task the request does not own: when the browser goes away mid-stream the
     // reply is still completed and saved. The tracker lets graceful shutdown wait for it.
     let answering = Answering {
-        owner,
+        caller,
         patient_id,
         user_message_id: user_message.id,
         request,
@@ -339,7 +388,7 @@ pub async fn stream(
 
 /// The saved user message a streamed reply answers, and the request that answers it.
 struct Answering {
-    owner: Uuid,
+    caller: AuthUser,
     patient_id: Uuid,
     user_message_id: Uuid,
     request: ChatRequest,
@@ -373,7 +422,7 @@ impl Client {
 /// `ai_bad_gateway` error.
 async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<StreamEvent>) {
     let Answering {
-        owner,
+        caller,
         patient_id,
         user_message_id,
         request,
@@ -416,7 +465,7 @@ async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<Strea
         }
     };
     let last = match outcome {
-        Ok(done) => match save_streamed(&state, owner, patient_id, user_message_id, &reply, &done, started).await {
+        Ok(done) => match save_streamed(&state, caller, patient_id, user_message_id, &reply, &done, started).await {
             Ok(assistant_message) => StreamEvent::Done(StreamDonePublic {
                 assistant_message,
                 emergency: done.emergency.into_emergency(),

@@ -27,9 +27,9 @@ pub enum ApiError {
     },
     #[error("forbidden")]
     Forbidden,
-    /// 403 with a precise code: `account_inactive`, `mfa_setup_required`, ...
+    /// 403 with a more precise code: `no_clinic`, `forbidden_field`, `registration_closed`.
     #[error("forbidden: {code}")]
-    ForbiddenBecause { code: &'static str, detail: &'static str },
+    ForbiddenCode { code: &'static str, detail: &'static str },
     /// 403 `bad_origin`: a cookie-authenticated request from a page that is not the app's.
     #[error("bad origin")]
     BadOrigin,
@@ -110,14 +110,8 @@ impl ApiError {
                     errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             ),
-            ApiError::Unauthorized { code, detail } => {
+            ApiError::Unauthorized { code, detail } | ApiError::CredentialsRefused { code, detail, .. } => {
                 (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
-            }
-            ApiError::CredentialsRefused { code, detail, .. } => {
-                (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
-            }
-            ApiError::ForbiddenBecause { code, detail } => {
-                (StatusCode::FORBIDDEN, code, "Forbidden", (*detail).to_owned())
             }
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -125,6 +119,9 @@ impl ApiError {
                 "Forbidden",
                 "You are signed in but not allowed to do this.".to_owned(),
             ),
+            ApiError::ForbiddenCode { code, detail } => {
+                (StatusCode::FORBIDDEN, code, "Forbidden", (*detail).to_owned())
+            }
             ApiError::BadOrigin => (
                 StatusCode::FORBIDDEN,
                 "bad_origin",

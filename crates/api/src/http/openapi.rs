@@ -45,6 +45,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::auth::sessions::revoke,
         crate::auth::sessions::revoke_others,
         crate::auth::password_change::change_password,
+        crate::auth::routes::switch_clinic,
         crate::admin::routes::list_users,
         crate::admin::routes::update_user,
         crate::admin::routes::list_audit_events,
@@ -60,7 +61,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         openapi_json,
         docs,
     ),
-    components(schemas(shared::ai::StreamDelta, shared::ai::StreamError, shared::api::StreamDonePublic, shared::api::ChatMessage)),
+    components(schemas(shared::ai::StreamDelta, shared::ai::StreamError, shared::api::StreamDonePublic, shared::api::ChatMessage, shared::api::ClinicRef, shared::api::ClinicRole)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "For uptime monitors"),

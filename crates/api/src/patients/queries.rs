@@ -1,5 +1,6 @@
-//! Patient SQL. Every function takes the owner's id: a query that forgets it does not compile, and
-//! row-level security would hide other owners' rows even if the `where` clause were wrong.
+//! Patient SQL. Every function takes the clinic's id: a query that forgets it does not compile, and
+//! row-level security would hide other clinics' rows even if the `where` clause were wrong. Rows in
+//! the trash (`deleted_at` set) are invisible to every query here.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::api::Patient;
@@ -17,6 +18,7 @@ struct PatientRow {
     phone: Option<String>,
     date_of_birth: Option<NaiveDate>,
     medical_notes: Option<String>,
+    created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     total: i64,
@@ -31,64 +33,72 @@ impl From<PatientRow> for Patient {
             phone: r.phone,
             date_of_birth: r.date_of_birth,
             medical_notes: r.medical_notes,
+            created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
     }
 }
 
-pub async fn insert(conn: &mut PgConnection, owner: Uuid, id: Uuid, p: &NewPatient) -> sqlx::Result<Patient> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    author: Uuid,
+    id: Uuid,
+    p: &NewPatient,
+) -> sqlx::Result<Patient> {
     sqlx::query_as!(
         Patient,
-        r#"insert into patients (id, user_id, name, email, phone, date_of_birth, medical_notes)
-           values ($1, $2, $3, $4, $5, $6, $7)
-           returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at"#,
+        r#"insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes)
+           values ($1, $2, $8, $3, $4, $5, $6, $7)
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
         id,
-        owner,
+        clinic,
         p.name.as_str(),
         p.email.as_ref().map(Email::as_str),
         p.phone.as_ref().map(Phone::as_str),
         p.date_of_birth.map(DateOfBirth::date),
         p.medical_notes.as_ref().map(MedicalNotes::as_str),
+        author,
     )
     .fetch_one(conn)
     .await
 }
 
-pub async fn get(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<Option<Patient>> {
+pub async fn get(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<Option<Patient>> {
     sqlx::query_as!(
         Patient,
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at
-           from patients where id = $1 and user_id = $2"#,
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at
+           from patients where clinic_id = $2 and id = $1 and deleted_at is null"#,
         id,
-        owner
+        clinic
     )
     .fetch_optional(conn)
     .await
 }
 
-/// Whether the patient exists for this owner (cheaper than [`get`] when only access matters).
-pub async fn exists(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+/// Whether the patient exists in this clinic, outside the trash (cheaper than [`get`] when only access matters).
+pub async fn exists(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
-        r#"select exists (select 1 from patients where id = $1 and user_id = $2) as "exists!""#,
+        r#"select exists (select 1 from patients where clinic_id = $2 and id = $1 and deleted_at is null) as "exists!""#,
         id,
-        owner
+        clinic
     )
     .fetch_one(conn)
     .await
 }
 
-/// One page, newest first, with the owner's total from the trigger-maintained counter (a million
+/// One page, newest first, with the clinic's total from the trigger-maintained counter (a million
 /// rows are not counted per request).
-pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64) -> sqlx::Result<(Vec<Patient>, i64)> {
+pub async fn list(conn: &mut PgConnection, clinic: Uuid, limit: i64, offset: i64) -> sqlx::Result<(Vec<Patient>, i64)> {
     let rows = sqlx::query_as!(
         PatientRow,
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at,
-                  coalesce((select n from patient_counts where user_id = $1), 0) as "total!"
-           from patients where user_id = $1
+        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
+                  coalesce((select n from patient_counts where clinic_id = $1), 0) as "total!"
+           from patients where clinic_id = $1 and deleted_at is null
            order by created_at desc, id desc
            limit $2 offset $3"#,
-        owner,
+        clinic,
         limit,
         offset
     )
@@ -98,8 +108,8 @@ pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64)
         Some(r) => r.total,
         None => {
             sqlx::query_scalar!(
-                r#"select coalesce((select n from patient_counts where user_id = $1), 0) as "n!""#,
-                owner
+                r#"select coalesce((select n from patient_counts where clinic_id = $1), 0) as "n!""#,
+                clinic
             )
             .fetch_one(&mut *conn)
             .await?
@@ -112,7 +122,7 @@ pub async fn list(conn: &mut PgConnection, owner: Uuid, limit: i64, offset: i64)
 /// `pattern` is a LIKE pattern already escaped by [`like_pattern`].
 pub async fn search(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     pattern: &str,
     limit: i64,
     offset: i64,
@@ -122,16 +132,16 @@ pub async fn search(
         // Materialised so the planner picks the best path for the match itself (the trigram index),
         // not the ordered index scan that the LIMIT alone would suggest.
         r#"with matches as materialized (
-               select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at
+               select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at
                from patients
-               where user_id = $1 and search_text ilike $2
+               where clinic_id = $1 and deleted_at is null and search_text ilike $2
            )
-           select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes,
+           select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes, created_by,
                   created_at as "created_at!", updated_at as "updated_at!", count(*) over () as "total!"
            from matches
            order by created_at desc, id desc
            limit $3 offset $4"#,
-        owner,
+        clinic,
         pattern,
         limit,
         offset
@@ -142,8 +152,9 @@ pub async fn search(
         Some(r) => r.total,
         None if offset > 0 => {
             sqlx::query_scalar!(
-                r#"select count(*) as "n!" from patients where user_id = $1 and search_text ilike $2"#,
-                owner,
+                r#"select count(*) as "n!" from patients
+                   where clinic_id = $1 and deleted_at is null and search_text ilike $2"#,
+                clinic,
                 pattern
             )
             .fetch_one(&mut *conn)
@@ -170,7 +181,7 @@ pub fn like_pattern(q: &str) -> String {
 
 pub async fn update(
     conn: &mut PgConnection,
-    owner: Uuid,
+    clinic: Uuid,
     id: Uuid,
     u: &PatientUpdate,
 ) -> sqlx::Result<Option<Patient>> {
@@ -182,10 +193,10 @@ pub async fn update(
                phone = case when $6 then $7 else phone end,
                date_of_birth = case when $8 then $9 else date_of_birth end,
                medical_notes = case when $10 then $11 else medical_notes end
-           where id = $1 and user_id = $2
-           returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at"#,
+           where clinic_id = $2 and id = $1 and deleted_at is null
+           returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at"#,
         id,
-        owner,
+        clinic,
         u.name.as_ref().map(PatientName::as_str),
         u.email.is_present(),
         u.email.value().map(Email::as_str),
@@ -200,11 +211,15 @@ pub async fn update(
     .await
 }
 
-/// Deletes the patient and, through the foreign key's cascade, its messages, in the caller's transaction.
-pub async fn delete(conn: &mut PgConnection, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let result = sqlx::query!("delete from patients where id = $1 and user_id = $2", id, owner)
-        .execute(conn)
-        .await?;
+/// Moves the patient (and so its messages, which are only reachable through it) to the trash.
+pub async fn delete(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "update patients set deleted_at = now() where clinic_id = $2 and id = $1 and deleted_at is null",
+        id,
+        clinic
+    )
+    .execute(conn)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 

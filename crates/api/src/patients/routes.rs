@@ -9,11 +9,11 @@ use shared::api::{Patient, PatientPage};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{Action, UserTx};
+use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::patients::queries;
-use crate::patients::types::{NewPatient, PatientInput, PatientPatchInput, PatientUpdate};
+use crate::patients::types::{NOTES_FORBIDDEN, NewPatient, PatientInput, PatientPatchInput, PatientUpdate, Visible};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -48,13 +48,25 @@ pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     Json(input): Json<PatientInput>,
-) -> ApiResult<(StatusCode, Json<Patient>)> {
+) -> ApiResult<(StatusCode, Json<Visible<Patient>>)> {
     let patient = NewPatient::parse(&input, today())?;
     let id = Uuid::now_v7();
-    let mut tx = UserTx::begin(&state.db, user.id, Action::PatientCreate, Some(id)).await?;
-    let created = queries::insert(tx.conn(), user.id, id, &patient).await?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &user,
+        Permission::WritePatients,
+        Action::PatientCreate,
+        Some(id),
+    )
+    .await?;
+    let notes = tx.may(Permission::ReadNotes);
+    if !notes && patient.medical_notes.is_some() {
+        return Err(NOTES_FORBIDDEN);
+    }
+    let (clinic, author) = (tx.clinic_id, tx.user_id);
+    let created = queries::insert(tx.conn(), clinic, author, id, &patient).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(Visible::new(created, notes))))
 }
 
 /// The caller's patients, newest first, with an optional search.
@@ -64,7 +76,7 @@ pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Json<PatientPage>> {
+) -> ApiResult<Json<Visible<PatientPage>>> {
     let (page, limit) = crate::http::pagination::PageQuery {
         page: query.page,
         limit: query.limit,
@@ -86,29 +98,49 @@ pub async fn list(
         ));
     }
     let offset = i64::from(page - 1) * i64::from(limit);
-    let mut tx = UserTx::begin(&state.db, user.id, Action::PatientList, None).await?;
+    let mut tx = ClinicTx::begin(&state.db, &user, Permission::ReadPatients, Action::PatientList, None).await?;
+    let clinic = tx.clinic_id;
     let (items, total) = match q {
-        Some(q) => queries::search(tx.conn(), user.id, &queries::like_pattern(q), i64::from(limit), offset).await?,
-        None => queries::list(tx.conn(), user.id, i64::from(limit), offset).await?,
+        Some(q) => queries::search(tx.conn(), clinic, &queries::like_pattern(q), i64::from(limit), offset).await?,
+        None => queries::list(tx.conn(), clinic, i64::from(limit), offset).await?,
     };
+    let notes = tx.may(Permission::ReadNotes);
     tx.commit().await?;
-    Ok(Json(PatientPage {
-        items,
-        page,
-        limit,
-        total,
-    }))
+    Ok(Json(Visible::new(
+        PatientPage {
+            items,
+            page,
+            limit,
+            total,
+        },
+        notes,
+    )))
 }
 
 /// One patient.
 #[utoipa::path(operation_id = "getPatient", get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     responses((status = 200, description = "The patient", body = Patient), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
-pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Patient>> {
-    let mut tx = UserTx::begin(&state.db, user.id, Action::PatientRead, Some(id)).await?;
-    let patient = queries::get(tx.conn(), user.id, id).await?.ok_or(ApiError::NotFound)?;
+pub async fn read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Visible<Patient>>> {
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &user,
+        Permission::ReadPatients,
+        Action::PatientRead,
+        Some(id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    let Some(patient) = queries::get(tx.conn(), clinic, id).await? else {
+        return Err(tx.not_found().await);
+    };
+    let notes = tx.may(Permission::ReadNotes);
     tx.commit().await?;
-    Ok(Json(patient))
+    Ok(Json(Visible::new(patient, notes)))
 }
 
 /// Change some fields of a patient: an absent field is untouched, `null` clears an optional one.
@@ -122,24 +154,44 @@ pub async fn update(
     user: AuthUser,
     Path(id): Path<Uuid>,
     Json(input): Json<PatientPatchInput>,
-) -> ApiResult<Json<Patient>> {
+) -> ApiResult<Json<Visible<Patient>>> {
     let changes = PatientUpdate::parse(input, today())?;
-    let mut tx = UserTx::begin(&state.db, user.id, Action::PatientUpdate, Some(id)).await?;
-    let patient = queries::update(tx.conn(), user.id, id, &changes)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &user,
+        Permission::WritePatients,
+        Action::PatientUpdate,
+        Some(id),
+    )
+    .await?;
+    let notes = tx.may(Permission::ReadNotes);
+    if !notes && changes.medical_notes.is_present() {
+        return Err(NOTES_FORBIDDEN);
+    }
+    let clinic = tx.clinic_id;
+    let Some(patient) = queries::update(tx.conn(), clinic, id, &changes).await? else {
+        return Err(tx.not_found().await);
+    };
     tx.commit().await?;
-    Ok(Json(patient))
+    Ok(Json(Visible::new(patient, notes)))
 }
 
-/// Delete a patient and its messages.
+/// Move a patient (and so its messages) to the trash; it is then 404 everywhere.
 #[utoipa::path(operation_id = "deletePatient", delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     responses((status = 204, description = "Deleted"), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let mut tx = UserTx::begin(&state.db, user.id, Action::PatientDelete, Some(id)).await?;
-    if !queries::delete(tx.conn(), user.id, id).await? {
-        return Err(ApiError::NotFound);
+    let mut tx = ClinicTx::begin(
+        &state.db,
+        &user,
+        Permission::WritePatients,
+        Action::PatientDelete,
+        Some(id),
+    )
+    .await?;
+    let clinic = tx.clinic_id;
+    if !queries::delete(tx.conn(), clinic, id).await? {
+        return Err(tx.not_found().await);
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -340,6 +340,51 @@ impl PatientUpdate {
     }
 }
 
+/// A patient (or a page of them) as a role may see it: without `medicalNotes` (the key omitted, not `null`) for a
+/// role without [`crate::db::Permission::ReadNotes`].
+pub struct Visible<T> {
+    inner: T,
+    notes: bool,
+}
+
+impl<T> Visible<T> {
+    pub fn new(inner: T, notes: bool) -> Self {
+        Self { inner, notes }
+    }
+}
+
+/// Removes `medicalNotes` from a patient object or from each of a page's `items`.
+pub fn strip_notes(value: &mut serde_json::Value) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    object.remove("medicalNotes");
+    if let Some(items) = object.get_mut("items").and_then(serde_json::Value::as_array_mut) {
+        for item in items {
+            if let Some(item) = item.as_object_mut() {
+                item.remove("medicalNotes");
+            }
+        }
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Visible<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.notes {
+            return self.inner.serialize(serializer);
+        }
+        let mut value = serde_json::to_value(&self.inner).map_err(serde::ser::Error::custom)?;
+        strip_notes(&mut value);
+        value.serialize(serializer)
+    }
+}
+
+/// 403 `forbidden_field`: a role without notes tried to write them.
+pub const NOTES_FORBIDDEN: ApiError = ApiError::ForbiddenCode {
+    code: "forbidden_field",
+    detail: "Your role may not see or change medical notes.",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

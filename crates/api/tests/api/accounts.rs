@@ -543,3 +543,68 @@ async fn no_secret_code_recovery_code_or_mfa_token_reaches_a_log_line(_: PgPoolO
     }
     assert!(!text.contains(PASSWORD), "the password was logged");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_clinic_that_requires_mfa_gets_members_without_it_nothing_but_the_setup(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let app = TestApp::spawn(options).await;
+    let (token, session) = app.register().await;
+    let clinic_id: uuid::Uuid = session["clinic"]["id"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no active clinic: {session}"));
+    app.create_patient(&token, json!({"name": "Before The Policy"})).await;
+    sqlx::query("update clinics set require_mfa = true where id = $1")
+        .bind(clinic_id)
+        .execute(&app.admin_db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Tenant routes are refused with the code the web app sends to the set-up...
+    let refused = problem(app.get(&token, "/patients").await, 403, "mfa_setup_required").await;
+    assert!(s(&refused["detail"]).contains("two-step"), "{refused}");
+    problem(
+        app.post(&token, "/patients", json!({"name": "During The Policy"}))
+            .await,
+        403,
+        "mfa_setup_required",
+    )
+    .await;
+    // ...and nothing was written or audited for them.
+    let patients: i64 = sqlx::query_scalar("select count(*) from patients")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(-1);
+    assert_eq!(patients, 1);
+    // The account, session and MFA routes still work.
+    json(app.get(&token, "/auth/me").await, 200).await;
+    json(app.get(&token, "/auth/sessions").await, 200).await;
+    let setup = json(
+        app.post(&token, "/auth/mfa/setup", json!({"password": PASSWORD})).await,
+        200,
+    )
+    .await;
+    let secret = s(&setup["secret"]);
+    let enabled = app
+        .post(&token, "/auth/mfa/enable", json!({"code": code_at(&secret, now())}))
+        .await;
+    let codes = json(enabled, 200).await;
+
+    // Set up: the same access token now reaches the clinic's patients.
+    let list = json(app.get(&token, "/patients").await, 200).await;
+    assert_eq!(list["total"], 1, "{list}");
+    // While the clinic requires it, it cannot be turned off.
+    problem(
+        app.post(
+            &token,
+            "/auth/mfa/disable",
+            json!({"password": PASSWORD, "code": s(&codes["recoveryCodes"][0])}),
+        )
+        .await,
+        403,
+        "mfa_required_by_policy",
+    )
+    .await;
+}

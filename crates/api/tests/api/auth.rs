@@ -160,12 +160,17 @@ async fn forged_expired_and_garbage_tokens_are_401(_: PgPoolOptions, options: Pg
         parts[1]
     );
     let other_key = api::auth::jwt::JwtKeys::new(b"some-other-key-some-other-key-123")
-        .issue(user_id, shared::api::Role::User, chrono::Utc::now().timestamp())
+        .issue(user_id, shared::api::Role::User, None, chrono::Utc::now().timestamp())
         .unwrap_or_default();
     let expired = app
         .state
         .jwt
-        .issue(user_id, shared::api::Role::User, chrono::Utc::now().timestamp() - 3600)
+        .issue(
+            user_id,
+            shared::api::Role::User,
+            None,
+            chrono::Utc::now().timestamp() - 3600,
+        )
         .unwrap_or_default();
     let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default()).unwrap_or_default();
     let tampered = format!(
@@ -341,7 +346,8 @@ async fn admins_list_and_deactivate_users_and_users_get_403(_: PgPoolOptions, op
     )
     .await;
     let email = user["user"]["email"].as_str().unwrap_or_default();
-    problem(login(&app, email, PASSWORD).await, 401, "invalid_credentials").await;
+    // The right password for a deactivated account is told so (issue 17), not "wrong password".
+    problem(login(&app, email, PASSWORD).await, 403, "account_inactive").await;
 
     let promoted = json(
         app.patch(

@@ -680,7 +680,14 @@ async fn a_client_that_stops_reading_does_not_hold_the_reply_which_is_saved(
     let patient_id: uuid::Uuid = patient["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
     let content = api::chat::types::MessageContent::parse("tell me a long story").unwrap_or_else(|e| panic!("{e}"));
     // The relay's receiving end is held and never read, as a client whose socket is full.
-    let (_, events) = api::chat::service::stream(&app.state, owner, patient_id, &content)
+    let clinic_id = session["clinic"]["id"].as_str().and_then(|s| s.parse().ok());
+    let caller = api::auth::AuthUser {
+        id: owner,
+        role: shared::api::Role::User,
+        clinic_id,
+        session: None,
+    };
+    let (_, events) = api::chat::service::stream(&app.state, caller, patient_id, &content)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

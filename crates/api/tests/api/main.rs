@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod chat;
+mod clinics;
 mod faults;
 mod foundation;
 mod hardening;

@@ -23,6 +23,7 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("delete", "/auth/sessions"),
     ("delete", "/auth/sessions/{id}"),
     ("post", "/auth/password"),
+    ("post", "/auth/switch-clinic"),
     ("get", "/admin/users"),
     ("patch", "/admin/users/{id}"),
     ("get", "/admin/audit-events"),

@@ -238,7 +238,7 @@ async fn another_users_patient_is_404_on_every_route_and_unchanged(_: PgPoolOpti
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(
+async fn row_level_security_hides_rows_from_a_query_that_forgets_the_clinic(
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
@@ -252,7 +252,7 @@ async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(
         .await
         .unwrap_or(-1);
     assert_eq!(all, 1);
-    // Through the api's pool (role dental_app), without `app.user_id`: nothing is visible.
+    // Through the api's pool (role dental_app), without `app.clinic_id`: nothing is visible.
     let mut conn = app.state.db.acquire().await.unwrap_or_else(|e| panic!("{e}"));
     let role: String = sqlx::query_scalar("select current_user::text")
         .fetch_one(&mut *conn)
@@ -269,9 +269,9 @@ async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(
         .await
         .unwrap_or(-1);
     assert_eq!(messages, 0);
-    // With another user's id set, still nothing; and writing a row for someone else is refused.
+    // With another clinic's id set, still nothing; and writing a row for another clinic is refused.
     let mut tx = app.state.db.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("select set_config('app.user_id', $1, true)")
+    sqlx::query("select set_config('app.clinic_id', $1, true)")
         .bind(uuid::Uuid::new_v4().to_string())
         .execute(&mut *tx)
         .await
@@ -281,19 +281,19 @@ async fn row_level_security_hides_rows_from_a_query_that_forgets_the_owner(
         .await
         .unwrap_or(-1);
     assert_eq!(visible, 0);
-    let owner: uuid::Uuid = sqlx::query_scalar("select id from users")
+    let clinic: uuid::Uuid = sqlx::query_scalar("select id from clinics")
         .fetch_one(&app.admin_db)
         .await
         .unwrap_or_default();
-    let insert = sqlx::query("insert into patients (user_id, name) values ($1, 'x')")
-        .bind(owner)
+    let insert = sqlx::query("insert into patients (clinic_id, name) values ($1, 'x')")
+        .bind(clinic)
         .execute(&mut *tx)
         .await;
-    assert!(insert.is_err(), "RLS must refuse a row for another owner");
+    assert!(insert.is_err(), "RLS must refuse a row for another clinic");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn deleting_a_patient_deletes_its_messages(_: PgPoolOptions, options: PgConnectOptions) {
+async fn deleting_a_patient_moves_it_and_its_messages_to_the_trash(_: PgPoolOptions, options: PgConnectOptions) {
     let app = TestApp::spawn(options).await;
     let (token, _) = app.register().await;
     let patient = app.create_patient(&token, json!({"name": "To Delete"})).await;
@@ -309,11 +309,31 @@ async fn deleting_a_patient_deletes_its_messages(_: PgPoolOptions, options: PgCo
     )
     .await;
     assert_eq!(app.delete(&token, &format!("/patients/{id}")).await.status(), 204);
-    let left: i64 = sqlx::query_scalar("select count(*) from chat_messages")
+    // Gone from every route (404), a second delete included...
+    problem(app.get(&token, &format!("/patients/{id}")).await, 404, "not_found").await;
+    problem(
+        app.get(&token, &format!("/patients/{id}/messages")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(app.delete(&token, &format!("/patients/{id}")).await, 404, "not_found").await;
+    let page = json(app.get(&token, "/patients").await, 200).await;
+    assert_eq!(page["total"], 0);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0));
+    // ...but kept, with its messages, in the trash until the purge.
+    let kept: i64 = sqlx::query_scalar("select count(*) from chat_messages where patient_id = $1::uuid")
+        .bind(id)
         .fetch_one(&app.admin_db)
         .await
         .unwrap_or(-1);
-    assert_eq!(left, 0);
+    assert_eq!(kept, 2);
+    let trashed: bool = sqlx::query_scalar("select deleted_at is not null from patients where id = $1::uuid")
+        .bind(id)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or(false);
+    assert!(trashed);
     let count: i64 = sqlx::query_scalar("select coalesce(sum(n), 0)::bigint from patient_counts")
         .fetch_one(&app.admin_db)
         .await

@@ -19,13 +19,18 @@ impl Bench<'_> {
         query: &str,
     ) -> Result<f64> {
         let patient_sql = if patient.is_some() { ":pid::uuid" } else { "null::uuid" };
-        // The statement `db::UserTx::begin` runs, then the handler's query, in one transaction.
+        // The statement `db::ClinicTx::begin` runs, then the handler's query, in one transaction.
         let script = format!(
             "begin;\n\
-             with audit as (insert into audit_events (user_id, action, patient_id, request_id) \
-             select :uid::uuid, '{action}', {patient_sql}, 'pgbench' \
-             where exists (select 1 from users where id = :uid::uuid and is_active) returning 1) \
-             select set_config('app.user_id', :uid::uuid::text, true) is not null and exists (select 1 from audit);\n\
+             with member as (select m.role from clinic_members m join users u on u.id = m.user_id \
+             where m.user_id = :uid::uuid and m.clinic_id = :cid::uuid and u.is_active), \
+             audit as (insert into audit_events (user_id, clinic_id, action, patient_id, request_id) \
+             select :uid::uuid, :cid::uuid, '{action}', {patient_sql}, 'pgbench' from member \
+             where member.role = any(array['owner','clinician']) returning 1) \
+             select (select role from member), set_config('app.user_id', :uid::uuid::text, true), \
+             set_config('app.clinic_id', :cid::uuid::text, true), \
+             set_config('app.clinic_role', coalesce((select role from member), ''), true), \
+             exists (select 1 from audit);\n\
              {query}\n\
              commit;\n"
         );
@@ -38,7 +43,9 @@ impl Bench<'_> {
             .args(["-T", &seconds, "-f"])
             .arg(&path)
             .arg("-D")
-            .arg(format!("uid={}", account.id));
+            .arg(format!("uid={}", account.id))
+            .arg("-D")
+            .arg(format!("cid={}", account.clinic));
         // The search pattern as the api builds it (`like_pattern`), bound as a parameter as sqlx does.
         cmd.arg("-D").arg(format!("pat=%{SEARCH}%"));
         if let Some(pid) = patient {

@@ -105,9 +105,10 @@ impl Bench<'_> {
             account,
             "patient.list",
             None,
-            "select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at, \
-             coalesce((select n from patient_counts where user_id = :uid::uuid), 0) as total \
-             from patients where user_id = :uid::uuid order by created_at desc, id desc limit 20 offset 0;",
+            "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
+             coalesce((select n from patient_counts where clinic_id = :cid::uuid), 0) as total \
+             from patients where clinic_id = :cid::uuid and deleted_at is null \
+             order by created_at desc, id desc limit 20 offset 0;",
         )?;
         Ok(Self::row(name, self.wrk_load(), &m, Some(ceiling)))
     }
@@ -142,8 +143,8 @@ impl Bench<'_> {
             &self.fixture.small,
             "patient.read",
             Some(&ids[0]),
-            "select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at \
-             from patients where id = :pid::uuid and user_id = :uid::uuid;",
+            "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at \
+             from patients where clinic_id = :cid::uuid and id = :pid::uuid and deleted_at is null;",
         )?;
         Ok(Self::row("get patient", self.wrk_load(), &m, Some(ceiling)))
     }
@@ -166,10 +167,10 @@ impl Bench<'_> {
             &self.fixture.writer,
             "patient.create",
             Some("00000000-0000-7000-8000-000000000000"),
-            "insert into patients (id, user_id, name, email, phone, date_of_birth, medical_notes) \
-             values (gen_random_uuid(), :uid::uuid, 'Bench Patient', 'bench@example.com', '+15550001234', \
-             date '1980-02-03', null) \
-             returning id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at;",
+            "insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes) \
+             values (gen_random_uuid(), :cid::uuid, :uid::uuid, 'Bench Patient', 'bench@example.com', \
+             '+15550001234', date '1980-02-03', null) \
+             returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at;",
         )?;
         Ok(Self::row(
             "create patient (one account)",
@@ -196,8 +197,9 @@ impl Bench<'_> {
             None,
             // The handler's query (patients::queries::search), kept in step with it by hand.
             "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
-                 created_at, updated_at from patients where user_id = :uid::uuid and search_text ilike :pat) \
-                 select id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at, \
+                 created_by, created_at, updated_at from patients \
+                 where clinic_id = :cid::uuid and deleted_at is null and search_text ilike :pat) \
+                 select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
                  count(*) over () as total from matches order by created_at desc, id desc limit 20 offset 0;",
         )?;
         Ok(Self::row(

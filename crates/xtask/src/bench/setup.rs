@@ -67,6 +67,8 @@ pub(super) struct Fixture {
 pub(super) struct Account {
     pub(super) email: String,
     pub(super) id: String,
+    /// The clinic the account's registration created (its patients live there).
+    pub(super) clinic: String,
 }
 
 pub(super) fn with_rss(mut rows: Vec<Row>, api: &Proc) -> Vec<Row> {
@@ -161,7 +163,9 @@ pub(super) fn register(api: &str, label: &str) -> Result<Account> {
     let text = String::from_utf8_lossy(&reply);
     let user = text.split_once(r#""user":"#).map_or("", |(_, u)| u);
     let id = json_string_field(user, "id").context("no user id in the session")?;
-    Ok(Account { email, id })
+    let clinic = text.rsplit_once(r#""clinic":"#).map_or("", |(_, c)| c);
+    let clinic = json_string_field(clinic, "id").context("no clinic in the session")?;
+    Ok(Account { email, id, clinic })
 }
 
 /// A fresh access token (they live 15 minutes; a full run takes longer).
@@ -198,11 +202,12 @@ pub(super) fn seed(plan: &Plan, api: &str, psql: &Path, url: &str, superuser: bo
         } else {
             ""
         };
-        let uid = &account.id;
+        let (uid, cid) = (&account.id, &account.clinic);
         let sql = format!(
             "{replica}
-            insert into patients (user_id, name, email, phone, date_of_birth, medical_notes, created_at, updated_at)
-            select '{uid}'::uuid,
+            select set_config('app.clinic_id', '{cid}', false);
+            insert into patients (clinic_id, created_by, name, email, phone, date_of_birth, medical_notes, created_at, updated_at)
+            select '{cid}'::uuid, '{uid}'::uuid,
                    (array['Ana','Bruno','Carla','Diego','Elena','Felipe','Gina','Hugo','Ines','Jonas',
                            'Kira','Luis','Marta','Nico','Olga','Pablo'])[1 + g % 16]
                      || ' ' ||
@@ -218,9 +223,9 @@ pub(super) fn seed(plan: &Plan, api: &str, psql: &Path, url: &str, superuser: bo
                    now() - make_interval(secs => g)
             from generate_series(1, {n}) g;
             reset session_replication_role;
-            insert into patient_counts (user_id, n)
-            select '{uid}'::uuid, count(*) from patients where user_id = '{uid}'::uuid
-            on conflict (user_id) do update set n = excluded.n;"
+            insert into patient_counts (clinic_id, n)
+            select '{cid}'::uuid, count(*) from patients where clinic_id = '{cid}'::uuid and deleted_at is null
+            on conflict (clinic_id) do update set n = excluded.n;"
         );
         let sql = if superuser {
             sql
