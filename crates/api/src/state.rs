@@ -20,6 +20,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Keys derived from `JWT_SECRET` for the device cookie and the refresh grace.
     pub keys: Arc<DerivedKeys>,
+    /// Seals TOTP secrets at rest (`MFA_ENCRYPTION_KEY`, or derived from `JWT_SECRET`).
+    pub mfa_seal: Arc<crate::auth::mfa::SecretSeal>,
     pub ai: AiClient,
     pub limiter: Arc<Limiter>,
     /// Password hashing, bounded to one argon2 run per core.
@@ -36,6 +38,7 @@ impl AppState {
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(config.jwt_key());
         let keys = Arc::new(DerivedKeys::new(config.jwt_key()));
+        let mfa_seal = Arc::new(crate::auth::mfa::SecretSeal::new(config.mfa_key_source()));
         let ai = AiClient::new(&config)?;
         let passwords = Arc::new(crate::auth::password::Passwords::new()?);
         let limiter = match &config.redis_url {
@@ -59,6 +62,7 @@ impl AppState {
             reads,
             jwt: Arc::new(jwt),
             keys,
+            mfa_seal,
             ai,
             limiter: Arc::new(limiter),
             metrics,

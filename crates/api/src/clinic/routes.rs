@@ -18,6 +18,7 @@ use crate::auth::clinics::ClinicName;
 use crate::clinic::{invitations, queries};
 use crate::db::{Action, ClinicTx, Permission};
 use crate::domain::email::Email;
+use crate::http::client_ip::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::state::AppState;
@@ -270,6 +271,7 @@ pub async fn revoke_invitation(
 pub async fn accept(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path(token): Path<String>,
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
@@ -285,5 +287,6 @@ pub async fn accept(
     }
     tx.commit().await?;
     tracing::info!(user_id = %user.id, clinic_id = %found.clinic_id, "invitation accepted");
-    crate::auth::routes::session_in_clinic(&state, &headers, row, found.clinic_id).await
+    let client = crate::auth::sessions::SessionClient::new(ip, &headers);
+    crate::auth::routes::session_in_clinic(&state, &headers, &client, row, found.clinic_id).await
 }

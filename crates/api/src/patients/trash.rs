@@ -77,5 +77,7 @@ pub async fn restore(
     };
     let notes = tx.may(Permission::ReadNotes);
     tx.commit().await?;
+    // The restored patient is in the owner's next list even when that list is read on the replica.
+    state.reads.wrote(user.id).await;
     Ok(Json(Visible::new(patient, notes)))
 }

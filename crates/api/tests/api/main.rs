@@ -1,6 +1,7 @@
 //! Integration tests of the api: real PostgreSQL (a fresh database per test), the real AI service on
 //! its own socket, and HTTP over real sockets.
 
+mod accounts;
 mod audit;
 mod auth;
 mod chat;
