@@ -114,6 +114,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
     params(("id" = Uuid, Path, description = "A session id from `GET /auth/sessions`")),
     responses((status = 204, description = "Ended (also when it had ended already)"),
         (status = 404, description = "`not_found`: no such session of the caller's", content_type = "application/problem+json", body = shared::Problem),
+        (status = 400, description = "`invalid_path`: the id is not a UUID", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn revoke(
     State(state): State<AppState>,

@@ -49,7 +49,7 @@ pub struct HistoryQuery {
 /// A patient's conversation, oldest first within the page; page backwards with `before`.
 #[utoipa::path(operation_id = "listMessages", get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), HistoryQuery),
-    responses((status = 200, description = "A page of messages", body = MessagePage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 200, description = "A page of messages", body = MessagePage), crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -90,7 +90,7 @@ pub async fn list(
     responses((status = 201, description = "Both messages and the triage result", body = SendMessageResponse),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`idempotency_in_progress`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -115,7 +115,7 @@ pub async fn send(
     responses((status = 201, description = "The reply", body = ReplyResponse),
         (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`already_answered`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn reply(
     State(state): State<AppState>,
     user: AuthUser,
@@ -136,7 +136,7 @@ pub async fn reply(
     request_body = SendMessageRequest,
     responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::http::openapi::ChatStreamEvent),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn stream(
     State(state): State<AppState>,
     user: AuthUser,

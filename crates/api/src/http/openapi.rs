@@ -152,6 +152,17 @@ pub enum AuthErrors {
     Unauthorized(Problem),
 }
 
+/// Errors of the routes that act in the caller's active clinic (each opens a `ClinicTx`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ClinicErrors {
+    /// Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+    /// sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+    /// the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
 /// Errors of routes that read a JSON body.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]

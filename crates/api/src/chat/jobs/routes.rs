@@ -124,7 +124,7 @@ fn not_generating() -> ApiError {
     responses((status = 200, description = "An SSE stream of `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::http::openapi::ChatStreamEvent),
         (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`not_generating`: no reply saved and none being generated (ask `.../reply`)", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn reattach(
     State(state): State<AppState>,
     user: AuthUser,
@@ -199,7 +199,7 @@ pub async fn reattach(
     responses((status = 202, description = "The stop was sent; the open streams end with the stopped reply's `done`"),
         (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`already_answered` or `not_generating`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn stop(
     State(state): State<AppState>,
     user: AuthUser,
