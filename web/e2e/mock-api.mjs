@@ -731,15 +731,16 @@ export async function startMockApi({ port = 0 } = {}) {
       const list = [...patients.values()].filter((p) => p.clinicId === clinic.id && !p.deletedAt).sort((a, b) => a.seq - b.seq);
       if (format !== 'fhir' && format !== 'csv') return problem(res, 400, 'invalid_query', 'format must be fhir or csv.');
       res.writeHead(200, { 'content-type': format === 'fhir' ? 'application/fhir+ndjson' : 'text/csv; charset=utf-8', 'x-request-id': res.requestId });
-      if (format === 'csv') res.write('id,name,email,phone,dateOfBirth,medicalNotes,createdAt,updatedAt\r\n');
+      // As the api: notes only with includeNotes (a CSV column; in FHIR the medical-notes extension).
+      const notes = url.searchParams.get('includeNotes') === 'true';
+      if (format === 'csv') res.write(`id,name,email,phone,dateOfBirth,${notes ? 'medicalNotes,' : ''}createdAt,updatedAt\r\n`);
       for (const p of list) {
         record(ctx, p.id, 'patient.export');
-        if (format === 'csv') res.write(`${[p.id, p.name, p.email, p.phone, p.dateOfBirth, p.medicalNotes, p.createdAt, p.updatedAt].map(csvCell).join(',')}\r\n`);
+        if (format === 'csv') res.write(`${[p.id, p.name, p.email, p.phone, p.dateOfBirth, ...(notes ? [p.medicalNotes] : []), p.createdAt, p.updatedAt].map(csvCell).join(',')}\r\n`);
         else {
-          const telecom = [p.email && { system: 'email', value: p.email }, p.phone && { system: 'phone', value: p.phone }].filter(Boolean);
-          res.write(`${JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:dental-assistant:patient', value: p.id }], name: [{ text: p.name }], telecom, birthDate: p.dateOfBirth ?? undefined, meta: { lastUpdated: p.updatedAt } })}\n`);
-          if (url.searchParams.get('includeNotes') === 'true' && p.medicalNotes)
-            res.write(`${JSON.stringify({ resourceType: 'DocumentReference', subject: { reference: `Patient/${p.id}` }, content: [{ attachment: { contentType: 'text/plain', data: Buffer.from(p.medicalNotes).toString('base64') } }] })}\n`);
+          const telecom = [p.phone && { system: 'phone', value: p.phone }, p.email && { system: 'email', value: p.email }].filter(Boolean);
+          const extension = notes && p.medicalNotes ? [{ url: 'urn:dental-assistant:fhir:StructureDefinition:medical-notes', valueString: p.medicalNotes }] : undefined;
+          res.write(`${JSON.stringify({ resourceType: 'Patient', id: p.id, meta: { lastUpdated: p.updatedAt }, identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${p.id}` }], name: [{ text: p.name }], telecom, birthDate: p.dateOfBirth ?? undefined, extension })}\n`);
         }
         await sleep(2);
       }

@@ -88,6 +88,12 @@ pub enum Action {
     AccessLogRead,
     /// An owner read the clinic overview.
     StatsRead,
+    /// An export of the clinic's patients: once for the request (no patient), and once per patient it contained.
+    PatientExport,
+    /// An import of patients (each one created is also recorded as `patient.create`).
+    PatientImport,
+    /// A dry run of an import (nothing written).
+    PatientImportCheck,
 }
 
 impl Action {
@@ -114,6 +120,9 @@ impl Action {
             Action::PatientRestore => "patient.restore",
             Action::AccessLogRead => "patient.access_log",
             Action::StatsRead => "clinic.stats",
+            Action::PatientExport => "patient.export",
+            Action::PatientImport => "patient.import",
+            Action::PatientImportCheck => "patient.import_check",
         }
     }
 }
@@ -270,6 +279,56 @@ impl ClinicTx {
             clinic_id,
             role,
             patient_id,
+            db: db.clone(),
+            on_replica: None,
+        })
+    }
+
+    /// The next transaction of a long operation split into several (an export's keyset batches, so that what
+    /// each batch sends is recorded before it is sent): checks the account, the membership and `permission`
+    /// again, as [`ClinicTx::begin`] does, and sets the same settings, but writes no audit row of its own: the
+    /// operation's first transaction (`begin`) recorded the request, and each step's statements record the
+    /// patients they touch. A member removed or demoted meanwhile gets the refusal `begin` would give.
+    pub async fn resume(db: &PgPool, caller: &AuthUser, permission: Permission) -> Result<Self, ApiError> {
+        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
+        let mut tx = db.begin().await?;
+        let row = sqlx::query!(
+            r#"with member as (
+                   select m.role from clinic_members m join users u on u.id = m.user_id
+                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
+               )
+               select (select is_active from users where id = $1) as "active?",
+                      (select role from member) as "role?",
+                      set_config('app.user_id', $1::text, true) as "uid!",
+                      set_config('app.clinic_id', $2::text, true) as "cid!",
+                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
+                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                        as "mfa_missing!""#,
+            caller.id,
+            clinic_id,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.active != Some(true) {
+            return Err(crate::auth::extractor::UNAUTHORIZED);
+        }
+        let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
+            return Err(NO_CLINIC);
+        };
+        // A clinic that started requiring two-step sign-in meanwhile stops the operation, as `begin` would.
+        if row.mfa_missing {
+            return Err(MFA_SETUP_REQUIRED);
+        }
+        if !allows(role, permission) {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Self {
+            tx,
+            user_id: caller.id,
+            clinic_id,
+            role,
+            patient_id: None,
             db: db.clone(),
             on_replica: None,
         })

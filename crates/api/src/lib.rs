@@ -3,7 +3,7 @@
 //! [`app`] builds the whole router; `main.rs` only reads the configuration and serves it, and the
 //! integration tests drive the very same router.
 //!
-//! Layout: the capabilities (`auth`, `patients`, `chat`, `admin`, `audit`, `health`, `ratelimit`),
+//! Layout: the capabilities (`auth`, `patients`, `chat`, `admin`, `audit`, `health`, `ratelimit`, `portability`),
 //! each owning its routes, service, queries and types; `http` for what every route shares (errors,
 //! extractors, middleware, static files, OpenAPI); `domain` for value types several capabilities
 //! parse; and at the top the process: `config`, `state`, `db`, `serve`, `telemetry`, `metrics`, and
@@ -22,6 +22,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod patients;
+pub mod portability;
 pub mod ratelimit;
 pub mod retention;
 pub mod serve;
@@ -56,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stats::router())
         .merge(chat::routes::router())
         .merge(clinic::routes::router())
+        .merge(portability::routes::router())
         .merge(http::openapi::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -44,8 +44,10 @@ fn describe() {
         "Database pool connections by state (in_use, idle)"
     );
     metrics::describe_gauge!("api_db_pool_max_connections", "Database pool size limit");
+    // The one series without the `api_` prefix: CONTRACT.md names it `db_reads_total` (dashboards that
+    // compare replicas across deployments query that name).
     metrics::describe_counter!(
-        "api_db_reads_total",
+        "db_reads_total",
         "Reads by the database that served them (target: primary, replica)"
     );
     metrics::describe_histogram!(

@@ -316,7 +316,10 @@ pub struct AuditEventPage {
     pub items: Vec<AuditEvent>,
     pub page: u32,
     pub limit: u32,
-    pub total: i64,
+    /// Whether older events match.
+    pub has_more: bool,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page. Opaque.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /clinic`: the caller's active clinic.

@@ -100,3 +100,41 @@ pub struct ClinicStats {
     pub days: Vec<DayStats>,
     pub months: Vec<MonthStats>,
 }
+
+/// `POST /import/patients`: what the file held and what was done with it. Also the body of the 422
+/// `import_invalid` refusal (with the problem's `type`, `title`, `status`, `detail`, `code` and `requestId` beside).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// Data rows read (a CSV header is not a row; blank lines are not rows).
+    pub rows: u32,
+    /// Rows without any error.
+    pub valid: u32,
+    /// Rows with at least one error.
+    pub invalid: u32,
+    /// Every problem found, in row order; `row` 0 is the file itself (its CSV header: an unknown, repeated or
+    /// missing column).
+    pub errors: Vec<ImportError>,
+    /// Patients inserted: 0 on a dry run or a refused import, else every row.
+    pub created: u32,
+}
+
+/// One problem of one row of an imported file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportError {
+    /// The data row, from 1 (0 for the file's header).
+    pub row: u32,
+    /// The field as the API's JSON names it (`name`, `email`, `phone`, `dateOfBirth`, `medicalNotes`), an unknown
+    /// column or FHIR element as the file names it, or `null` for the row as a whole (unreadable JSON, a wrong
+    /// number of CSV cells).
+    pub field: Option<String>,
+    /// Stable and machine-readable: the field codes of `POST /patients` (`required`, `too_long`, `invalid_email`,
+    /// `invalid_phone`, `invalid_date`, `in_future`, ...) and `possible_duplicate`, `unknown_column`,
+    /// `duplicate_column`, `missing_column`, `unknown_field`, `multiple_values`, `unsupported_value`,
+    /// `unsupported_resource`, `invalid_type`, `malformed_json`, `malformed_row`, `invalid_encoding`,
+    /// `forbidden_field`.
+    pub code: String,
+    pub message: String,
+}

@@ -52,6 +52,12 @@ enum Cmd {
         /// Only the login flood (32 connections, argon2id): logins/s and the api's peak RSS, nothing written.
         #[arg(long)]
         login_only: bool,
+        /// Only the patient export and import: bytes, time and the api's peak RSS, at 10k and `--patients`.
+        #[arg(long, conflicts_with_all = ["quick", "login_only"])]
+        portability_only: bool,
+        /// The big clinic's size for `--portability-only`.
+        #[arg(long, default_value_t = 100_000, requires = "portability_only")]
+        patients: u64,
     },
     /// Train or evaluate the emergency triage detector.
     Triage {
@@ -73,7 +79,12 @@ fn main() {
         Cmd::Up { release } => stack::up(&root(), release),
         Cmd::Test { rust_only, web_only } => test(&root(), rust_only, web_only),
         Cmd::Prepare => prepare(&root()),
-        Cmd::Bench { quick, login_only } => bench::bench(&root(), quick, login_only),
+        Cmd::Bench {
+            quick,
+            login_only,
+            portability_only,
+            patients,
+        } => bench::bench(&root(), quick, login_only, portability_only.then_some(patients)),
         Cmd::Fuzz => fuzz(&root()),
         Cmd::Triage { command } => triage::triage(&root(), &command),
     };

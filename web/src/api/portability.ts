@@ -22,7 +22,7 @@ export function exportFileName(format: ExportFormat, now: Date = new Date()): st
 
 export function exportPath(format: ExportFormat, includeNotes: boolean): string {
   const params = new URLSearchParams({ format });
-  if (includeNotes && format === 'fhir') params.set('includeNotes', 'true');
+  if (includeNotes) params.set('includeNotes', 'true');
   return `/export/patients?${params}`;
 }
 

@@ -735,13 +735,15 @@ export interface components {
         };
         /** @description `GET /admin/audit-events`: newest first. */
         AuditEventPage: {
+            /** @description Whether older events match. */
+            hasMore: boolean;
             items: components["schemas"]["AuditEvent"][];
             /** Format: int32 */
             limit: number;
+            /** @description Pass as `cursor` for the next (older) page; `null` on the last page. Opaque. */
+            nextCursor?: string | null;
             /** Format: int32 */
             page: number;
-            /** Format: int64 */
-            total: number;
         };
         ChangePasswordRequest: {
             currentPassword: string;
@@ -1210,10 +1212,12 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (ignored when `cursor` is given; deep numbered pages cost an offset scan, cursors do not). */
                 page?: number;
                 /** @description Items per page, 1-100 (default 20). */
                 limit?: number;
+                /** @description The previous page's `nextCursor`: the events older than that page. */
+                cursor?: string;
                 /** @description Only events of this account. */
                 userId?: string;
                 /** @description Only events about this patient. */

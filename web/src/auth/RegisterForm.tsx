@@ -18,10 +18,6 @@ export function refusesClinicName(e: ApiError): boolean {
   return /clinicName|clinic_name/.test(e.problem?.detail ?? '');
 }
 
-/** The words for an invitation link that no longer works (unknown, expired, used, revoked, or another email). */
-const INVALID_INVITATION =
-  'This invitation is not valid for this email: it may have expired, been used or revoked. Check the email address, or ask the clinic’s owner for a new invitation.';
-
 /** The words for "this server creates accounts by invitation only" (`REGISTRATION=invite`). */
 export const REGISTRATION_CLOSED =
   'This server creates accounts by invitation only. Ask your clinic’s owner to invite you: the link in the invitation opens the page to create your account.';
@@ -78,9 +74,15 @@ export function RegisterForm({ invitationToken, submitLabel, onDone }: Props) {
       setAttempt((n) => n + 1);
       if (isApiError(err) && err.status === 403 && err.code === 'registration_closed') {
         setFormError(REGISTRATION_CLOSED);
-      } else if (isApiError(err) && invitationToken && err.fieldErrors.some((e) => e.field === 'invitationToken')) {
-        // 422 `invalid_invitation` on `invitationToken`: not a field of this form, so said about the link.
-        setFormError(INVALID_INVITATION);
+      } else if (
+        isApiError(err) &&
+        invitationToken &&
+        (err.status === 404 || err.fieldErrors.some((f) => f.field === 'invitationToken'))
+      ) {
+        // 422 `invalid_invitation` on `invitationToken` (the api's answer) or a 404: the link, not the form, is wrong.
+        setFormError(
+          'This invitation is not valid for this email: it may have expired, been used or revoked. Check the email address, or ask the clinic’s owner for a new invitation.',
+        );
       } else if (isApiError(err) && err.fieldErrors.length > 0) {
         const mapped = mapServerErrors(err.fieldErrors, FIELDS);
         setErrors(mapped.fields);
@@ -92,8 +94,6 @@ export function RegisterForm({ invitationToken, submitLabel, onDone }: Props) {
           : 'An account with this email already exists. Sign in instead.';
         setErrors({ email: message });
         focusFirstError(FIELDS, { email: message }, 'register-');
-      } else if (isApiError(err) && err.status === 404 && invitationToken) {
-        setFormError(INVALID_INVITATION);
       } else {
         setFormError(messageOf(err));
       }

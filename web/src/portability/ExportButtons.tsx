@@ -58,7 +58,7 @@ export function ExportButtons() {
         ))}
         <span className="check-inline">
           <input id="export-notes" type="checkbox" checked={notes} onChange={(e) => setNotes(e.target.checked)} />
-          <label htmlFor="export-notes">Include medical notes (FHIR)</label>
+          <label htmlFor="export-notes">Include medical notes</label>
         </span>
       </div>
       <div role="status" className="export-status">

@@ -44,10 +44,10 @@
     ['button.close-modal', function (el) { el.setAttribute('aria-label', 'Close'); }],
     ['textarea.body-param__text', function (el) { el.setAttribute('aria-label', 'Request body'); }],
     ['.auth-btn-wrapper button[aria-label]', function (el) { el.removeAttribute('aria-label'); }],
-    // "Try it out" renders a boolean or enum parameter (e.g. `confirmDuplicate`) as a <select> with no name.
-    ['.parameters-col_description select:not([aria-label])', function (el) {
+    // "Try it out" renders a boolean or enum parameter as a <select> with no label: name it after its parameter.
+    ['tr[data-param-name] select:not([aria-label])', function (el) {
       var row = el.closest('tr[data-param-name]');
-      if (row) el.setAttribute('aria-label', row.getAttribute('data-param-name'));
+      el.setAttribute('aria-label', row.getAttribute('data-param-name') + ' (' + row.getAttribute('data-param-in') + ')');
     }],
     // Examples scroll sideways on a phone: reachable by keyboard.
     ['.highlight-code > pre:not([tabindex])', function (el) { el.setAttribute('tabindex', '0'); }],

@@ -94,12 +94,19 @@ pub async fn list_audit_events(
     };
     // Reading the trail is itself recorded.
     audit::record(&state.db, Some(user.id), AuthAction::AuditList, None).await?;
-    let offset = i64::from(page - 1) * i64::from(limit);
-    let (items, total) = audit::page(state.reads.for_user(user.id).await, &filter, i64::from(limit), offset).await?;
+    let cursor = audit::types::Cursor::from_query(query.cursor.as_deref())?;
+    let offset = if cursor.is_some() {
+        0
+    } else {
+        i64::from(page - 1) * i64::from(limit)
+    };
+    let db = state.reads.for_user(user.id).await;
+    let (items, next) = audit::page(db, &filter, cursor, i64::from(limit), offset).await?;
     Ok(Json(AuditEventPage {
+        has_more: next.is_some(),
+        next_cursor: next.map(audit::types::Cursor::encode),
         items,
         page,
         limit,
-        total,
     }))
 }

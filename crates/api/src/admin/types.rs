@@ -8,12 +8,15 @@ use uuid::Uuid;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct AuditQuery {
-    /// Page number, from 1.
+    /// Page number, from 1 (ignored when `cursor` is given; deep numbered pages cost an offset scan, cursors do not).
     #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u32>,
     /// Items per page, 1-100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// The previous page's `nextCursor`: the events older than that page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
     /// Only events of this account.
     pub user_id: Option<Uuid>,
     /// Only events about this patient.

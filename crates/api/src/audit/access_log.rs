@@ -13,9 +13,10 @@ use shared::records::{AccessEvent, AccessEventPage};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::audit::types::Cursor;
 use crate::auth::AuthUser;
 use crate::db::{Action, ClinicTx, Permission};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::PageQuery;
 use crate::state::AppState;
@@ -37,27 +38,6 @@ pub struct AccessLogQuery {
     /// The previous page's `nextCursor`: the events older than that page.
     #[param(max_length = 64)]
     pub cursor: Option<String>,
-}
-
-/// Where a keyset page starts: strictly older than this event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub at: DateTime<Utc>,
-    pub id: i64,
-}
-
-impl Cursor {
-    /// `<microseconds since the epoch>.<event id>`: opaque to clients, exact (PostgreSQL keeps microseconds).
-    pub fn encode(self) -> String {
-        format!("{}.{}", self.at.timestamp_micros(), self.id)
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let (micros, id) = s.split_once('.')?;
-        let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-        let id = id.parse().ok().filter(|id| *id > 0)?;
-        Some(Self { at, id })
-    }
 }
 
 /// The internal actions a patient's log shows, each with the contract's name for it (creating a record is a change
@@ -180,12 +160,7 @@ pub async fn access_log(
         limit: query.limit,
     }
     .resolve()?;
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(Cursor::parse(c).ok_or_else(|| {
-            ApiError::validation("cursor", "invalid", "cursor must be a nextCursor this api returned.")
-        })?),
-        None => None,
-    };
+    let cursor = Cursor::from_query(query.cursor.as_deref())?;
     let offset = if cursor.is_some() {
         0
     } else {

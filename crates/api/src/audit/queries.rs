@@ -6,7 +6,7 @@ use shared::api::AuditEvent;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::audit::types::{AuthAction, Filter};
+use crate::audit::types::{AuthAction, Cursor, Filter};
 
 /// Appends one event for `user_id` (the account concerned; `None` for an unknown email), with the
 /// current request id and, for sign-in events, the client's IP address.
@@ -44,50 +44,55 @@ pub async fn record_refresh_reuse(conn: impl PgExecutor<'_>, token_hash: &[u8]) 
     Ok(())
 }
 
-/// One page of events, newest first, and the total matching `filter`.
-pub async fn page(db: &sqlx::PgPool, filter: &Filter, limit: i64, offset: i64) -> sqlx::Result<(Vec<AuditEvent>, i64)> {
+/// One page of events matching `filter`, newest first, and where the next (older) page starts. Keyset pages over
+/// `audit_events_occurred_idx` (`occurred_at desc, id desc`): no `count(*)`, so a page costs the same at the
+/// millionth event as at the first (`limit + 1` rows are read to know whether there is a next page). `offset` is
+/// for clients that number pages and is 0 with a cursor.
+pub async fn page(
+    db: &sqlx::PgPool,
+    filter: &Filter,
+    after: Option<Cursor>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<AuditEvent>, Option<Cursor>)> {
     let rows = sqlx::query!(
-        r#"select id, occurred_at, user_id, action, patient_id, request_id, count(*) over () as "total!"
+        r#"select id, occurred_at, user_id, action, patient_id, request_id
            from audit_events
            where ($1::uuid is null or user_id = $1)
              and ($2::uuid is null or patient_id = $2)
              and ($3::text is null or action = $3)
+             and ($4::timestamptz is null or (occurred_at, id) < ($4, $5))
            order by occurred_at desc, id desc
-           limit $4 offset $5"#,
+           limit $6 offset $7"#,
         filter.user_id,
         filter.patient_id,
         filter.action.as_deref(),
-        limit,
+        after.map(|c| c.at),
+        after.map_or(0, |c| c.id),
+        limit + 1,
         offset
     )
     .fetch_all(db)
     .await?;
-    let total = match rows.first() {
-        Some(r) => r.total,
-        None => {
-            sqlx::query_scalar!(
-                r#"select count(*) as "n!" from audit_events
-                   where ($1::uuid is null or user_id = $1)
-                     and ($2::uuid is null or patient_id = $2)
-                     and ($3::text is null or action = $3)"#,
-                filter.user_id,
-                filter.patient_id,
-                filter.action.as_deref()
-            )
-            .fetch_one(db)
-            .await?
-        }
-    };
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    let mut last = None;
     let items = rows
         .into_iter()
-        .map(|r| AuditEvent {
-            id: r.id,
-            occurred_at: r.occurred_at,
-            user_id: r.user_id,
-            action: r.action,
-            patient_id: r.patient_id,
-            request_id: r.request_id,
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|r| {
+            last = Some(Cursor {
+                at: r.occurred_at,
+                id: r.id,
+            });
+            AuditEvent {
+                id: r.id,
+                occurred_at: r.occurred_at,
+                user_id: r.user_id,
+                action: r.action,
+                patient_id: r.patient_id,
+                request_id: r.request_id,
+            }
         })
         .collect();
-    Ok((items, total))
+    Ok((items, last.filter(|_| more)))
 }

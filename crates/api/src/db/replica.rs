@@ -10,7 +10,7 @@
 //!
 //! A replica that does not answer (`down`) or lags past [`MAX_LAG`] (`lagging`) is skipped and re-checked in the
 //! background; health reports it as `checks.replica` and never turns 503 because of it. Reads are counted in
-//! `api_db_reads_total{target="primary"|"replica"}`.
+//! `db_reads_total{target="primary"|"replica"}`.
 //!
 //! Row-level security applies on the replica as on the primary: the same role drop per connection and the same
 //! transaction-local `set_config` (a hot standby allows both inside a read-only transaction).
@@ -157,7 +157,7 @@ impl Reads {
         self.replica.is_some()
     }
 
-    /// The pool a read for `user_id` should use, counted in `api_db_reads_total`: the replica when it is up, not
+    /// The pool a read for `user_id` should use, counted in `db_reads_total`: the replica when it is up, not
     /// lagging, and has replayed the user's last commit; else the primary.
     pub async fn for_user(&self, user_id: Uuid) -> &PgPool {
         let (pool, _) = self.choose(user_id).await;
@@ -233,11 +233,11 @@ impl Reads {
 }
 
 impl Reads {
-    /// Counts a read served by `target` (`api_db_reads_total` and [`Reads::served`]).
+    /// Counts a read served by `target` (`db_reads_total` and [`Reads::served`]).
     pub fn count(&self, target: Target) {
         let i = usize::from(target == Target::Replica);
         self.served[i].fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("api_db_reads_total", "target" => target.as_str()).increment(1);
+        metrics::counter!("db_reads_total", "target" => target.as_str()).increment(1);
     }
 
     /// Reads served so far by this instance: (primary, replica).

@@ -48,6 +48,15 @@ pub enum ApiError {
     /// The body was not the JSON the route takes: 400, 413 or 415 with the codes both services share.
     #[error("unusable JSON body: {0}")]
     Body(#[from] JsonRejection),
+    /// 413 past a route's own limit (the import's 10 MiB and 50,000 rows: `payload_too_large`, `too_many_rows`).
+    #[error("payload too large: {code}")]
+    TooLarge { code: &'static str, detail: String },
+    /// 415 `unsupported_media_type` from a route that takes other media types than JSON (the import).
+    #[error("unsupported media type")]
+    UnsupportedMediaType { detail: &'static str },
+    /// 422 `import_invalid`: rows of an import failed, so none was inserted; the body is the problem and the report.
+    #[error("import invalid")]
+    ImportInvalid(Box<shared::records::ImportReport>),
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
     /// 429 `rate_limited` for a sign-in held back by the failed-login policy, saying when to retry.
@@ -160,6 +169,24 @@ impl ApiError {
                 ),
             ),
             ApiError::Body(rejection) => rejection.parts(),
+            ApiError::TooLarge { code, detail } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, code, "Payload too large", detail.clone())
+            }
+            ApiError::UnsupportedMediaType { detail } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                (*detail).to_owned(),
+            ),
+            ApiError::ImportInvalid(report) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "import_invalid",
+                "Import refused",
+                format!(
+                    "{} of {} row(s) failed (see errors); nothing was imported. Correct the file and send it again.",
+                    report.invalid, report.rows
+                ),
+            ),
             ApiError::RateLimited { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -241,7 +268,10 @@ impl IntoResponse for ApiError {
         }
         let problem = self.to_problem();
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = plumbing::problem::response(status, &problem);
+        let mut response = match &self {
+            ApiError::ImportInvalid(report) => with_report(status, &problem, report),
+            _ => plumbing::problem::response(status, &problem),
+        };
         let retry_after = match &self {
             ApiError::RateLimited { retry_after } | ApiError::LoginLocked { retry_after, .. } => Some(*retry_after),
             ApiError::Upstream { retry_after, .. } => *retry_after,
@@ -266,6 +296,28 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The 422 `import_invalid` body: the problem's members and the report's side by side, so a client reads it as
+/// either (the problem's own `errors` is absent; the report's, with row numbers, takes its place).
+fn with_report(status: StatusCode, problem: &Problem, report: &shared::records::ImportReport) -> Response {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(flatten)]
+        problem: &'a Problem,
+        #[serde(flatten)]
+        report: &'a shared::records::ImportReport,
+    }
+    let body = serde_json::to_vec(&Body { problem, report }).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(shared::problem::PROBLEM_JSON),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Marks a response produced by the router's fallbacks (unknown path or method).

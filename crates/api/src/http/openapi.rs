@@ -72,6 +72,8 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::clinic::routes::accept,
         crate::chat::jobs::routes::reattach,
         crate::chat::jobs::routes::stop,
+        crate::portability::routes::export,
+        crate::portability::routes::import,
         openapi_json,
         docs,
     ),
@@ -84,6 +86,7 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         (name = "patients", description = "The caller's patients"),
         (name = "chat", description = "Chat with the AI dental assistant about a patient"),
         (name = "clinic", description = "The active clinic: settings, members, invitations"),
+        (name = "portability", description = "The clinic's patients out (FHIR R4 NDJSON, CSV) and in (import with a dry run)"),
         (name = "docs", description = "This description"),
     )
 )]

@@ -227,6 +227,12 @@ fn parse_email(raw: &str) -> Result<Email, FieldError> {
 
 impl NewPatient {
     pub fn parse(input: &PatientInput, today: NaiveDate, region: PhoneRegion) -> Result<Self, ApiError> {
+        Self::parse_fields(input, today, region).map_err(ApiError::Validation)
+    }
+
+    /// The rules of `POST /patients`, with every failing field named: also what each row of an import is held to
+    /// (`portability`), so a file and the form accept exactly the same patients.
+    pub fn parse_fields(input: &PatientInput, today: NaiveDate, region: PhoneRegion) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = if let Some(n) = input.name.as_deref() {
             PatientName::parse(n).map_err(|e| errors.push(e)).ok()
@@ -250,7 +256,7 @@ impl NewPatient {
                 date_of_birth,
                 medical_notes,
             }),
-            _ => Err(ApiError::Validation(errors)),
+            _ => Err(errors),
         }
     }
 }

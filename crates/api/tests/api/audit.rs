@@ -135,7 +135,11 @@ async fn auth_and_account_events_are_audited_and_admins_can_filter_them(_: PgPoo
         2,
         "{got:?}"
     );
-    assert_eq!(page["total"], got.len());
+    assert_eq!(
+        (page["hasMore"].as_bool(), &page["nextCursor"]),
+        (Some(false), &Value::Null),
+        "{page}"
+    );
     let items = page["items"].as_array().cloned().unwrap_or_default();
     assert!(items.iter().all(|i| i["userId"] == user_id.as_str()));
     assert!(
@@ -155,7 +159,7 @@ async fn auth_and_account_events_are_audited_and_admins_can_filter_them(_: PgPoo
         200,
     )
     .await;
-    assert_eq!(failed["total"], 2, "{failed}");
+    assert_eq!(failed["items"].as_array().map(Vec::len), Some(2), "{failed}");
     let users: Vec<&Value> = failed["items"]
         .as_array()
         .into_iter()
@@ -190,7 +194,7 @@ async fn auth_and_account_events_are_audited_and_admins_can_filter_them(_: PgPoo
         200,
     )
     .await;
-    assert_eq!(combined["total"], 2, "{combined}");
+    assert_eq!(combined["items"].as_array().map(Vec::len), Some(2), "{combined}");
 
     // Pages.
     let first = json(
@@ -208,6 +212,34 @@ async fn auth_and_account_events_are_audited_and_admins_can_filter_them(_: PgPoo
     assert_eq!((first["page"].as_u64(), first["limit"].as_u64()), (Some(1), Some(2)));
     assert_eq!(actions(&first), got[..2]);
     assert_eq!(actions(&second), got[2..4]);
+    assert_eq!(first["hasMore"], true, "{first}");
+    // The keyset cursor gives the same next page as the numbered one, and walks to the end without gaps or repeats.
+    let mut walked = actions(&first);
+    let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let next = json(
+            app.get(
+                &admin,
+                &format!("/admin/audit-events?userId={user_id}&limit=2&cursor={c}"),
+            )
+            .await,
+            200,
+        )
+        .await;
+        if walked.len() == 2 {
+            assert_eq!(actions(&next), got[2..4]);
+        }
+        walked.extend(actions(&next));
+        cursor = next["nextCursor"].as_str().map(str::to_owned);
+        assert_eq!(next["hasMore"].as_bool(), Some(cursor.is_some()), "{next}");
+    }
+    assert_eq!(walked, got);
+    problem(
+        app.get(&admin, "/admin/audit-events?cursor=not-a-cursor").await,
+        422,
+        "validation_failed",
+    )
+    .await;
     let beyond = json(
         app.get(&admin, &format!("/admin/audit-events?userId={user_id}&page=999"))
             .await,
@@ -215,7 +247,7 @@ async fn auth_and_account_events_are_audited_and_admins_can_filter_them(_: PgPoo
     )
     .await;
     assert_eq!(beyond["items"], json!([]));
-    assert_eq!(beyond["total"], got.len());
+    assert_eq!(beyond["hasMore"], false, "{beyond}");
 
     // Reading the trail is itself on the trail.
     let reads = json(
@@ -268,5 +300,5 @@ async fn the_audit_listing_is_for_admins_only_and_validates_its_parameters(
     .await;
     // The user's 403 attempt is not an audit read; the admin's listings are.
     let page = json(app.get(&admin, "/admin/audit-events").await, 200).await;
-    assert!(page["total"].as_i64().is_some_and(|t| t >= 1), "{page}");
+    assert!(page["items"].as_array().is_some_and(|i| !i.is_empty()), "{page}");
 }

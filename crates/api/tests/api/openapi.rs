@@ -50,6 +50,8 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("get", "/clinic/stats"),
     ("get", "/patients/{id}/messages/{messageId}/stream"),
     ("post", "/patients/{id}/messages/{messageId}/stop"),
+    ("get", "/export/patients"),
+    ("post", "/import/patients"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];

@@ -186,6 +186,25 @@ impl Client {
         body: Option<&str>,
         on_data: &mut dyn FnMut(&[u8]),
     ) -> Result<(u16, bool)> {
+        self.send(
+            method,
+            path,
+            token,
+            body.map(|b| ("application/json", b.as_bytes())),
+            on_data,
+        )
+    }
+
+    /// One request with a body of any media type (`(content type, bytes)`); the connection is kept unless
+    /// the server closes it.
+    pub(super) fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &[u8])>,
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<(u16, bool)> {
         if self.conn.is_none() {
             let stream = TcpStream::connect(&self.addr).with_context(|| format!("connecting to {}", self.addr))?;
             stream.set_nodelay(true)?;
@@ -199,16 +218,18 @@ impl Client {
         if let Some(token) = token {
             let _ = write!(request, "Authorization: Bearer {token}\r\n");
         }
-        if let Some(body) = body {
+        if let Some((content_type, body)) = body {
             let _ = write!(
                 request,
-                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
                 body.len()
             );
+            reader.get_mut().write_all(request.as_bytes())?;
+            reader.get_mut().write_all(body)?;
         } else {
             request.push_str("\r\n");
+            reader.get_mut().write_all(request.as_bytes())?;
         }
-        reader.get_mut().write_all(request.as_bytes())?;
         read_response(reader, on_data)
     }
 }

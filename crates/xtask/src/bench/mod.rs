@@ -19,6 +19,7 @@
 mod client;
 mod fake_openai;
 mod pgbench;
+mod portability;
 mod report;
 mod rows;
 mod setup;
@@ -98,11 +99,14 @@ impl Row {
     }
 }
 
-pub fn bench(root: &Path, quick: bool, login_only: bool) -> Result<()> {
+/// `portability`: only the export and import rows, with a clinic of that many patients (see `portability.rs`).
+pub fn bench(root: &Path, quick: bool, login_only: bool, portability: Option<u64>) -> Result<()> {
     let plan = Plan::new(quick, login_only);
     let out_dir = root.join("target").join("bench");
     std::fs::create_dir_all(&out_dir).context("creating target/bench")?;
-    ensure_wrk()?;
+    if portability.is_none() {
+        ensure_wrk()?;
+    }
     let bindir = pg::find_bindir()?;
     run(
         Command::new(env!("CARGO"))
@@ -130,6 +134,9 @@ pub fn bench(root: &Path, quick: bool, login_only: bool) -> Result<()> {
             }
             Database::External(url) => url.clone(),
         };
+        if let Some(patients) = portability {
+            return portability::run_bench(root, &bindir, &url, &out_dir, patients);
+        }
         let results = measure(root, &plan, &bindir, &url, &out_dir)?;
         if plan.login_only {
             login_report(&results);
