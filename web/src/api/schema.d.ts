@@ -423,6 +423,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/export/patients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the clinic's patients (owner and clinician), streamed: `format=fhir` gives one FHIR R4 `Patient` resource
+         *     per line (`application/fhir+ndjson`: `id`; `identifier` `urn:ietf:rfc:3986` / `urn:uuid:<id>`; `name[0].text`;
+         *     `telecom` phone (E.164) and email; `birthDate`; `meta.lastUpdated`), `format=csv` an RFC 4180 file (`text/csv`,
+         *     UTF-8, CRLF) with the header `id,name,email,phone,dateOfBirth,createdAt,updatedAt`.
+         * @description Medical notes are left out unless `includeNotes=true`: then a `medicalNotes` CSV column after `dateOfBirth`,
+         *     and in FHIR an extension `{"url": "urn:dental-assistant:fhir:StructureDefinition:medical-notes",
+         *     "valueString": ...}`.
+         *
+         *     CSV cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return (after any `'`) get one more leading `'`,
+         *     so spreadsheets show them as text instead of running them; the import removes it again.
+         *
+         *     Oldest patients first; patients created while the export runs may or may not be in it. Every exported patient
+         *     gets a `patient.export` event in its access log. If the export fails midway the connection closes before the
+         *     end of the body (curl: "transfer closed with outstanding read data remaining").
+         */
+        get: operations["exportPatients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -438,6 +470,36 @@ export interface paths {
         get: operations["getHealth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/import/patients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import patients (owner and clinician) from a CSV file (`text/csv`, the export's columns, any order; `name`
+         *     required; `id`, `createdAt`, `updatedAt` ignored) or FHIR R4 `Patient` NDJSON (`application/fhir+ndjson`), at
+         *     most 10 MiB and 50,000 rows.
+         * @description Every row is held to the rules of `POST /patients` (a national phone number is read in the clinic's country)
+         *     and every problem is reported with its row (data rows from 1; a CSV header is not a row, row 0 is the header
+         *     itself), field (the API's JSON names) and `code`. A row like a patient already in the clinic or an earlier row
+         *     (same email, or same name and date of birth) is reported as `possible_duplicate`, unless
+         *     `confirmDuplicates=true`. Unknown columns or FHIR elements are reported, never silently dropped.
+         *
+         *     `dryRun=true` only reports. Otherwise all rows are inserted in one transaction and the report says how many
+         *     (`created`), or, if any row is invalid, none is: 422 `import_invalid` whose body is the report with the
+         *     problem's members.
+         */
+        post: operations["importPatients"];
         delete?: never;
         options?: never;
         head?: never;
@@ -840,6 +902,60 @@ export interface components {
             redis?: string | null;
             /** @description Present only when `DATABASE_REPLICA_URL` is configured: `ok`, `lagging` or `down` (never a 503 alone). */
             replica?: string | null;
+        };
+        /** @description One problem of one row of an imported file. */
+        ImportError: {
+            /**
+             * @description Stable and machine-readable: the field codes of `POST /patients` (`required`, `too_long`, `invalid_email`,
+             *     `invalid_phone`, `invalid_date`, `in_future`, ...) and `possible_duplicate`, `unknown_column`,
+             *     `duplicate_column`, `missing_column`, `unknown_field`, `multiple_values`, `unsupported_value`,
+             *     `unsupported_resource`, `invalid_type`, `malformed_json`, `malformed_row`, `invalid_encoding`,
+             *     `forbidden_field`.
+             */
+            code: string;
+            /**
+             * @description The field as the API's JSON names it (`name`, `email`, `phone`, `dateOfBirth`, `medicalNotes`), an unknown
+             *     column or FHIR element as the file names it, or `null` for the row as a whole (unreadable JSON, a wrong
+             *     number of CSV cells).
+             */
+            field?: string | null;
+            message: string;
+            /**
+             * Format: int32
+             * @description The data row, from 1 (0 for the file's header).
+             */
+            row: number;
+        };
+        /**
+         * @description `POST /import/patients`: what the file held and what was done with it. Also the body of the 422
+         *     `import_invalid` refusal (with the problem's `type`, `title`, `status`, `detail`, `code` and `requestId` beside).
+         */
+        ImportReport: {
+            /**
+             * Format: int32
+             * @description Patients inserted: 0 on a dry run or a refused import, else every row.
+             */
+            created: number;
+            /**
+             * @description Every problem found, in row order; `row` 0 is the file itself (its CSV header: an unknown, repeated or
+             *     missing column).
+             */
+            errors: components["schemas"]["ImportError"][];
+            /**
+             * Format: int32
+             * @description Rows with at least one error.
+             */
+            invalid: number;
+            /**
+             * Format: int32
+             * @description Data rows read (a CSV header is not a row; blank lines are not rows).
+             */
+            rows: number;
+            /**
+             * Format: int32
+             * @description Rows without any error.
+             */
+            valid: number;
         };
         /** @description An invitation to join a clinic: one email, one role, 7 days, single use. */
         Invitation: {
@@ -2619,6 +2735,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `invalid_path`: the id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
                 headers: {
@@ -2802,7 +2927,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `no_clinic` */
+            /** @description `no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2882,7 +3007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: not an owner */
+            /** @description `forbidden`: not an owner; `no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2976,6 +3101,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; retry after `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3040,6 +3178,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3151,6 +3302,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -3227,6 +3391,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; retry after `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3288,6 +3465,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3389,6 +3579,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3513,7 +3716,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3620,6 +3823,107 @@ export interface operations {
             };
         };
     };
+    exportPatients: {
+        parameters: {
+            query: {
+                /**
+                 * @description `fhir` (FHIR R4 `Patient` resources as NDJSON) or `csv`. Anything else, or none, is 422.
+                 * @example csv
+                 */
+                format: string;
+                /** @description Include `medicalNotes` (a CSV column; in FHIR an extension, see the description). Default false. */
+                includeNotes?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clinic's patients, streamed; `Content-Disposition: attachment` */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="patients-YYYY-MM-DD.csv"` (or `.ndjson`) */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {"resourceType":"Patient","id":"0193...","meta":{"lastUpdated":"2026-12-10T09:30:00.000000Z"},"identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:0193..."}],"name":[{"text":"Ana García"}],"telecom":[{"system":"phone","value":"+34612345678"},{"system":"email","value":"ana@example.com"}],"birthDate":"1985-04-23"} */
+                    "application/fhir+ndjson": string;
+                    /**
+                     * @example id,name,email,phone,dateOfBirth,createdAt,updatedAt
+                     *     0193...,Ana García,ana@example.com,'+34612345678,1985-04-23,2026-12-10T09:30:00.000000Z,2026-12-10T09:30:00.000000Z
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description An unknown or malformed query parameter (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `format` missing or not `fhir`/`csv` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getHealth: {
         parameters: {
             query?: never;
@@ -3654,6 +3958,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    importPatients: {
+        parameters: {
+            query?: {
+                /** @description Only check the file and return the report; nothing is written. */
+                dryRun?: boolean;
+                /**
+                 * @description Import rows that look like a patient already in the clinic or an earlier row of the file (same email, or
+                 *     same name and date of birth) instead of reporting them as `possible_duplicate`.
+                 */
+                confirmDuplicates?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file, at most 10 MiB and 50,000 rows */
+        requestBody: {
+            content: {
+                /** @example {"resourceType":"Patient","name":[{"text":"Ana García"}],"birthDate":"1985-04-23"} */
+                "application/fhir+ndjson": string;
+                /**
+                 * @example name,email,phone,dateOfBirth,medicalNotes
+                 *     Ana García,ana@example.com,612 345 678,1985-04-23,"Allergic to penicillin, latex."
+                 */
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The report: on a dry run (`created` 0) or after the import (`created` = `rows`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description An unknown or malformed query parameter (`invalid_query`), or an unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over 10 MiB (`payload_too_large`) or 50,000 rows (`too_many_rows`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither `text/csv` nor `application/fhir+ndjson` (UTF-8) (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `import_invalid`: rows failed, nothing was imported; the problem's members and the report's (`rows`, `valid`, `invalid`, `errors` with `row`, `created` 0) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3871,6 +4297,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -3956,6 +4395,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4071,7 +4523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4168,6 +4620,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -4247,6 +4712,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4339,6 +4817,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4459,7 +4950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4561,6 +5052,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -4649,6 +5153,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4793,6 +5310,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's patient */
             404: {
                 headers: {
@@ -4899,6 +5429,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5044,6 +5587,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown message or patient */
             404: {
                 headers: {
@@ -5164,6 +5720,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -5261,7 +5830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
