@@ -10,7 +10,7 @@
 // them, 403 on chat); invitations with one-time tokens; the trash; access logs (keyset pages); stats; TOTP
 // (RFC 6238 via otpauth, one-step skew, a code accepted once) with recovery codes; 403 `mfa_setup_required` while a
 // clinic requires MFA and the member has none; sign-in paused (429 + Retry-After) after 5 failures, with
-// `remainingAttempts` on each 401; 403 `account_deactivated`; `REGISTRATION=invite` as MOCK_REGISTRATION=invite;
+// `remainingAttempts` on each 401; 403 `account_inactive`; `REGISTRATION=invite` as MOCK_REGISTRATION=invite;
 // resumable streams (event ids `<messageId>:<n>`, GET .../stream with Last-Event-ID) and stop (202, the partial
 // reply saved with metadata.status = "stopped"); export (FHIR NDJSON, CSV, streamed) and import (dry run, all or
 // nothing, 422 with the report).
@@ -474,7 +474,13 @@ export async function startMockApi({ port = 0 } = {}) {
       let inv = null;
       if (b.invitationToken) {
         inv = [...invitations.values()].find((i) => i.tokenHash === sha(b.invitationToken));
-        if (!inv || inv.usedAt || inv.revokedAt || Date.parse(inv.expiresAt) < Date.now() || inv.email !== email) return problem(res, 404, 'not_found', 'Invitation not found.');
+        if (!inv || inv.usedAt || inv.revokedAt || Date.parse(inv.expiresAt) < Date.now() || inv.email !== email) {
+          // As the api: 403 when sign-up is by invitation only, else 422 on the `invitationToken` field.
+          if (process.env.MOCK_REGISTRATION === 'invite') return problem(res, 403, 'registration_closed', 'Registration needs an invitation.');
+          return problem(res, 422, 'validation_failed', 'Some fields are invalid.', {
+            errors: [{ field: 'invitationToken', code: 'invalid_invitation', message: 'This invitation is unknown, expired, already used, or for another email.' }],
+          });
+        }
       } else if (process.env.MOCK_REGISTRATION === 'invite') {
         return problem(res, 403, 'registration_closed', 'Registration needs an invitation.');
       }
@@ -512,7 +518,7 @@ export async function startMockApi({ port = 0 } = {}) {
         return problem(res, 401, 'invalid_credentials', 'Invalid email or password.', user ? { remainingAttempts: LOGIN_FAILURES - user.failures } : {});
       }
       user.failures = 0;
-      if (!user.isActive) return problem(res, 403, 'account_deactivated', 'This account is deactivated.');
+      if (!user.isActive) return problem(res, 403, 'account_inactive', 'This account has been deactivated, so it cannot sign in. Ask your clinic’s owner to reactivate it.');
       const clinicId = members.find((m) => m.userId === user.id)?.clinicId ?? null;
       if (user.mfa?.enabled) {
         const mfaToken = randomUUID();
@@ -524,7 +530,7 @@ export async function startMockApi({ port = 0 } = {}) {
     if (method === 'POST' && path === '/auth/login/mfa') {
       const b = await body(req);
       const pending = mfaTokens.get(b.mfaToken);
-      if (!pending || pending.exp < Date.now()) return problem(res, 401, 'invalid_mfa_token', 'Sign in again.');
+      if (!pending || pending.exp < Date.now()) return problem(res, 401, 'mfa_token_expired', 'The sign-in took too long or this step was already completed. Enter your password again.');
       const user = users.get(pending.userId);
       if (!checkCode(user, String(b.code ?? ''))) return problem(res, 401, 'invalid_code', 'The code is not correct.');
       mfaTokens.delete(b.mfaToken);
@@ -555,7 +561,7 @@ export async function startMockApi({ port = 0 } = {}) {
     }
 
     const ctx = authed(req);
-    if (!ctx) return problem(res, 401, 'unauthorized', 'Missing or invalid access token.');
+    if (!ctx) return problem(res, 401, 'invalid_token', 'Missing or invalid access token.');
     ctx.res = res;
     const { user } = ctx;
     if (method === 'GET' && path === '/auth/me') return send(res, 200, publicUser(user, ctx.clinicId));
@@ -588,7 +594,7 @@ export async function startMockApi({ port = 0 } = {}) {
     if (path === '/auth/mfa/setup' && method === 'POST') {
       const b = await body(req);
       if (b.password !== user.password) return problem(res, 401, 'invalid_credentials', 'The password is not correct.');
-      if (user.mfa?.enabled) return problem(res, 409, 'mfa_enabled', 'Two-step sign-in is already on.');
+      if (user.mfa?.enabled) return problem(res, 409, 'mfa_already_enabled', 'Two-step sign-in is already on.');
       const secret = base32(randomBytes(20));
       const otpauthUri = `otpauth://totp/Dental%20Assistant:${encodeURIComponent(user.email)}?secret=${secret}&issuer=Dental%20Assistant&digits=6&period=30`;
       user.mfa = { enabled: false, secret, lastStep: -1, recovery: [] };
@@ -596,7 +602,7 @@ export async function startMockApi({ port = 0 } = {}) {
     }
     if (path === '/auth/mfa/enable' && method === 'POST') {
       const b = await body(req);
-      if (!user.mfa || user.mfa.enabled) return problem(res, 409, 'mfa_not_pending', 'Start the set-up first.');
+      if (!user.mfa || user.mfa.enabled) return problem(res, 409, 'mfa_setup_missing', 'Start the set-up first.');
       if (!checkTotp(user, String(b.code ?? ''))) return problem(res, 401, 'invalid_code', 'The code is not correct.');
       const codes = Array.from({ length: 10 }, () => randomBytes(5).toString('hex').replace(/(.{5})/, '$1-'));
       user.mfa.recovery = codes.map((c) => ({ hash: sha(c), used: false }));
@@ -612,7 +618,7 @@ export async function startMockApi({ port = 0 } = {}) {
     }
     if (method === 'POST' && path === '/auth/switch-clinic') {
       const b = await body(req);
-      if (!members.some((m) => m.clinicId === b.clinicId && m.userId === user.id)) return problem(res, 403, 'not_a_member', 'Not a member of that clinic.');
+      if (!members.some((m) => m.clinicId === b.clinicId && m.userId === user.id)) return problem(res, 403, 'forbidden', 'Not a member of that clinic.');
       const rt = cookie(req, 'refresh_token');
       const entry = rt ? refresh.get(rt) : null;
       if (entry) entry.used = true;
@@ -639,7 +645,7 @@ export async function startMockApi({ port = 0 } = {}) {
     }
 
     // ---- everything below acts inside the active clinic
-    if (!ctx.clinicId) return problem(res, 403, 'not_a_member', 'You are not a member of this clinic any more.');
+    if (!ctx.clinicId) return problem(res, 403, 'no_clinic', 'You are not a member of any clinic. Ask a clinic owner for an invitation.');
     const clinic = clinics.get(ctx.clinicId);
     const role = ctx.role;
     if (clinic.requireMfa && !user.mfa?.enabled) return problem(res, 403, 'mfa_setup_required', 'This clinic requires two-step sign-in: set it up first.');

@@ -106,6 +106,32 @@ impl AiClient {
         Ok(reply)
     }
 
+    /// Triage alone (`/v1/triage`, no model call): whether a message past the chat budget still gets
+    /// its first aid. Bounded like every call; any failure is an `Err` the caller treats as "not flagged".
+    #[tracing::instrument(name = "ai.triage", skip_all)]
+    pub async fn triage(&self, message: &str) -> Result<shared::ai::Triage, ApiError> {
+        let response = self
+            .http
+            .post(self.url("/v1/triage"))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .json(&shared::ai::TriageRequest {
+                message: message.to_owned(),
+            })
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(status_error(status, response.headers()));
+        }
+        let body = read_capped(response, MAX_BODY_BYTES).await?;
+        serde_json::from_slice(&body).map_err(|e| {
+            tracing::warn!(error = %e, "ai service sent an unreadable triage response");
+            bad_gateway()
+        })
+    }
+
     /// Opens the AI service's stream. Errors before the first event are returned as `Err`; later ones
     /// arrive as an [`AiEvent::Error`] item. The whole stream is bounded by the call timeout.
     #[tracing::instrument(name = "ai.chat_stream", skip_all)]

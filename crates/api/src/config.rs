@@ -29,6 +29,10 @@ pub struct RawConfig {
     /// HS256 signing key for access tokens, at least 32 bytes (required).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Key that encrypts two-factor (TOTP) secrets at rest, at least 32 bytes. Unset: derived from JWT_SECRET
+    /// (HKDF with its own label), so rotating JWT_SECRET then makes every enrolled authenticator unreadable.
+    #[arg(long, env = "MFA_ENCRYPTION_KEY", hide_env_values = true)]
+    pub mfa_encryption_key: Option<String>,
     /// Listen address.
     #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8080")]
     pub api_bind: String,
@@ -111,6 +115,8 @@ pub struct Config {
     pub patient_retention_days: u32,
     pub retention_interval: Duration,
     pub jwt_secret: SecretString,
+    /// `MFA_ENCRYPTION_KEY` when set (else the TOTP key is derived from `jwt_secret`).
+    pub mfa_encryption_key: Option<SecretString>,
     pub api_bind: SocketAddr,
     pub ai_service_url: reqwest::Url,
     pub ai_service_token: SecretString,
@@ -206,6 +212,10 @@ impl RawConfig {
         if jwt_secret.len() < 32 {
             return Err(err("JWT_SECRET", "must be at least 32 bytes"));
         }
+        let mfa_encryption_key = match self.mfa_encryption_key.filter(|v| !v.is_empty()) {
+            Some(key) if key.len() < 32 => return Err(err("MFA_ENCRYPTION_KEY", "must be at least 32 bytes")),
+            other => other.map(SecretString::from),
+        };
         let ai_service_token = self
             .ai_service_token
             .filter(|v| !v.is_empty())
@@ -329,6 +339,7 @@ impl RawConfig {
             patient_retention_days,
             retention_interval: Duration::from_secs(retention_interval_secs),
             jwt_secret: SecretString::from(jwt_secret),
+            mfa_encryption_key,
             api_bind,
             ai_service_url,
             ai_service_token: SecretString::from(ai_service_token),
@@ -367,6 +378,7 @@ impl Config {
             patient_retention_days: 30,
             retention_interval: Duration::from_secs(600),
             jwt_secret: SecretString::from("test-secret-test-secret-test-secret!"),
+            mfa_encryption_key: None,
             api_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ai_service_url,
             ai_service_token: SecretString::from(ai_service_token.to_owned()),
@@ -392,6 +404,15 @@ impl Config {
     /// The JWT key bytes.
     pub fn jwt_key(&self) -> &[u8] {
         self.jwt_secret.expose_secret().as_bytes()
+    }
+
+    /// The root of the TOTP-secret encryption key: `MFA_ENCRYPTION_KEY`, else `JWT_SECRET` (with a distinct
+    /// HKDF label, `auth::keys::MfaKeySource`).
+    pub fn mfa_key_source(&self) -> crate::auth::keys::MfaKeySource<'_> {
+        match &self.mfa_encryption_key {
+            Some(key) => crate::auth::keys::MfaKeySource::Configured(key.expose_secret().as_bytes()),
+            None => crate::auth::keys::MfaKeySource::FromJwtSecret(self.jwt_key()),
+        }
     }
 }
 
@@ -448,6 +469,19 @@ mod tests {
         .validate()
         .err();
         assert_eq!(e.map(|e| e.var), Some("JWT_SECRET"));
+    }
+
+    #[test]
+    fn short_mfa_encryption_key_is_refused_and_unset_falls_back_to_jwt_secret() {
+        let e = RawConfig {
+            mfa_encryption_key: Some("short".into()),
+            ..valid()
+        }
+        .validate()
+        .err();
+        assert_eq!(e.map(|e| e.var), Some("MFA_ENCRYPTION_KEY"));
+        let fallback = valid().validate().ok().map(|c| c.mfa_encryption_key.is_none());
+        assert_eq!(fallback, Some(true));
     }
 
     #[test]

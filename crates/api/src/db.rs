@@ -184,6 +184,13 @@ pub const NO_CLINIC: ApiError = ApiError::ForbiddenCode {
     detail: "You are not a member of any clinic. Ask a clinic owner for an invitation.",
 };
 
+/// 403 `mfa_setup_required`: the active clinic requires two-step sign-in (`requireMfa`) and the caller has none.
+/// The web app reads the code and sends the user to the set-up.
+pub const MFA_SETUP_REQUIRED: ApiError = ApiError::ForbiddenCode {
+    code: "mfa_setup_required",
+    detail: "This clinic requires two-step sign-in. Set it up under Security (POST /auth/mfa/setup) to continue.",
+};
+
 /// A transaction in which row-level security sees exactly one clinic's rows (and chat only for roles that have
 /// it), opened for a caller whose membership and permission were checked, and which has already recorded its
 /// audit event (committed with the data it reads or writes, or not at all).
@@ -234,7 +241,10 @@ impl ClinicTx {
                       set_config('app.user_id', $1::text, true) as "uid!",
                       set_config('app.clinic_id', $2::text, true) as "cid!",
                       set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
-                      exists (select 1 from audit) as "audited!""#,
+                      exists (select 1 from audit) as "audited!",
+                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                        as "mfa_missing!""#,
             caller.id,
             clinic_id,
             action.as_str(),
@@ -250,6 +260,12 @@ impl ClinicTx {
         let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
             return Err(NO_CLINIC);
         };
+        // The clinic requires two-step sign-in and this member has not set it up: nothing of the clinic's until
+        // done (the transaction, with its audit row, is rolled back). The MFA and session routes do not come here.
+        if row.mfa_missing {
+            drop(tx);
+            return Err(MFA_SETUP_REQUIRED);
+        }
         if !row.audited {
             drop(tx);
             if let Some(patient) = patient_id {
@@ -285,7 +301,10 @@ impl ClinicTx {
                       (select role from member) as "role?",
                       set_config('app.user_id', $1::text, true) as "uid!",
                       set_config('app.clinic_id', $2::text, true) as "cid!",
-                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!""#,
+                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
+                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                        as "mfa_missing!""#,
             caller.id,
             clinic_id,
         )
@@ -297,6 +316,10 @@ impl ClinicTx {
         let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
             return Err(NO_CLINIC);
         };
+        // A clinic that started requiring two-step sign-in meanwhile stops the operation, as `begin` would.
+        if row.mfa_missing {
+            return Err(MFA_SETUP_REQUIRED);
+        }
         if !allows(role, permission) {
             return Err(ApiError::Forbidden);
         }
@@ -333,14 +356,19 @@ impl ClinicTx {
                    select (select role from member) as "role?",
                           set_config('app.user_id', $1::text, true) as "uid!",
                           set_config('app.clinic_id', $2::text, true) as "cid!",
-                          set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!""#,
+                          set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
+                          coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                            and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                            as "mfa_missing!""#,
                 caller.id,
                 clinic_id,
             )
             .fetch_one(&mut *tx)
             .await;
-            match row.map(|r| r.role.as_deref().and_then(ClinicRole::parse)) {
-                Ok(Some(role)) if allows(role, permission) => {
+            // The clinic's MFA policy as the replica sees it only lets the read start; the primary checks it again
+            // at commit (a policy turned on a moment ago is not missed), and a refusal is the primary's `begin`.
+            match row.map(|r| (r.role.as_deref().and_then(ClinicRole::parse), r.mfa_missing)) {
+                Ok((Some(role), false)) if allows(role, permission) => {
                     reads.count(replica::Target::Replica);
                     return Ok(Self {
                         tx,
@@ -380,13 +408,20 @@ impl ClinicTx {
                    select m.role from clinic_members m join users u on u.id = m.user_id
                    where m.user_id = $1 and m.clinic_id = $2 and u.is_active
                ),
+               mfa as (
+                   select coalesce((select c.require_mfa from clinics c where c.id = $2), false)
+                          and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
+                          as missing
+               ),
                audit as (
                    insert into audit_events (user_id, clinic_id, action, patient_id, request_id)
-                   select $1, $2, $3, $4, $5 from member where member.role = any($6::text[])
+                   select $1, $2, $3, $4, $5 from member
+                   where member.role = any($6::text[]) and not (select missing from mfa)
                    returning 1
                )
                select (select is_active from users where id = $1) as "active?",
                       (select role from member) as "role?",
+                      (select missing from mfa) as "mfa_missing!",
                       exists (select 1 from audit) as "audited!""#,
             self.user_id,
             self.clinic_id,
@@ -402,6 +437,9 @@ impl ClinicTx {
         }
         if row.role.as_deref().and_then(ClinicRole::parse).is_none() {
             return Err(NO_CLINIC);
+        }
+        if row.mfa_missing {
+            return Err(MFA_SETUP_REQUIRED);
         }
         if !row.audited {
             if let Some(patient) = self.patient_id {

@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use crate::state::AppState;
 
 pub const GRACE_PERIOD: Duration = Duration::from_secs(30);
+/// The end of the grace period left to stopped reply jobs to save their partial replies.
+const JOB_SAVE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
@@ -18,6 +20,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tasks = state.tasks.clone();
+    let jobs = state.jobs.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tasks.spawn(crate::retention::run(
         state.db.clone(),
@@ -35,7 +38,11 @@ pub async fn serve(
     });
     let deadline = async move {
         let _ = drain_rx.wait_for(|stopped| *stopped).await;
-        tokio::time::sleep(GRACE_PERIOD).await;
+        // Replies still being generated near the end of the grace period are stopped and saved as they
+        // are, which also ends their open streams with `done` before the connections are closed.
+        tokio::time::sleep(GRACE_PERIOD.saturating_sub(JOB_SAVE_MARGIN)).await;
+        jobs.stop_all();
+        tokio::time::sleep(JOB_SAVE_MARGIN).await;
     };
     tokio::select! {
         result = server => result?,

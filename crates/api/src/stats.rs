@@ -167,7 +167,7 @@ fn assemble(range: Range, rows: Vec<DayRow>) -> ClinicStats {
 /// The clinic overview (owners only): messages per day, emergencies per day by category, tokens per month.
 #[utoipa::path(operation_id = "getClinicStats", get, path = "/clinic/stats", tag = "clinic", security(("bearer" = [])), params(StatsQuery),
     responses((status = 200, description = "Every day and month of the range, zeros included", body = ClinicStats),
-        (status = 403, description = "Not an owner (`forbidden`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn stats(
     State(state): State<AppState>,

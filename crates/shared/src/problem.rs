@@ -26,6 +26,9 @@ pub struct Problem {
     /// The existing patients a create looks like; only present for `possible_duplicate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<Vec<uuid::Uuid>>,
+    /// On a refused sign-in (401): how many more wrong attempts before signing in is paused, when few remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_attempts: Option<u32>,
 }
 
 /// One failing field of a request body.
@@ -59,6 +62,7 @@ impl Problem {
             request_id: None,
             errors: None,
             duplicates: None,
+            remaining_attempts: None,
         }
     }
 }

@@ -80,17 +80,10 @@ export function messageOf(e: unknown): string {
 }
 
 /**
- * Codes by which the api refuses a request until the user has set up two-step sign-in (the clinic requires it).
- * CONTRACT.md names the behaviour ("members without it are sent to setup after sign-in and get nothing else until
- * done") but not the code; these are the spellings a server would use, read from the problem's `code`.
+ * The code by which the api refuses a clinic's routes until the user has set up two-step sign-in (the clinic
+ * requires it): 403 `mfa_setup_required` (the api's README lists it; CONTRACT.md names the behaviour, not the code).
  */
-export const MFA_SETUP_CODES: readonly string[] = [
-  'mfa_setup_required',
-  'mfa_enrollment_required',
-  'mfa_enrolment_required',
-  'mfa_required',
-  'mfa_not_enabled',
-];
+export const MFA_SETUP_CODES: readonly string[] = ['mfa_setup_required'];
 
 export function isMfaSetupRequired(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;

@@ -65,11 +65,34 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`). Too many
-         *     failed attempts give 429 `rate_limited` with `Retry-After` and a message saying when to retry; a
-         *     device that signed in before (its `device_*` cookie) is not held back by other clients' failures.
+         * Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`, with
+         *     `remainingAttempts` once three or fewer remain); a deactivated account with the right password gets 403
+         *     `account_inactive`. Too many failed attempts give 429 `rate_limited` with `Retry-After` and a message
+         *     saying when to retry; a device that signed in before (its `device_*` cookie) is not held back by other
+         *     clients' failures. With two-step sign-in on, the answer is `{mfaRequired: true, mfaToken, expiresIn}` and
+         *     no session: `POST /auth/login/mfa` completes it.
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a two-step sign-in: the `mfaToken` from `POST /auth/login` and a code. A TOTP code is accepted once;
+         *     a recovery code works once. A wrong code counts against the failed-sign-in limits like a wrong password.
+         */
+        post: operations["loginMfa"];
         delete?: never;
         options?: never;
         head?: never;
@@ -110,6 +133,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/mfa/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two-step sign-in off: the password and a code (TOTP or recovery). The secret and every recovery code
+         *     are deleted.
+         */
+        post: operations["mfaDisable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two-step sign-in on with a first code for the secret from set-up; answers the ten recovery codes (shown
+         *     once; any earlier ones stop working).
+         */
+        post: operations["mfaEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start setting up two-step sign-in: a new secret (replacing an unconfirmed one). Asks for the password again. */
+        post: operations["mfaSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password. The current one is asked again (a wrong one is 401 `invalid_credentials` and counts
+         *     against the failed-sign-in limits); every other session is signed out.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/refresh": {
         parameters: {
             query?: never;
@@ -142,6 +242,40 @@ export interface paths {
         /** Create an account and sign in. */
         post: operations["register"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's live sessions, most recently used first; `current` marks the one this access token belongs to. */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of the caller's sessions: its refresh token stops working. Another user's id is 404. */
+        delete: operations["revokeSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -289,6 +423,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/export/patients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the clinic's patients (owner and clinician), streamed: `format=fhir` gives one FHIR R4 `Patient` resource
+         *     per line (`application/fhir+ndjson`: `id`; `identifier` `urn:ietf:rfc:3986` / `urn:uuid:<id>`; `name[0].text`;
+         *     `telecom` phone (E.164) and email; `birthDate`; `meta.lastUpdated`), `format=csv` an RFC 4180 file (`text/csv`,
+         *     UTF-8, CRLF) with the header `id,name,email,phone,dateOfBirth,createdAt,updatedAt`.
+         * @description Medical notes are left out unless `includeNotes=true`: then a `medicalNotes` CSV column after `dateOfBirth`,
+         *     and in FHIR an extension `{"url": "urn:dental-assistant:fhir:StructureDefinition:medical-notes",
+         *     "valueString": ...}`.
+         *
+         *     CSV cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return (after any `'`) get one more leading `'`,
+         *     so spreadsheets show them as text instead of running them; the import removes it again.
+         *
+         *     Oldest patients first; patients created while the export runs may or may not be in it. Every exported patient
+         *     gets a `patient.export` event in its access log. If the export fails midway the connection closes before the
+         *     end of the body (curl: "transfer closed with outstanding read data remaining").
+         */
+        get: operations["exportPatients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -304,6 +470,36 @@ export interface paths {
         get: operations["getHealth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/import/patients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import patients (owner and clinician) from a CSV file (`text/csv`, the export's columns, any order; `name`
+         *     required; `id`, `createdAt`, `updatedAt` ignored) or FHIR R4 `Patient` NDJSON (`application/fhir+ndjson`), at
+         *     most 10 MiB and 50,000 rows.
+         * @description Every row is held to the rules of `POST /patients` (a national phone number is read in the clinic's country)
+         *     and every problem is reported with its row (data rows from 1; a CSV header is not a row, row 0 is the header
+         *     itself), field (the API's JSON names) and `code`. A row like a patient already in the clinic or an earlier row
+         *     (same email, or same name and date of birth) is reported as `possible_duplicate`, unless
+         *     `confirmDuplicates=true`. Unknown columns or FHIR elements are reported, never silently dropped.
+         *
+         *     `dryRun=true` only reports. Otherwise all rows are inserted in one transaction and the report says how many
+         *     (`created`), or, if any row is invalid, none is: 422 `import_invalid` whose body is the report with the
+         *     problem's members.
+         */
+        post: operations["importPatients"];
         delete?: never;
         options?: never;
         head?: never;
@@ -456,6 +652,8 @@ export interface paths {
          * Send a message and stream the reply as Server-Sent Events: `event: user` (the saved message, `ChatMessage`), then
          *     `event: delta` (`{"text"}`, repeated), then exactly one of `event: done` (`StreamDonePublic`) or `event: error`
          *     (`{"code","detail"}`). Comments (`:`) keep the connection alive. The reply is saved even if the client disconnects.
+         *     Every event has an `id:` `<messageId>:<n>` (the `user` event is `0`); `GET .../messages/{messageId}/stream`
+         *     reattaches with `Last-Event-ID`, `POST .../messages/{messageId}/stop` stops the reply.
          */
         post: operations["streamMessage"];
         delete?: never;
@@ -475,6 +673,47 @@ export interface paths {
         put?: never;
         /** Answer a saved user message that has no reply yet (after an AI failure). */
         post: operations["replyToMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/patients/{id}/messages/{messageId}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a reply being generated: the model call is cancelled (on whichever instance runs it), the partial
+         *     reply saved with `metadata.status = "stopped"`, and every open stream of it ends with `done`. A reply
+         *     already saved is 409 `already_answered`; a message with no reply being generated is 409 `not_generating`.
+         */
+        post: operations["stopReply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/patients/{id}/messages/{messageId}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reattach to a reply: the deltas after `Last-Event-ID` (all of them without it), then live, then `done`
+         *     or `error`. A saved reply answers its `done` at once. Every event has an `id:` `<messageId>:<n>`.
+         */
+        get: operations["reattachStream"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -568,6 +807,11 @@ export interface components {
             /** Format: int32 */
             page: number;
         };
+        ChangePasswordRequest: {
+            currentPassword: string;
+            /** @description The same rules as at registration (length, strength, not built from the email or name). */
+            newPassword: string;
+        };
         ChatMessage: {
             content: string;
             /** Format: date-time */
@@ -659,6 +903,60 @@ export interface components {
             /** @description Present only when `DATABASE_REPLICA_URL` is configured: `ok`, `lagging` or `down` (never a 503 alone). */
             replica?: string | null;
         };
+        /** @description One problem of one row of an imported file. */
+        ImportError: {
+            /**
+             * @description Stable and machine-readable: the field codes of `POST /patients` (`required`, `too_long`, `invalid_email`,
+             *     `invalid_phone`, `invalid_date`, `in_future`, ...) and `possible_duplicate`, `unknown_column`,
+             *     `duplicate_column`, `missing_column`, `unknown_field`, `multiple_values`, `unsupported_value`,
+             *     `unsupported_resource`, `invalid_type`, `malformed_json`, `malformed_row`, `invalid_encoding`,
+             *     `forbidden_field`.
+             */
+            code: string;
+            /**
+             * @description The field as the API's JSON names it (`name`, `email`, `phone`, `dateOfBirth`, `medicalNotes`), an unknown
+             *     column or FHIR element as the file names it, or `null` for the row as a whole (unreadable JSON, a wrong
+             *     number of CSV cells).
+             */
+            field?: string | null;
+            message: string;
+            /**
+             * Format: int32
+             * @description The data row, from 1 (0 for the file's header).
+             */
+            row: number;
+        };
+        /**
+         * @description `POST /import/patients`: what the file held and what was done with it. Also the body of the 422
+         *     `import_invalid` refusal (with the problem's `type`, `title`, `status`, `detail`, `code` and `requestId` beside).
+         */
+        ImportReport: {
+            /**
+             * Format: int32
+             * @description Patients inserted: 0 on a dry run or a refused import, else every row.
+             */
+            created: number;
+            /**
+             * @description Every problem found, in row order; `row` 0 is the file itself (its CSV header: an unknown, repeated or
+             *     missing column).
+             */
+            errors: components["schemas"]["ImportError"][];
+            /**
+             * Format: int32
+             * @description Rows with at least one error.
+             */
+            invalid: number;
+            /**
+             * Format: int32
+             * @description Data rows read (a CSV header is not a row; blank lines are not rows).
+             */
+            rows: number;
+            /**
+             * Format: int32
+             * @description Rows without any error.
+             */
+            valid: number;
+        };
         /** @description An invitation to join a clinic: one email, one role, 7 days, single use. */
         Invitation: {
             /** Format: date-time */
@@ -680,6 +978,14 @@ export interface components {
          * @enum {string}
          */
         Language: "en" | "es" | "pt";
+        /** @description What `POST /auth/login` answers with 200 (for the OpenAPI description: a `Session` or an `MfaChallenge`). */
+        LoginAnswer: components["schemas"]["Session"] | components["schemas"]["MfaChallenge"];
+        /** @description `POST /auth/login/mfa`. */
+        LoginMfaRequest: {
+            /** @description A six-digit code from the authenticator app, or an unused recovery code. */
+            code: string;
+            mfaToken: string;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -708,6 +1014,46 @@ export interface components {
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";
+        /** @description `POST /auth/login` when the account has two-step sign-in on: no session yet. */
+        MfaChallenge: {
+            /**
+             * Format: int64
+             * @description Seconds the `mfaToken` stays valid (300).
+             */
+            expiresIn: number;
+            /** @description Always `true`. */
+            mfaRequired: boolean;
+            /** @description Single use, bound to the account; send it with a code to `POST /auth/login/mfa`. */
+            mfaToken: string;
+        };
+        /** @description `POST /auth/mfa/disable`. */
+        MfaDisableRequest: {
+            /** @description A TOTP code or an unused recovery code. */
+            code: string;
+            password: string;
+        };
+        /** @description `POST /auth/mfa/enable`. */
+        MfaEnableRequest: {
+            /** @description The six-digit code the authenticator app shows for the new secret. */
+            code: string;
+        };
+        /** @description The recovery codes, shown once: each signs in once in place of a TOTP code. */
+        MfaRecoveryCodes: {
+            recoveryCodes: string[];
+        };
+        /** @description A new TOTP secret, not active until `POST /auth/mfa/enable` confirms it with a first code. Shown once. */
+        MfaSetup: {
+            /** @description `otpauth://totp/...` with issuer, account, SHA1, 6 digits, 30 seconds. */
+            otpauthUri: string;
+            /** @description The QR code of `otpauthUri` as an SVG document. */
+            qrSvg: string;
+            /** @description Base32 (RFC 4648, no padding), for typing into an authenticator app by hand. */
+            secret: string;
+        };
+        /** @description `POST /auth/mfa/setup`. */
+        MfaSetupRequest: {
+            password: string;
+        };
         /** @description One month of model usage. */
         MonthStats: {
             /** Format: int64 */
@@ -800,6 +1146,11 @@ export interface components {
             duplicates?: string[] | null;
             /** @description One entry per failing field; only present for validation failures. */
             errors?: components["schemas"]["FieldError"][] | null;
+            /**
+             * Format: int32
+             * @description On a refused sign-in (401): how many more wrong attempts before signing in is paused, when few remain.
+             */
+            remainingAttempts?: number | null;
             requestId?: string | null;
             /** Format: int32 */
             status: number;
@@ -846,6 +1197,31 @@ export interface components {
             /** @description Always `Bearer`. */
             tokenType: string;
             user: components["schemas"]["User"];
+        };
+        /** @description One session as `GET /auth/sessions` lists it. */
+        SessionInfo: {
+            /**
+             * Format: date-time
+             * @description When the sign-in happened.
+             */
+            createdAt: string;
+            /** @description The session of the access token that asked. */
+            current: boolean;
+            /**
+             * Format: uuid
+             * @description The refresh-token family's id (what `DELETE /auth/sessions/{id}` takes).
+             */
+            id: string;
+            ip?: string | null;
+            /**
+             * Format: date-time
+             * @description The last refresh (or the sign-in, when it was never refreshed).
+             */
+            lastUsedAt?: string | null;
+            userAgent?: string | null;
+        };
+        SessionList: {
+            items: components["schemas"]["SessionInfo"][];
         };
         /** @enum {string} */
         Severity: "emergency" | "urgent";
@@ -1296,6 +1672,113 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Signed in (the refresh token and a known-device cookie are set), or `MfaChallenge` when a code is needed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginAnswer"];
+                };
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials`; `remainingAttempts` when few remain */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `account_inactive`: the password is right but the account is deactivated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    loginMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginMfaRequest"];
+            };
+        };
+        responses: {
             /** @description Signed in; the refresh token and a known-device cookie are set */
             200: {
                 headers: {
@@ -1314,8 +1797,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_credentials` */
+            /** @description `invalid_code` (with `remainingAttempts` when few remain), or `mfa_token_expired`: start again from the password */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `account_inactive` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1498,6 +1990,430 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mfaDisable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaDisableRequest"];
+            };
+        };
+        responses: {
+            /** @description Off */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials` (password) or `invalid_code` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_required_by_policy`: a clinic of the user's requires it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_not_enabled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mfaEnable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaEnableRequest"];
+            };
+        };
+        responses: {
+            /** @description On; the recovery codes, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaRecoveryCodes"];
+                };
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_code` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_already_enabled`, or `mfa_setup_missing`: call `/auth/mfa/setup` first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mfaSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSetupRequest"];
+            };
+        };
+        responses: {
+            /** @description The new secret, its otpauth URI and QR code (shown once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaSetup"];
+                };
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials`: the password is wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `mfa_already_enabled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed; every other session ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_credentials`: the current password is wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1742,6 +2658,141 @@ export interface operations {
             };
         };
     };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Live sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session id from `GET /auth/sessions` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended (also when it had ended already) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_path`: the id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     switchClinic: {
         parameters: {
             query?: never;
@@ -1876,7 +2927,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `no_clinic` */
+            /** @description `no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1956,7 +3007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `forbidden`: not an owner */
+            /** @description `forbidden`: not an owner; `no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2050,6 +3101,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; retry after `Retry-After` seconds. */
             429: {
                 headers: {
@@ -2114,6 +3178,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2225,6 +3302,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -2301,6 +3391,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests; retry after `Retry-After` seconds. */
             429: {
                 headers: {
@@ -2362,6 +3465,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2463,6 +3579,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2587,7 +3716,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2694,6 +3823,107 @@ export interface operations {
             };
         };
     };
+    exportPatients: {
+        parameters: {
+            query: {
+                /**
+                 * @description `fhir` (FHIR R4 `Patient` resources as NDJSON) or `csv`. Anything else, or none, is 422.
+                 * @example csv
+                 */
+                format: string;
+                /** @description Include `medicalNotes` (a CSV column; in FHIR an extension, see the description). Default false. */
+                includeNotes?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clinic's patients, streamed; `Content-Disposition: attachment` */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="patients-YYYY-MM-DD.csv"` (or `.ndjson`) */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {"resourceType":"Patient","id":"0193...","meta":{"lastUpdated":"2026-12-10T09:30:00.000000Z"},"identifier":[{"system":"urn:ietf:rfc:3986","value":"urn:uuid:0193..."}],"name":[{"text":"Ana García"}],"telecom":[{"system":"phone","value":"+34612345678"},{"system":"email","value":"ana@example.com"}],"birthDate":"1985-04-23"} */
+                    "application/fhir+ndjson": string;
+                    /**
+                     * @example id,name,email,phone,dateOfBirth,createdAt,updatedAt
+                     *     0193...,Ana García,ana@example.com,'+34612345678,1985-04-23,2026-12-10T09:30:00.000000Z,2026-12-10T09:30:00.000000Z
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description An unknown or malformed query parameter (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `format` missing or not `fhir`/`csv` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getHealth: {
         parameters: {
             query?: never;
@@ -2728,6 +3958,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    importPatients: {
+        parameters: {
+            query?: {
+                /** @description Only check the file and return the report; nothing is written. */
+                dryRun?: boolean;
+                /**
+                 * @description Import rows that look like a patient already in the clinic or an earlier row of the file (same email, or
+                 *     same name and date of birth) instead of reporting them as `possible_duplicate`.
+                 */
+                confirmDuplicates?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file, at most 10 MiB and 50,000 rows */
+        requestBody: {
+            content: {
+                /** @example {"resourceType":"Patient","name":[{"text":"Ana García"}],"birthDate":"1985-04-23"} */
+                "application/fhir+ndjson": string;
+                /**
+                 * @example name,email,phone,dateOfBirth,medicalNotes
+                 *     Ana García,ana@example.com,612 345 678,1985-04-23,"Allergic to penicillin, latex."
+                 */
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The report: on a dry run (`created` 0) or after the import (`created` = `rows`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description An unknown or malformed query parameter (`invalid_query`), or an unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over 10 MiB (`payload_too_large`) or 50,000 rows (`too_many_rows`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither `text/csv` nor `application/fhir+ndjson` (UTF-8) (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `import_invalid`: rows failed, nothing was imported; the problem's members and the report's (`rows`, `valid`, `invalid`, `errors` with `row`, `created` 0) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2945,6 +4297,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -3030,6 +4395,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3145,7 +4523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3242,6 +4620,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -3321,6 +4712,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3413,6 +4817,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3533,7 +4950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3635,6 +5052,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's (`not_found`). */
             404: {
                 headers: {
@@ -3723,6 +5153,19 @@ export interface operations {
             };
             /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3867,6 +5310,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, or another user's patient */
             404: {
                 headers: {
@@ -3980,6 +5436,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown message or patient */
             404: {
                 headers: {
@@ -4074,6 +5543,254 @@ export interface operations {
             };
         };
     };
+    stopReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The patient's id */
+                id: string;
+                /** @description The user message whose reply to stop */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        /** @description `{}` */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The stop was sent; the open streams end with the stopped reply's `done` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, a wrong type or an unknown field (`malformed_json`, `invalid_body`), or a bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown message or patient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `already_answered` or `not_generating` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed its rule; `errors` names each failing field (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reattachStream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The last event seen, `<messageId>:<n>`: replay starts after it */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                /** @description The patient's id */
+                id: string;
+                /** @description The user message whose reply to follow */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SSE stream of `delta`..., then `done` or `error` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            /** @description A malformed id or query parameter (`invalid_path`, `invalid_query`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`invalid_token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+             *     sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+             *     the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or another user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_generating`: no reply saved and none being generated (ask `.../reply`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter is out of range (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     restorePatient: {
         parameters: {
             query?: never;
@@ -4113,7 +5830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not an owner (`forbidden`) */
+            /** @description Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;

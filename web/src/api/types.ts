@@ -216,6 +216,8 @@ export interface Problem {
   errors?: FieldError[];
   /** The existing patients a create looks like; only on a 409 `possible_duplicate`. */
   duplicates?: Uuid[];
+  /** On a refused sign-in (401): wrong attempts left before signing in is paused, once three or fewer remain. */
+  remainingAttempts?: number;
 }
 
 // ---- Clinics, roles and records (second wave) ----

@@ -36,7 +36,7 @@ describe('the code step at sign-in', () => {
     expect(wrong).toMatchObject({ restart: false });
     expect(wrong.message).toMatch(/not correct, or it was used already/);
     expect(codeFailure(new ApiError(401, problem(401, 'invalid_code')), 'recovery').message).toMatch(/works once/);
-    expect(codeFailure(new ApiError(401, problem(401, 'invalid_mfa_token')), 'totp')).toMatchObject({ restart: true });
+    expect(codeFailure(new ApiError(401, problem(401, 'mfa_token_expired')), 'totp')).toMatchObject({ restart: true });
   });
 });
 
@@ -49,12 +49,12 @@ describe('sign-in messages', () => {
       restart: false,
     });
     expect(passwordFailure(new ApiError(401, problem(401, 'invalid_credentials', { remainingAttempts: 1 })), now).warning).toMatch(/One attempt left/);
-    expect(passwordFailure(new ApiError(401, problem(401, 'invalid_credentials', { attemptsRemaining: 3 })), now).warning).toMatch(/3 attempts left/);
+    expect(passwordFailure(new ApiError(401, problem(401, 'invalid_credentials', { remainingAttempts: 3 })), now).warning).toMatch(/3 attempts left/);
     expect(passwordFailure(new ApiError(401, problem(401, 'invalid_credentials', { remainingAttempts: 4 })), now).warning).toBeNull();
   });
 
   it('a deactivated account is told so, and who can help', () => {
-    expect(passwordFailure(new ApiError(403, problem(403, 'account_deactivated')), now).message).toMatch(/deactivated.*clinic’s owner/);
+    expect(passwordFailure(new ApiError(403, problem(403, 'account_inactive')), now).message).toMatch(/deactivated.*clinic’s owner/);
   });
 
   it('a paused sign-in says when to retry and that the owner can help', () => {

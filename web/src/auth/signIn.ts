@@ -50,18 +50,15 @@ export function codeStepExpired(step: SignInStep, now: number): boolean {
   return step.step === 'code' && now >= step.expiresAt;
 }
 
-const DEACTIVATED = /deactivat|inactive|disabled|suspended/;
-const MFA_TOKEN_GONE = /mfa_token|mfa_expired|mfa_session|challenge_expired/;
+/** 403 after the right password for an account an owner or admin deactivated. */
+const DEACTIVATED = 'account_inactive';
+/** 401 for an `mfaToken` that expired or was used: the sign-in starts again from the password. */
+const MFA_TOKEN_GONE = 'mfa_token_expired';
 
-/** How many attempts the api says are left before sign-in pauses, when it says. */
+/** How many attempts the api says are left before sign-in pauses (`remainingAttempts`), when it says. */
 export function remainingAttempts(e: ApiError): number | null {
-  const p = e.problem as unknown as Record<string, unknown> | null;
-  if (!p) return null;
-  for (const key of ['remainingAttempts', 'attemptsRemaining', 'attemptsLeft']) {
-    const v = p[key];
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-  }
-  return null;
+  const v = e.problem?.remainingAttempts;
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 /** "at 14:32 (in about 15 minutes)" for a wait of `seconds` from `now`. */
@@ -95,7 +92,7 @@ export function passwordFailure(e: ApiError, now: Date = new Date()): SignInFail
       restart: false,
     };
   }
-  if (e.status === 403 && DEACTIVATED.test(e.code ?? '')) {
+  if (e.status === 403 && e.code === DEACTIVATED) {
     return {
       message: 'This account has been deactivated, so it cannot sign in. Ask your clinic’s owner to reactivate it.',
       warning: null,
@@ -113,7 +110,7 @@ function pausedMessage(e: ApiError, now: Date): string {
 
 /** The words for a refused code step. */
 export function codeFailure(e: ApiError, method: CodeMethod, now: Date = new Date()): SignInFailure {
-  if (MFA_TOKEN_GONE.test(e.code ?? '') || e.status === 410) {
+  if (e.code === MFA_TOKEN_GONE) {
     return { message: 'The sign-in took too long. Enter your password again.', warning: null, restart: true };
   }
   if (e.status === 401 || e.status === 422 || e.status === 400) {
@@ -127,7 +124,7 @@ export function codeFailure(e: ApiError, method: CodeMethod, now: Date = new Dat
       restart: false,
     };
   }
-  if (e.status === 403 && DEACTIVATED.test(e.code ?? '')) return passwordFailure(e, now);
+  if (e.status === 403 && e.code === DEACTIVATED) return passwordFailure(e, now);
   if (e.status === 429) return { message: pausedMessage(e, now), warning: null, restart: false };
   return { message: e.userMessage, warning: null, restart: false };
 }

@@ -146,7 +146,7 @@ pub async fn fetch_page(
 #[utoipa::path(operation_id = "getAccessLog", get, path = "/patients/{id}/access-log", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), AccessLogQuery),
     responses((status = 200, description = "A page of access events, newest first", body = AccessEventPage),
-        (status = 403, description = "Not an owner (`forbidden`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 404, description = "Unknown, purged, or another clinic's", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn access_log(

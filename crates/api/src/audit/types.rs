@@ -18,6 +18,17 @@ pub enum AuthAction {
     Reactivated,
     /// An admin read the audit trail.
     AuditList,
+    /// A wrong current password on a route that changes how the account signs in.
+    ReauthFailed,
+    PasswordChanged,
+    MfaEnabled,
+    MfaDisabled,
+    /// A recovery code was spent to sign in.
+    MfaRecoveryUsed,
+    /// A wrong second-factor code at sign-in.
+    MfaFailed,
+    /// The user ended one of their sessions (or all the others).
+    SessionRevoked,
 }
 
 impl AuthAction {
@@ -31,6 +42,13 @@ impl AuthAction {
             AuthAction::Deactivated => "account.deactivated",
             AuthAction::Reactivated => "account.reactivated",
             AuthAction::AuditList => "admin.audit_list",
+            AuthAction::ReauthFailed => "auth.reauth_failed",
+            AuthAction::PasswordChanged => "auth.password_changed",
+            AuthAction::MfaEnabled => "auth.mfa_enabled",
+            AuthAction::MfaDisabled => "auth.mfa_disabled",
+            AuthAction::MfaRecoveryUsed => "auth.mfa_recovery_used",
+            AuthAction::MfaFailed => "auth.mfa_failed",
+            AuthAction::SessionRevoked => "auth.session_revoked",
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::http::error::ApiError;
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// The session (refresh-token family) the token was issued for, when it names one.
+    pub session: Option<Uuid>,
     /// The active clinic the token names (membership is re-checked by `db::ClinicTx`).
     pub clinic_id: Option<Uuid>,
 }
@@ -48,6 +50,7 @@ where
         let user = AuthUser {
             id: claims.sub,
             role: claims.role,
+            session: claims.sid,
             clinic_id: claims.cid,
         };
         parts.extensions.insert(user);

@@ -19,6 +19,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token was issued for, so `GET /auth/sessions` can mark the
+    /// caller's own. Absent in tokens minted outside a sign-in (tests, tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 pub struct JwtKeys {
@@ -43,6 +47,18 @@ impl JwtKeys {
 
     /// Issues an access token for `user` with `role` in `clinic`, valid from `now` (seconds since the epoch).
     pub fn issue(&self, user: Uuid, role: Role, clinic: Option<Uuid>, now: i64) -> anyhow::Result<String> {
+        self.issue_in_session(user, role, clinic, None, now)
+    }
+
+    /// [`Self::issue`] naming the session (refresh-token family) it belongs to.
+    pub fn issue_in_session(
+        &self,
+        user: Uuid,
+        role: Role,
+        clinic: Option<Uuid>,
+        session: Option<Uuid>,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let ttl = i64::try_from(ACCESS_TOKEN_TTL.as_secs()).unwrap_or(900);
         let claims = Claims {
             sub: user,
@@ -51,6 +67,7 @@ impl JwtKeys {
             iat: now,
             exp: now + ttl,
             jti: Uuid::new_v4(),
+            sid: session,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -87,6 +104,18 @@ mod tests {
         let claims = keys.verify(&token);
         assert_eq!(claims.as_ref().map(|c| c.sub), Some(user));
         assert_eq!(claims.map(|c| c.role), Some(Role::Admin));
+    }
+
+    #[test]
+    fn the_session_claim_round_trips_and_is_optional() {
+        let keys = JwtKeys::new(KEY);
+        let session = Uuid::new_v4();
+        let token = keys
+            .issue_in_session(Uuid::new_v4(), Role::User, None, Some(session), now())
+            .unwrap_or_default();
+        assert_eq!(keys.verify(&token).and_then(|c| c.sid), Some(session));
+        let plain = keys.issue(Uuid::new_v4(), Role::User, None, now()).unwrap_or_default();
+        assert_eq!(keys.verify(&plain).map(|c| c.sid), Some(None));
     }
 
     #[test]

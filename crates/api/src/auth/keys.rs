@@ -41,6 +41,35 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+/// Where the TOTP-secret encryption key comes from.
+#[derive(Clone, Copy)]
+pub enum MfaKeySource<'a> {
+    /// `MFA_ENCRYPTION_KEY`: rotating `JWT_SECRET` leaves enrolled authenticators readable.
+    Configured(&'a [u8]),
+    /// No key configured: derived from `JWT_SECRET` under its own label, so no key serves two purposes, but
+    /// rotating `JWT_SECRET` makes every stored secret unreadable (users must enrol again).
+    FromJwtSecret(&'a [u8]),
+}
+
+impl MfaKeySource<'_> {
+    /// A 256-bit AES key: HKDF-SHA256 (RFC 5869) of the source, with a label naming the source.
+    pub fn derive(self) -> [u8; 32] {
+        let (ikm, info): (&[u8], &[u8]) = match self {
+            MfaKeySource::Configured(k) => (k, b"dental/mfa-secret-seal/v1"),
+            MfaKeySource::FromJwtSecret(k) => (k, b"dental/mfa-secret-seal/from-jwt-secret/v1"),
+        };
+        let mut okm = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 255 * 32, so expand cannot fail.
+        if hkdf::Hkdf::<Sha256>::new(Some(b"dental-mfa"), ikm)
+            .expand(info, &mut okm)
+            .is_err()
+        {
+            okm = mac(ikm, &[info]);
+        }
+        okm
+    }
+}
+
 /// Every derived key the auth flows use.
 #[derive(Debug, Clone)]
 pub struct DerivedKeys {
@@ -69,5 +98,15 @@ mod tests {
         assert_ne!(keys.device.mac(&[b"x"]), keys.refresh_seal.mac(&[b"x"]));
         assert_ne!(keys.device.mac(&[b"ab", b"c"]), keys.device.mac(&[b"a", b"bc"]));
         assert_eq!(format!("{:?}", keys.device), "SubKey(***)");
+    }
+
+    #[test]
+    fn the_mfa_key_depends_on_its_source_and_label() {
+        let root = b"root-secret-root-secret-root-secret!";
+        let configured = MfaKeySource::Configured(root).derive();
+        let fallback = MfaKeySource::FromJwtSecret(root).derive();
+        assert_ne!(configured, fallback);
+        assert_eq!(configured, MfaKeySource::Configured(root).derive());
+        assert_ne!(fallback, DerivedKeys::new(root).device.mac(&[]));
     }
 }

@@ -13,10 +13,12 @@ use shared::api::{LoginRequest, RefreshRequest, RegisterRequest, Session, Switch
 
 use crate::auth::clinics;
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
-use crate::auth::service;
+use crate::auth::service::{self, LoginOutcome};
+use crate::auth::sessions::SessionClient;
 use crate::auth::tokens::{self, FAMILY_TTL, NewToken, Rotation};
 use crate::auth::types::{Registration, UserRow, parse_role};
 use crate::auth::{AuthUser, cookie, extractor::UNAUTHORIZED};
+use crate::auth::{mfa, password_change, sessions};
 use crate::http::client_ip::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
@@ -32,6 +34,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
         .route("/auth/switch-clinic", post(switch_clinic))
+        .route("/auth/login/mfa", post(login_mfa))
+        .merge(mfa::router())
+        .merge(sessions::router())
+        .merge(password_change::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth_per_ip))
 }
 
@@ -45,18 +51,27 @@ const INVALID_REFRESH: ApiError = ApiError::Unauthorized {
     responses((status = 201, description = "Signed in; the refresh token is also set as a cookie", body = Session),
         (status = 409, description = "`email_taken`", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
-pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<Response> {
     let registration = Registration::try_from(body)?;
-    let (user, refresh, clinic_id) = service::register(&state, registration).await?;
+    let (user, refresh, clinic_id) = service::register(&state, registration, &SessionClient::new(ip, &headers)).await?;
     session_response(&state, StatusCode::CREATED, user, &refresh, clinic_id).await
 }
 
-/// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`). Too many
-/// failed attempts give 429 `rate_limited` with `Retry-After` and a message saying when to retry; a
-/// device that signed in before (its `device_*` cookie) is not held back by other clients' failures.
+/// Sign in. A wrong password and an unknown email give the same 401 (`invalid_credentials`, with
+/// `remainingAttempts` once three or fewer remain); a deactivated account with the right password gets 403
+/// `account_inactive`. Too many failed attempts give 429 `rate_limited` with `Retry-After` and a message
+/// saying when to retry; a device that signed in before (its `device_*` cookie) is not held back by other
+/// clients' failures. With two-step sign-in on, the answer is `{mfaRequired: true, mfaToken, expiresIn}` and
+/// no session: `POST /auth/login/mfa` completes it.
 #[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, description = "Signed in; the refresh token and a known-device cookie are set", body = Session),
-        (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = shared::Problem),
+    responses((status = 200, description = "Signed in (the refresh token and a known-device cookie are set), or `MfaChallenge` when a code is needed", body = LoginAnswer),
+        (status = 401, description = "`invalid_credentials`; `remainingAttempts` when few remain", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`account_inactive`: the password is right but the account is deactivated", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
 pub async fn login(
     State(state): State<AppState>,
@@ -65,9 +80,74 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let client = service::LoginClient { ip, headers: &headers };
-    let signed_in = service::login(&state, client, &body.email, SecretString::from(body.password)).await?;
+    match service::login(&state, client, &body.email, SecretString::from(body.password)).await? {
+        LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, signed_in).await,
+        LoginOutcome::MfaRequired(challenge) => {
+            let body = MfaChallenge {
+                mfa_required: true,
+                mfa_token: challenge.token,
+                expires_in: challenge.expires_in.as_secs(),
+            };
+            let mut response = (StatusCode::OK, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+    }
+}
+
+/// `POST /auth/login` when the account has two-step sign-in on: no session yet.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaChallenge {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Single use, bound to the account; send it with a code to `POST /auth/login/mfa`.
+    pub mfa_token: String,
+    /// Seconds the `mfaToken` stays valid (300).
+    pub expires_in: u64,
+}
+
+/// What `POST /auth/login` answers with 200 (for the OpenAPI description: a `Session` or an `MfaChallenge`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LoginAnswer {
+    Session(Box<Session>),
+    MfaChallenge(MfaChallenge),
+}
+
+/// `POST /auth/login/mfa`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginMfaRequest {
+    pub mfa_token: String,
+    /// A six-digit code from the authenticator app, or an unused recovery code.
+    pub code: String,
+}
+
+/// Complete a two-step sign-in: the `mfaToken` from `POST /auth/login` and a code. A TOTP code is accepted once;
+/// a recovery code works once. A wrong code counts against the failed-sign-in limits like a wrong password.
+#[utoipa::path(operation_id = "loginMfa", post, path = "/auth/login/mfa", tag = "auth", request_body = LoginMfaRequest,
+    responses((status = 200, description = "Signed in; the refresh token and a known-device cookie are set", body = Session),
+        (status = 401, description = "`invalid_code` (with `remainingAttempts` when few remain), or `mfa_token_expired`: start again from the password", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`account_inactive`", content_type = "application/problem+json", body = shared::Problem),
+        crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
+pub async fn login_mfa(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<LoginMfaRequest>,
+) -> ApiResult<Response> {
+    let client = service::LoginClient { ip, headers: &headers };
+    let signed_in = service::login_mfa(&state, client, &body.mfa_token, &body.code).await?;
+    signed_in_response(&state, signed_in).await
+}
+
+async fn signed_in_response(state: &AppState, signed_in: service::SignedIn) -> ApiResult<Response> {
     let mut response = session_response(
-        &state,
+        state,
         StatusCode::OK,
         signed_in.user,
         &signed_in.refresh,
@@ -87,9 +167,14 @@ pub async fn login(
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", content_type = "application/problem+json", body = shared::Problem),
         (status = 403, description = "`bad_origin`: the cookie was sent from a page that is not the app's", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::CommonErrors))]
-pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let presented = presented_refresh_token(&state, &headers, &body)?.ok_or(INVALID_REFRESH)?;
-    match service::refresh(&state, &presented).await? {
+    match service::refresh(&state, &presented, &SessionClient::new(ip, &headers)).await? {
         Rotation::Rotated { user, token, clinic_id } => {
             session_response(&state, StatusCode::OK, user, &token, clinic_id).await
         }
@@ -159,6 +244,7 @@ pub(crate) async fn active_user(state: &AppState, id: uuid::Uuid) -> ApiResult<U
 pub async fn switch_clinic(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<SwitchClinicRequest>,
 ) -> ApiResult<Response> {
@@ -170,7 +256,7 @@ pub async fn switch_clinic(
         return Err(ApiError::Forbidden);
     }
     tracing::info!(user_id = %user.id, clinic_id = %body.clinic_id, "switched clinic");
-    session_in_clinic(&state, &headers, row, body.clinic_id).await
+    session_in_clinic(&state, &headers, &SessionClient::new(ip, &headers), row, body.clinic_id).await
 }
 
 /// A new session (refresh family) acting for `clinic_id`, replacing the one whose refresh cookie the request
@@ -178,6 +264,7 @@ pub async fn switch_clinic(
 pub(crate) async fn session_in_clinic(
     state: &AppState,
     headers: &HeaderMap,
+    client: &SessionClient,
     user: UserRow,
     clinic_id: uuid::Uuid,
 ) -> ApiResult<Response> {
@@ -187,7 +274,7 @@ pub(crate) async fn session_in_clinic(
     if let Some(previous) = previous {
         tokens::revoke_by_token(&mut tx, &previous).await?;
     }
-    let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id)).await?;
+    let refresh = tokens::create_family(&mut tx, user.id, Some(clinic_id), client).await?;
     tx.commit().await?;
     session_response(state, StatusCode::OK, user, &refresh, Some(clinic_id)).await
 }
@@ -245,7 +332,13 @@ async fn session_response(
     let now = chrono::Utc::now().timestamp();
     let role = parse_role(&user.role);
     let clinic = memberships.active.clone();
-    let access_token = state.jwt.issue(user.id, role, clinic.as_ref().map(|c| c.id), now)?;
+    let access_token = state.jwt.issue_in_session(
+        user.id,
+        role,
+        clinic.as_ref().map(|c| c.id),
+        Some(refresh.family_id),
+        now,
+    )?;
     let session = Session {
         access_token,
         token_type: "Bearer".to_owned(),

@@ -11,48 +11,97 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::keys::SubKey;
+use crate::auth::sessions::SessionClient;
 use crate::auth::types::UserRow;
 
 /// Absolute lifetime of a login: rotation never extends it.
 pub const FAMILY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// A freshly minted token (the only time its value exists outside the client).
+/// A freshly minted token (the only time its value exists outside the client), with the family (the
+/// session) it belongs to.
 pub struct NewToken {
+    pub value: String,
+    pub hash: Vec<u8>,
+    pub family_id: Uuid,
+}
+
+/// A random token value and its hash, not yet in any family (a refresh token before it joins one, or an
+/// invitation's one-time token).
+pub struct Minted {
     pub value: String,
     pub hash: Vec<u8>,
 }
 
-pub fn mint() -> NewToken {
+impl Minted {
+    fn into_family(self, family_id: Uuid) -> NewToken {
+        NewToken {
+            value: self.value,
+            hash: self.hash,
+            family_id,
+        }
+    }
+}
+
+pub fn mint() -> Minted {
+    let value = random_token();
+    let hash = hash(&value);
+    Minted { value, hash }
+}
+
+/// 256 random bits, base64url: a refresh token, or the `mfaToken` of a sign-in's second step.
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let value = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash(&value);
-    NewToken { value, hash }
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub fn hash(value: &str) -> Vec<u8> {
     Sha256::digest(value.as_bytes()).to_vec()
 }
 
-/// Starts a new family (a login) with its first token; `clinic_id` is the session's active clinic,
-/// kept across rotations.
-pub async fn create_family(conn: &mut PgConnection, user_id: Uuid, clinic_id: Option<Uuid>) -> sqlx::Result<NewToken> {
+/// Starts a new family (a login, a session) with its first token, recording where it came from;
+/// `clinic_id` is the session's active clinic, kept across rotations.
+pub async fn create_family(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    clinic_id: Option<Uuid>,
+    client: &SessionClient,
+) -> sqlx::Result<NewToken> {
     let token = mint();
-    sqlx::query!(
+    let family_id = sqlx::query_scalar!(
         r#"with family as (
-               insert into refresh_token_families (user_id, expires_at, clinic_id)
-               values ($1, now() + make_interval(secs => $2), $4)
+               insert into refresh_token_families (user_id, expires_at, clinic_id, ip, user_agent, last_used_at)
+               values ($1, now() + make_interval(secs => $2), $4, $5::text::inet, $6, now())
                returning id
+           ), first as (
+               insert into refresh_tokens (token_hash, family_id) select $3, id from family
            )
-           insert into refresh_tokens (token_hash, family_id) select $3, id from family"#,
+           select id as "id!" from family"#,
         user_id,
         FAMILY_TTL.as_secs_f64(),
         &token.hash,
-        clinic_id
+        clinic_id,
+        client.ip.to_string(),
+        client.user_agent.as_deref()
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(token.into_family(family_id))
+}
+
+/// Marks a family as just used from `client` (a refresh).
+async fn touch_family(conn: &mut PgConnection, family_id: Uuid, client: &SessionClient) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update refresh_token_families set last_used_at = now(), ip = $2::text::inet,
+                  user_agent = coalesce($3, user_agent)
+           where id = $1"#,
+        family_id,
+        client.ip.to_string(),
+        client.user_agent.as_deref()
     )
     .execute(conn)
     .await?;
-    Ok(token)
+    Ok(())
 }
 
 /// What presenting a refresh token led to.
@@ -99,7 +148,12 @@ fn unseal(key: &SubKey, presented: &str, sealed: &[u8]) -> Option<String> {
 /// Spends `presented` and issues its successor in one transaction (`conn` must be inside one). A
 /// token spent less than [`REFRESH_GRACE`] ago returns the successor it was rotated to (followed
 /// to the newest one); after that, presenting it again is reuse and revokes the family.
-pub async fn rotate(conn: &mut PgConnection, seal_key: &SubKey, presented: &str) -> sqlx::Result<Rotation> {
+pub async fn rotate(
+    conn: &mut PgConnection,
+    seal_key: &SubKey,
+    presented: &str,
+    client: &SessionClient,
+) -> sqlx::Result<Rotation> {
     let presented_hash = hash(presented);
     let successor = mint();
     let sealed = seal(seal_key, presented, &successor.value);
@@ -139,9 +193,10 @@ pub async fn rotate(conn: &mut PgConnection, seal_key: &SubKey, presented: &str)
     )
     .execute(&mut *conn)
     .await?;
+    touch_family(conn, spent.family_id, client).await?;
     Ok(Rotation::Rotated {
         user,
-        token: successor,
+        token: successor.into_family(spent.family_id),
         clinic_id,
     })
 }
@@ -184,6 +239,7 @@ async fn spent_again(
                 token: NewToken {
                     value: successor,
                     hash: successor_hash,
+                    family_id,
                 },
                 clinic_id,
             });

@@ -2,6 +2,7 @@
 //! retries, and replies that can be requested again when the AI service was down.
 
 pub mod idempotency;
+pub mod jobs;
 pub mod queries;
 pub mod routes;
 pub mod service;

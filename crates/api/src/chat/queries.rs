@@ -225,3 +225,23 @@ pub async fn user_message(
         answered: r.answered,
     }))
 }
+
+/// The reply to a user message of this patient, if it has one (a reattach to a finished reply).
+pub async fn reply_to(
+    conn: &mut PgConnection,
+    clinic: Uuid,
+    patient_id: Uuid,
+    user_message_id: Uuid,
+) -> sqlx::Result<Option<ChatMessage>> {
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"select id, role, content, metadata, created_at from chat_messages
+           where clinic_id = $3 and reply_to = $1 and patient_id = $2"#,
+        user_message_id,
+        patient_id,
+        clinic
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(ChatMessage::from))
+}

@@ -12,13 +12,12 @@ use axum::routing::{get, post};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use shared::api::{MessagePage, ReplyResponse, SendMessageRequest, SendMessageResponse};
-use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::chat::idempotency::IdempotencyKey;
 use crate::chat::queries;
-use crate::chat::service::{self, Sent, StreamEvent};
+use crate::chat::service::{self, Sent};
 use crate::chat::types::MessageContent;
 use crate::db::{Action, ClinicTx, Permission};
 use crate::http::error::{ApiError, ApiResult};
@@ -30,10 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{id}/messages", get(list).post(send))
         .route("/patients/{id}/messages/stream", post(stream))
         .route("/patients/{id}/messages/{message_id}/reply", post(reply))
+        .merge(crate::chat::jobs::routes::router())
 }
 
 /// Comments sent on long pauses so proxies and browsers keep the stream open.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +49,7 @@ pub struct HistoryQuery {
 /// A patient's conversation, oldest first within the page; page backwards with `before`.
 #[utoipa::path(operation_id = "listMessages", get, path = "/patients/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id"), HistoryQuery),
-    responses((status = 200, description = "A page of messages", body = MessagePage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 200, description = "A page of messages", body = MessagePage), crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -90,7 +90,7 @@ pub async fn list(
     responses((status = 201, description = "Both messages and the triage result", body = SendMessageResponse),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`idempotency_in_progress`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -115,7 +115,7 @@ pub async fn send(
     responses((status = 201, description = "The reply", body = ReplyResponse),
         (status = 404, description = "Unknown message or patient", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`already_answered`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::AiErrors, crate::http::openapi::CommonErrors))]
 pub async fn reply(
     State(state): State<AppState>,
     user: AuthUser,
@@ -129,12 +129,14 @@ pub async fn reply(
 /// Send a message and stream the reply as Server-Sent Events: `event: user` (the saved message, `ChatMessage`), then
 /// `event: delta` (`{"text"}`, repeated), then exactly one of `event: done` (`StreamDonePublic`) or `event: error`
 /// (`{"code","detail"}`). Comments (`:`) keep the connection alive. The reply is saved even if the client disconnects.
+/// Every event has an `id:` `<messageId>:<n>` (the `user` event is `0`); `GET .../messages/{messageId}/stream`
+/// reattaches with `Last-Event-ID`, `POST .../messages/{messageId}/stop` stops the reply.
 #[utoipa::path(operation_id = "streamMessage", post, path = "/patients/{id}/messages/stream", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     request_body = SendMessageRequest,
     responses((status = 200, description = "An SSE stream of `user`, `delta`..., then `done` or `error` events", content_type = "text/event-stream", body = crate::http::openapi::ChatStreamEvent),
         (status = 404, description = "Unknown, or another user's patient", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn stream(
     State(state): State<AppState>,
     user: AuthUser,
@@ -143,25 +145,18 @@ pub async fn stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let content = MessageContent::parse(&body.content)?;
     let (user_message, events) = service::stream(&state, user, patient_id, &content).await?;
+    let message_id = user_message.id;
+    // The `user` event names the message to reattach to and to stop (`id:` `<messageId>:0`, and `messageId`).
+    let mut data = serde_json::to_value(&user_message).map_err(anyhow::Error::from)?;
+    if let Some(object) = data.as_object_mut() {
+        object.insert("messageId".into(), message_id.to_string().into());
+    }
     let first = Event::default()
         .event("user")
-        .json_data(&user_message)
+        .id(format!("{message_id}:0"))
+        .json_data(&data)
         .map_err(anyhow::Error::from)?;
-    let rest = ReceiverStream::new(events).filter_map(|event| futures::future::ready(sse_event(event)));
-    let body = futures::stream::once(futures::future::ready(first))
-        .chain(rest)
-        .map(Ok::<_, Infallible>);
+    let body = futures::stream::once(futures::future::ready(Ok::<_, Infallible>(first)))
+        .chain(crate::chat::jobs::routes::sse_body(message_id, events));
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
-}
-
-/// The SSE form of a relay event (`None` only if its JSON cannot be written, which our types never cause).
-fn sse_event(event: StreamEvent) -> Option<Event> {
-    match event {
-        StreamEvent::Delta(text) => Event::default()
-            .event("delta")
-            .json_data(shared::ai::StreamDelta { text }),
-        StreamEvent::Done(done) => Event::default().event("done").json_data(done),
-        StreamEvent::Error(error) => Event::default().event("error").json_data(error),
-    }
-    .ok()
 }

@@ -3,17 +3,18 @@
 //! answerable later. The streamed variant relays the AI service's deltas as [`StreamEvent`]s, which
 //! the route writes as Server-Sent Events.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt as _;
-use shared::ai::{ChatRequest, ChatResponse, StreamDone, StreamError, Triage, Usage};
-use shared::api::{ChatMessage, ReplyResponse, SendMessageResponse, StreamDonePublic};
-use tokio::sync::mpsc;
+use futures::stream::BoxStream;
+use shared::ai::{ChatRequest, ChatResponse, Triage, Usage};
+use shared::api::{ChatMessage, ReplyResponse, SendMessageResponse};
 use uuid::Uuid;
 
-use crate::ai_client::{AiEvent, MAX_REPLY_CHARS, stream_error_of, too_long};
 use crate::auth::AuthUser;
 use crate::chat::idempotency::{self, IdempotencyKey, Lookup};
+use crate::chat::jobs::Sequenced;
+use crate::chat::jobs::relay::{self, Answering};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
 use crate::db::{Action, ClinicTx, Permission};
@@ -39,6 +40,23 @@ pub async fn charge(state: &AppState, user_id: Uuid) -> ApiResult<()> {
         .hit(&format!("chat:user:{user_id}"), state.config.rate_limits.chat_per_user)
         .await
         .map_err(|retry| ApiError::RateLimited { retry_after: retry.0 })
+}
+
+/// Counts a chat call against the budget, except that a message past it which triage flags still goes
+/// on: the AI service answers a flagged message with its first aid and calls no model, so the budget,
+/// which exists to bound model calls, does not apply (CONTRACT: first aid past the budget). Only when
+/// the budget is spent is triage asked; if it cannot answer, the 429 stands.
+pub async fn charge_or_first_aid(state: &AppState, user_id: Uuid, message: &str) -> ApiResult<()> {
+    match charge(state, user_id).await {
+        Err(ApiError::RateLimited { retry_after }) => match state.ai.triage(message).await {
+            Ok(triage) if triage.detected => {
+                tracing::info!("chat budget spent; a flagged message is answered with its first aid");
+                Ok(())
+            }
+            _ => Err(ApiError::RateLimited { retry_after }),
+        },
+        other => other,
+    }
 }
 
 /// Saves the user's message and gathers the AI request (patient context + last messages) in one
@@ -200,28 +218,6 @@ pub async fn save_reply(
     Ok(message)
 }
 
-/// Saves the reply of a finished stream.
-pub async fn save_streamed(
-    state: &AppState,
-    caller: AuthUser,
-    patient_id: Uuid,
-    user_message_id: Uuid,
-    reply: &str,
-    done: &StreamDone,
-    started: Instant,
-) -> ApiResult<ChatMessage> {
-    crate::metrics::ai_call(&done.provider, started.elapsed(), Ok(done.usage));
-    let meta = metadata(
-        &done.provider,
-        &done.model,
-        done.usage,
-        elapsed_ms(started),
-        &done.emergency,
-        &done.finish_reason,
-    );
-    save_reply(state, caller, patient_id, user_message_id, reply, &meta).await
-}
-
 /// Stores the 201 body under the idempotency key.
 pub async fn complete_key(
     state: &AppState,
@@ -285,7 +281,7 @@ pub async fn send(
         }
     }
 
-    charge(state, caller.id).await?;
+    charge_or_first_aid(state, caller.id, content.as_str()).await?;
     let guard = key.map(|key| Guard { key, hash: &hash });
     let saved = save_user_message(state, caller, patient_id, content, guard).await?;
     let (assistant_message, triage) = answer(state, caller, patient_id, saved.user_message.id, &saved.request).await?;
@@ -319,7 +315,7 @@ async fn finish_pending(
         }
         other => other?,
     };
-    charge(state, caller.id).await?;
+    charge_or_first_aid(state, caller.id, &request.message).await?;
     let (assistant_message, triage) = answer(state, caller, patient_id, user_message_id, &request).await?;
     let mut tx = ClinicTx::begin(
         &state.db,
@@ -347,7 +343,7 @@ async fn finish_pending(
 /// Answers a saved user message that has no reply yet (after an AI failure).
 pub async fn reply(state: &AppState, caller: AuthUser, patient_id: Uuid, message_id: Uuid) -> ApiResult<ReplyResponse> {
     let request = load_unanswered(state, caller, patient_id, message_id).await?;
-    charge(state, caller.id).await?;
+    charge_or_first_aid(state, caller.id, &request.message).await?;
     let (assistant_message, triage) = answer(state, caller, patient_id, message_id, &request).await?;
     Ok(ReplyResponse {
         assistant_message,
@@ -355,133 +351,33 @@ pub async fn reply(state: &AppState, caller: AuthUser, patient_id: Uuid, message
     })
 }
 
-/// One event of a streamed reply, after the saved user message.
-pub enum StreamEvent {
-    Delta(String),
-    Done(StreamDonePublic),
-    Error(StreamError),
-}
+pub use crate::chat::jobs::StreamEvent;
 
-/// How many events may wait for a slow client before the relay waits too.
-const STREAM_BUFFER: usize = 64;
-
-/// Saves the user's message and starts relaying the reply: the saved message, and the receiving end
-/// of the reply's events (deltas, then exactly one `Done` or `Error`).
+/// Saves the user's message and starts the job that generates the reply (`chat::jobs`): the saved
+/// message, and a follower of the job's events from the start (deltas, then exactly one `Done` or
+/// `Error`). The job belongs to no connection: when the browser goes away mid-stream the reply is still
+/// completed and saved, and `GET .../messages/{id}/stream` reattaches to it. The tracker lets graceful
+/// shutdown wait for it.
 pub async fn stream(
     state: &AppState,
     caller: AuthUser,
     patient_id: Uuid,
     content: &MessageContent,
-) -> ApiResult<(ChatMessage, mpsc::Receiver<StreamEvent>)> {
-    charge(state, caller.id).await?;
+) -> ApiResult<(ChatMessage, BoxStream<'static, Sequenced>)> {
+    charge_or_first_aid(state, caller.id, content.as_str()).await?;
     let Saved { user_message, request } = save_user_message(state, caller, patient_id, content, None).await?;
-    let (events, receiver) = mpsc::channel(STREAM_BUFFER);
-    // The relay runs in a task the request does not own: when the browser goes away mid-stream the
-    // reply is still completed and saved. The tracker lets graceful shutdown wait for it.
+    let job = state.jobs.start(user_message.id).await?;
+    let events = state
+        .jobs
+        .follow(user_message.id, 0)
+        .await
+        .unwrap_or_else(|| futures::stream::empty().boxed());
     let answering = Answering {
         caller,
         patient_id,
         user_message_id: user_message.id,
         request,
     };
-    state.tasks.spawn(relay(state.clone(), answering, events));
-    Ok((user_message, receiver))
-}
-
-/// The saved user message a streamed reply answers, and the request that answers it.
-struct Answering {
-    caller: AuthUser,
-    patient_id: Uuid,
-    user_message_id: Uuid,
-    request: ChatRequest,
-}
-
-/// How long the relay waits for a client that has stopped reading (its buffer full) before it stops
-/// sending to it. The model call, the reply and its saving go on; the client gets nothing more.
-const CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The client end of a relay: events are sent until the client leaves or stops reading.
-struct Client(Option<mpsc::Sender<StreamEvent>>);
-
-impl Client {
-    async fn send(&mut self, event: StreamEvent) {
-        let Some(sender) = &self.0 else { return };
-        match tokio::time::timeout(CLIENT_SEND_TIMEOUT, sender.send(event)).await {
-            Ok(Ok(())) => {}
-            // Gone (the receiver was dropped): nothing to do.
-            Ok(Err(_)) => self.0 = None,
-            Err(_) => {
-                tracing::info!("stream client stopped reading; the reply is still completed and saved");
-                self.0 = None;
-            }
-        }
-    }
-}
-
-/// Relays the AI service's deltas as they arrive, then saves the complete reply and sends `Done`
-/// (or `Error`). Sending fails silently once the client has gone or stopped reading; the work
-/// continues. A reply past `MAX_REPLY_CHARS` ends the stream (the upstream is dropped) with an
-/// `ai_bad_gateway` error.
-async fn relay(state: AppState, answering: Answering, events: mpsc::Sender<StreamEvent>) {
-    let Answering {
-        caller,
-        patient_id,
-        user_message_id,
-        request,
-    } = answering;
-    let mut client = Client(Some(events));
-    let started = Instant::now();
-    let mut reply = String::new();
-    let mut reply_chars = 0usize;
-    let outcome = match state.ai.chat_stream(&request).await {
-        Err(e) => Err(stream_error_of(&e)),
-        Ok(stream) => {
-            let mut stream = std::pin::pin!(stream);
-            let mut outcome = Err(StreamError {
-                code: "ai_bad_gateway".into(),
-                detail: "The AI service ended the stream early.".into(),
-            });
-            while let Some(event) = stream.next().await {
-                match event {
-                    AiEvent::Delta(text) => {
-                        reply_chars += text.chars().count();
-                        if reply_chars > MAX_REPLY_CHARS {
-                            tracing::warn!(limit = MAX_REPLY_CHARS, "streamed reply over the length limit; dropped");
-                            outcome = Err(stream_error_of(&too_long()));
-                            break;
-                        }
-                        reply.push_str(&text);
-                        client.send(StreamEvent::Delta(text)).await;
-                    }
-                    AiEvent::Done(done) => {
-                        outcome = Ok(done);
-                        break;
-                    }
-                    AiEvent::Error(e) => {
-                        outcome = Err(e);
-                        break;
-                    }
-                }
-            }
-            outcome
-        }
-    };
-    let last = match outcome {
-        Ok(done) => match save_streamed(&state, caller, patient_id, user_message_id, &reply, &done, started).await {
-            Ok(assistant_message) => StreamEvent::Done(StreamDonePublic {
-                assistant_message,
-                emergency: done.emergency.into_emergency(),
-            }),
-            Err(e) => {
-                tracing::error!(error = ?e, "saving a streamed reply failed");
-                StreamEvent::Error(stream_error_of(&e))
-            }
-        },
-        Err(e) => {
-            crate::metrics::ai_call("unknown", started.elapsed(), Err(&e.code));
-            tracing::warn!(code = %e.code, "chat stream ended with an error; the user's message is kept");
-            StreamEvent::Error(e)
-        }
-    };
-    client.send(last).await;
+    state.tasks.spawn(relay::run(state.clone(), answering, job));
+    Ok((user_message, events))
 }

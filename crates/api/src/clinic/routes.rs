@@ -18,6 +18,7 @@ use crate::auth::clinics::ClinicName;
 use crate::clinic::{invitations, queries};
 use crate::db::{Action, ClinicTx, Permission};
 use crate::domain::email::Email;
+use crate::http::client_ip::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::state::AppState;
@@ -44,7 +45,7 @@ fn last_owner() -> ApiError {
 /// The caller's active clinic.
 #[utoipa::path(operation_id = "getClinic", get, path = "/clinic", tag = "clinic", security(("bearer" = [])),
     responses((status = 200, description = "The active clinic", body = Clinic),
-        (status = 403, description = "`no_clinic`", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn read(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Clinic>> {
     let mut tx = ClinicTx::begin(&state.db, &user, Permission::ViewClinic, Action::ClinicRead, None).await?;
@@ -60,7 +61,7 @@ pub async fn read(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
 #[utoipa::path(operation_id = "updateClinic", patch, path = "/clinic", tag = "clinic", security(("bearer" = [])),
     request_body = UpdateClinicRequest,
     responses((status = 200, description = "The clinic", body = Clinic),
-        (status = 403, description = "`forbidden`: not an owner", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "`forbidden`: not an owner; `no_clinic`, or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn update(
     State(state): State<AppState>,
@@ -110,7 +111,7 @@ pub async fn update(
 /// The clinic's members.
 #[utoipa::path(operation_id = "listMembers", get, path = "/clinic/members", tag = "clinic", security(("bearer" = [])),
     responses((status = 200, description = "Every member, owners first", body = MemberList),
-        crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn members(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<MemberList>> {
     let mut tx = ClinicTx::begin(&state.db, &user, Permission::ViewClinic, Action::MemberList, None).await?;
     let clinic_id = tx.clinic_id;
@@ -125,7 +126,7 @@ pub async fn members(State(state): State<AppState>, user: AuthUser) -> ApiResult
     responses((status = 200, description = "The member", body = Member),
         (status = 404, description = "Not a member of this clinic", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`last_owner`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn change_member(
     State(state): State<AppState>,
     user: AuthUser,
@@ -156,7 +157,7 @@ pub async fn change_member(
     responses((status = 204, description = "Removed"),
         (status = 404, description = "Not a member of this clinic", content_type = "application/problem+json", body = shared::Problem),
         (status = 409, description = "`last_owner`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn remove_member(
     State(state): State<AppState>,
     user: AuthUser,
@@ -182,7 +183,7 @@ pub async fn remove_member(
     request_body = CreateInvitationRequest,
     responses((status = 201, description = "The invitation, with its token", body = Invitation),
         (status = 409, description = "`already_member`", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn invite(
     State(state): State<AppState>,
     user: AuthUser,
@@ -223,7 +224,7 @@ pub async fn invite(
 /// Pending invitations (owner), without their tokens.
 #[utoipa::path(operation_id = "listInvitations", get, path = "/clinic/invitations", tag = "clinic", security(("bearer" = [])),
     responses((status = 200, description = "Pending invitations, newest first", body = InvitationList),
-        crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list_invitations(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<InvitationList>> {
     let mut tx = ClinicTx::begin(&state.db, &user, Permission::ManageClinic, Action::InvitationList, None).await?;
     let clinic_id = tx.clinic_id;
@@ -237,7 +238,7 @@ pub async fn list_invitations(State(state): State<AppState>, user: AuthUser) -> 
     params(("id" = Uuid, Path, description = "The invitation's id")),
     responses((status = 204, description = "Revoked"),
         (status = 404, description = "No pending invitation with that id", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -270,6 +271,7 @@ pub async fn revoke_invitation(
 pub async fn accept(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path(token): Path<String>,
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
@@ -285,5 +287,6 @@ pub async fn accept(
     }
     tx.commit().await?;
     tracing::info!(user_id = %user.id, clinic_id = %found.clinic_id, "invitation accepted");
-    crate::auth::routes::session_in_clinic(&state, &headers, row, found.clinic_id).await
+    let client = crate::auth::sessions::SessionClient::new(ip, &headers);
+    crate::auth::routes::session_in_clinic(&state, &headers, &client, row, found.clinic_id).await
 }

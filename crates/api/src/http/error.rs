@@ -18,6 +18,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("unauthorized: {code}")]
     Unauthorized { code: &'static str, detail: &'static str },
+    /// 401 for a wrong password or code at sign-in, saying how many attempts remain when few do.
+    #[error("credentials refused: {code}")]
+    CredentialsRefused {
+        code: &'static str,
+        detail: &'static str,
+        remaining_attempts: Option<u32>,
+    },
     #[error("forbidden")]
     Forbidden,
     /// 403 with a more precise code: `no_clinic`, `forbidden_field`, `registration_closed`.
@@ -115,7 +122,7 @@ impl ApiError {
                     errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             ),
-            ApiError::Unauthorized { code, detail } => {
+            ApiError::Unauthorized { code, detail } | ApiError::CredentialsRefused { code, detail, .. } => {
                 (StatusCode::UNAUTHORIZED, code, "Unauthorized", (*detail).to_owned())
             }
             ApiError::Forbidden => (
@@ -192,11 +199,11 @@ impl ApiError {
                 "Too many failed sign-ins",
                 match scope {
                     LockScope::Client => format!(
-                        "Too many failed sign-in attempts for this account from this device or network. Try again in {}.",
+                        "Too many failed sign-in attempts for this account from this device or network. Try again in {}. If you cannot sign in, your clinic's owner can help.",
                         when(*retry_after)
                     ),
                     LockScope::Account => format!(
-                        "Too many failed sign-in attempts for this account. Try again in {}, or sign in from a device you have signed in from before.",
+                        "Too many failed sign-in attempts for this account. Try again in {}, or sign in from a device you have signed in from before. If you cannot sign in, your clinic's owner can help.",
                         when(*retry_after)
                     ),
                 },
@@ -228,6 +235,9 @@ impl ApiError {
         }
         if let ApiError::PossibleDuplicate(ids) = self {
             problem.duplicates = Some(ids.clone());
+        }
+        if let ApiError::CredentialsRefused { remaining_attempts, .. } = self {
+            problem.remaining_attempts = *remaining_attempts;
         }
         plumbing::problem::with_request_id(problem)
     }
@@ -276,7 +286,10 @@ impl IntoResponse for ApiError {
             // Lets the route-coverage test tell "no such route" from a handler's 404.
             response.extensions_mut().insert(UnmatchedRoute);
         }
-        if matches!(self, ApiError::Unauthorized { .. }) {
+        if matches!(
+            self,
+            ApiError::Unauthorized { .. } | ApiError::CredentialsRefused { .. }
+        ) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

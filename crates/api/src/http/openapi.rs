@@ -37,6 +37,13 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::auth::routes::refresh,
         crate::auth::routes::logout,
         crate::auth::routes::me,
+        crate::auth::routes::login_mfa,
+        crate::auth::mfa::setup,
+        crate::auth::mfa::enable,
+        crate::auth::mfa::disable,
+        crate::auth::sessions::list,
+        crate::auth::sessions::revoke,
+        crate::auth::password_change::change_password,
         crate::auth::routes::switch_clinic,
         crate::admin::routes::list_users,
         crate::admin::routes::update_user,
@@ -63,6 +70,8 @@ HttpOnly cookie scoped to `/api/v1/auth`.\n\
         crate::clinic::routes::list_invitations,
         crate::clinic::routes::revoke_invitation,
         crate::clinic::routes::accept,
+        crate::chat::jobs::routes::reattach,
+        crate::chat::jobs::routes::stop,
         crate::portability::routes::export,
         crate::portability::routes::import,
         openapi_json,
@@ -144,6 +153,17 @@ pub enum AuthErrors {
     /// Missing, malformed, expired or revoked access token (`invalid_token`).
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
+}
+
+/// Errors of the routes that act in the caller's active clinic (each opens a `ClinicTx`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ClinicErrors {
+    /// Refused in the active clinic: the role may not do this (`forbidden`; `forbidden_field` for `medicalNotes`
+    /// sent by reception), the caller is in no clinic (`no_clinic`), or the clinic requires two-step sign-in and
+    /// the caller has not set it up (`mfa_setup_required`: `POST /auth/mfa/setup`).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
 }
 
 /// Errors of routes that read a JSON body.

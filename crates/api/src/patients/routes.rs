@@ -76,7 +76,7 @@ fn today() -> chrono::NaiveDate {
     params(CreateQuery),
     responses((status = 201, description = "The new patient", body = Patient),
         (status = 409, description = "`possible_duplicate`: the clinic has a patient with the same email, or the same name and date of birth; `duplicates` lists their ids", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -113,7 +113,7 @@ pub async fn create(
 
 /// The clinic's patients in `sort` order (newest first by default), with an optional search.
 #[utoipa::path(operation_id = "listPatients", get, path = "/patients", tag = "patients", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of patients", body = PatientPage), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 200, description = "A page of patients", body = PatientPage), crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -172,7 +172,7 @@ pub async fn list(
 /// One patient.
 #[utoipa::path(operation_id = "getPatient", get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
-    responses((status = 200, description = "The patient", body = Patient), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 200, description = "The patient", body = Patient), crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -200,7 +200,7 @@ pub async fn read(
     params(("id" = Uuid, Path, description = "The patient's id")), request_body = PatientPatchInput,
     responses((status = 200, description = "The updated patient", body = Patient),
         (status = 404, description = "Unknown, or another user's", content_type = "application/problem+json", body = shared::Problem),
-        crate::http::openapi::BodyErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+        crate::http::openapi::BodyErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -233,7 +233,7 @@ pub async fn update(
 /// Move a patient (and so its messages) to the trash; it is then 404 everywhere.
 #[utoipa::path(operation_id = "deletePatient", delete, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
-    responses((status = 204, description = "Deleted"), crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
+    responses((status = 204, description = "Deleted"), crate::http::openapi::ParamErrors, crate::http::openapi::ClinicErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let mut tx = ClinicTx::begin(
         &state.db,

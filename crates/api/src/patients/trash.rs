@@ -31,7 +31,7 @@ fn retention_days(state: &AppState) -> i32 {
 /// The clinic's deleted patients, most recently deleted first, while they can still be restored (owners only).
 #[utoipa::path(operation_id = "listTrash", get, path = "/patients/trash", tag = "patients", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, description = "A page of deleted patients, each with `deletedAt`", body = TrashPage),
-        (status = 403, description = "Not an owner (`forbidden`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn list(
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn list(
 #[utoipa::path(operation_id = "restorePatient", post, path = "/patients/{id}/restore", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The patient's id")),
     responses((status = 200, description = "The restored patient", body = Patient),
-        (status = 403, description = "Not an owner (`forbidden`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Not an owner (`forbidden`), in no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 404, description = "Not in the trash (never deleted, purged, or another clinic's)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::ParamErrors, crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
 pub async fn restore(
@@ -77,5 +77,7 @@ pub async fn restore(
     };
     let notes = tx.may(Permission::ReadNotes);
     tx.commit().await?;
+    // The restored patient is in the owner's next list even when that list is read on the replica.
+    state.reads.wrote(user.id).await;
     Ok(Json(Visible::new(patient, notes)))
 }

@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
                 (String = "application/fhir+ndjson", example = json!("{\"resourceType\":\"Patient\",\"id\":\"0193...\",\"meta\":{\"lastUpdated\":\"2026-12-10T09:30:00.000000Z\"},\"identifier\":[{\"system\":\"urn:ietf:rfc:3986\",\"value\":\"urn:uuid:0193...\"}],\"name\":[{\"text\":\"Ana García\"}],\"telecom\":[{\"system\":\"phone\",\"value\":\"+34612345678\"},{\"system\":\"email\",\"value\":\"ana@example.com\"}],\"birthDate\":\"1985-04-23\"}\n")),
                 (String = "text/csv", example = json!("id,name,email,phone,dateOfBirth,createdAt,updatedAt\r\n0193...,Ana García,ana@example.com,'+34612345678,1985-04-23,2026-12-10T09:30:00.000000Z,2026-12-10T09:30:00.000000Z\r\n")),
             )),
-        (status = 403, description = "Reception (`forbidden`), or no clinic (`no_clinic`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 422, description = "`format` missing or not `fhir`/`csv` (`validation_failed`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 400, description = "An unknown or malformed query parameter (`invalid_query`)", content_type = "application/problem+json", body = shared::Problem),
         crate::http::openapi::AuthErrors, crate::http::openapi::CommonErrors))]
@@ -95,7 +95,7 @@ pub async fn export(
     )),
     responses(
         (status = 200, description = "The report: on a dry run (`created` 0) or after the import (`created` = `rows`)", body = ImportReport),
-        (status = 403, description = "Reception (`forbidden`), or no clinic (`no_clinic`)", content_type = "application/problem+json", body = shared::Problem),
+        (status = 403, description = "Reception (`forbidden`), no clinic (`no_clinic`), or the clinic requires two-step sign-in and the caller has not set it up (`mfa_setup_required`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 413, description = "Over 10 MiB (`payload_too_large`) or 50,000 rows (`too_many_rows`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 415, description = "Neither `text/csv` nor `application/fhir+ndjson` (UTF-8) (`unsupported_media_type`)", content_type = "application/problem+json", body = shared::Problem),
         (status = 422, description = "`import_invalid`: rows failed, nothing was imported; the problem's members and the report's (`rows`, `valid`, `invalid`, `errors` with `row`, `created` 0)", content_type = "application/problem+json", body = ImportReport),

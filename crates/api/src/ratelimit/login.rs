@@ -83,6 +83,17 @@ pub struct LoginReservation {
     pub(super) keys: LoginKeys,
     /// Taken in Redis (else in this process's memory).
     pub(super) shared: bool,
+    /// This client's attempts on the account in the current window, this one included.
+    pub(super) attempts: u32,
+    pub(super) limit: u32,
+}
+
+impl LoginReservation {
+    /// How many more failures this client may have on the account before it is held back, if this
+    /// attempt turns out to be one.
+    pub fn remaining_after_failure(&self) -> u32 {
+        self.limit.saturating_sub(self.attempts)
+    }
 }
 
 /// Why a sign-in attempt was refused before the password was checked.

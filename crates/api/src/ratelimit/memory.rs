@@ -68,7 +68,7 @@ impl MemoryLimiter {
         policy: &LoginPolicy,
         known_device: bool,
         now: Instant,
-    ) -> Result<(), LoginRefusal> {
+    ) -> Result<u32, LoginRefusal> {
         let mut entries = self.lock();
         let client_rule = policy.per_client;
         let client = *window(&mut entries, keys.client_key(), client_rule.window, now);
@@ -84,14 +84,16 @@ impl MemoryLimiter {
                 return Err(LoginRefusal::Account(RetryAfter(delay.saturating_sub(waited))));
             }
         }
+        let mut attempts = client.count.saturating_add(1);
         if let Some(client) = entries.get_mut(&keys.client_key()) {
             client.count = client.count.saturating_add(1);
+            attempts = client.count;
         }
         if let Some(account) = entries.get_mut(&keys.account_key()) {
             account.count = account.count.saturating_add(1);
             account.last = now;
         }
-        Ok(())
+        Ok(attempts)
     }
 
     pub(super) fn release_login(&self, keys: &LoginKeys, policy: &LoginPolicy, now: Instant) {

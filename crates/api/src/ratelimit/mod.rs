@@ -199,7 +199,12 @@ impl Limiter {
             ),
         };
         match result {
-            Ok(()) => Ok(LoginReservation { keys: *keys, shared }),
+            Ok(attempts) => Ok(LoginReservation {
+                keys: *keys,
+                shared,
+                attempts,
+                limit: policy.per_client.limit,
+            }),
             Err(refusal) => {
                 crate::metrics::rate_limited(refusal.rule_name());
                 Err(refusal)

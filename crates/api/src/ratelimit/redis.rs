@@ -39,7 +39,8 @@ return {n, redis.call('PTTL', KEYS[1])}
 
 /// The failed-sign-in reservation (`ratelimit::login`), atomically: refuse when the (account,
 /// client) window is full, or when the client is unknown and the account's delay since its last
-/// failure has not passed; otherwise count one on both. Returns `{0, 0}` when reserved, `{1, ms}`
+/// failure has not passed; otherwise count one on both. Returns `{0, count}` when reserved (the
+/// client window's count with this attempt), `{1, ms}`
 /// for the client rule and `{2, ms}` for the account rule.
 ///
 /// KEYS: the (account, client) counter, the account hash (`n`, `last`). ARGV: client limit,
@@ -64,13 +65,14 @@ if ARGV[8] == '0' then
     if waited < delay then return {2, math.ceil(delay - waited)} end
   end
 end
-if redis.call('INCR', KEYS[1]) == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+local count = redis.call('INCR', KEYS[1])
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('HSET', KEYS[2], 'last', now)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {0, 0}
+return {0, count}
 ";
 
 /// Gives a reservation back: one less on both counters, never below zero.
@@ -175,7 +177,7 @@ impl RedisLimiter {
         keys: &LoginKeys,
         policy: &LoginPolicy,
         known_device: bool,
-    ) -> Option<Result<(), LoginRefusal>> {
+    ) -> Option<Result<u32, LoginRefusal>> {
         if self.resting() {
             return None;
         }
@@ -198,7 +200,7 @@ impl RedisLimiter {
         let (outcome, ms) = self.answer(invocation.invoke_async::<(u8, i64)>(&mut conn)).await?;
         let retry = RetryAfter(Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1)));
         Some(match outcome {
-            0 => Ok(()),
+            0 => Ok(u32::try_from(ms).unwrap_or(u32::MAX)),
             1 => Err(LoginRefusal::Client(retry)),
             _ => Err(LoginRefusal::Account(retry)),
         })

@@ -346,7 +346,8 @@ async fn admins_list_and_deactivate_users_and_users_get_403(_: PgPoolOptions, op
     )
     .await;
     let email = user["user"]["email"].as_str().unwrap_or_default();
-    problem(login(&app, email, PASSWORD).await, 401, "invalid_credentials").await;
+    // The right password for a deactivated account is told so (issue 17), not "wrong password".
+    problem(login(&app, email, PASSWORD).await, 403, "account_inactive").await;
 
     let promoted = json(
         app.patch(

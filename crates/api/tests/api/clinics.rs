@@ -156,6 +156,18 @@ fn tenant_routes(patient: &str, message: &str) -> Vec<(&'static str, String, Opt
             Some(json!({})),
             true,
         ),
+        (
+            "GET",
+            format!("/patients/{patient}/messages/{message}/stream"),
+            None,
+            true,
+        ),
+        (
+            "POST",
+            format!("/patients/{patient}/messages/{message}/stop"),
+            Some(json!({})),
+            true,
+        ),
         ("DELETE", format!("/patients/{patient}"), None, false),
     ]
 }
@@ -233,7 +245,8 @@ async fn the_permission_matrix_holds_for_every_route_role_and_clinic(_: PgPoolOp
                 let expected: &[u16] = match (own, chat, *role) {
                     (_, true, "reception") => &[403],
                     (false, _, _) => &[404],
-                    (true, true, _) if path.ends_with("/reply") => &[409],
+                    // The message has its reply: answering again or stopping it is a conflict.
+                    (true, true, _) if path.ends_with("/reply") || path.ends_with("/stop") => &[409],
                     (true, _, _) => &[200, 201, 204],
                 };
                 assert!(

@@ -685,6 +685,7 @@ async fn a_client_that_stops_reading_does_not_hold_the_reply_which_is_saved(
         id: owner,
         role: shared::api::Role::User,
         clinic_id,
+        session: None,
     };
     let (_, events) = api::chat::service::stream(&app.state, caller, patient_id, &content)
         .await

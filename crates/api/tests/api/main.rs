@@ -1,6 +1,7 @@
 //! Integration tests of the api: real PostgreSQL (a fresh database per test), the real AI service on
 //! its own socket, and HTTP over real sockets.
 
+mod accounts;
 mod audit;
 mod auth;
 mod chat;
@@ -18,3 +19,4 @@ mod portability;
 mod ratelimit;
 mod records;
 mod replica;
+mod streams;

@@ -40,9 +40,14 @@ async fn metrics_are_served_on_their_own_port_with_route_templates_and_no_patien
         201,
     )
     .await;
+    // Past the budget (a message triage does not flag: a flagged one would still get its first aid).
     problem(
-        app.post(&token, &format!("/patients/{id}/messages"), json!({"content": MESSAGE}))
-            .await,
+        app.post(
+            &token,
+            &format!("/patients/{id}/messages"),
+            json!({"content": "Thank you, see you next week"}),
+        )
+        .await,
         429,
         "rate_limited",
     )

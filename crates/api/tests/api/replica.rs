@@ -386,3 +386,67 @@ async fn through_the_api_a_stopped_replica_costs_no_failed_request_and_health_st
     assert_eq!(health["checks"]["replica"], "down", "{health}");
     assert_eq!(health["status"], "ok", "{health}");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_clinic_mfa_policy_the_replica_has_not_replayed_still_refuses_a_replica_read(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let Some(replica) = replica_options(&options).await else {
+        return;
+    };
+    let mut standby = PgConnection::connect_with(&replica)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = app_with_replica(options, replica).await;
+    let (token, session) = app.register().await;
+    let clinic: uuid::Uuid = session["clinic"]["id"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no clinic: {session}"));
+    app.create_patient(&token, serde_json::json!({"name": "Policy Patient"}))
+        .await;
+    list_until_on_replica(&app, &token).await;
+
+    // The policy is turned on while the replica cannot replay it: the read starts there (it sees no policy), and
+    // the primary's check at commit refuses it, with no data and no audit row.
+    pause_replay(&mut standby).await;
+    let during_pause = async {
+        sqlx::query("update clinics set require_mfa = true where id = $1")
+            .bind(clinic)
+            .execute(&app.admin_db)
+            .await?;
+        let before = app.state.reads.served().1;
+        let response = app.get(&token, "/patients").await;
+        Ok::<_, sqlx::Error>((response, app.state.reads.served().1 - before))
+    }
+    .await;
+    let _ = sqlx::query("select pg_wal_replay_resume()").execute(&mut standby).await;
+    let (response, on_replica) = during_pause.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(on_replica, 1, "the read started on the replica");
+    crate::helpers::problem(response, 403, "mfa_setup_required").await;
+    let (listed,): (i64,) =
+        sqlx::query_as("select count(*) from audit_events where action = 'patient.list' and clinic_id = $1")
+            .bind(clinic)
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+
+    // Replayed, the replica refuses to start the read; the primary answers the same 403.
+    let started = Instant::now();
+    loop {
+        let r = app.get(&token, "/patients").await;
+        crate::helpers::problem(r, 403, "mfa_setup_required").await;
+        let (now_listed,): (i64,) =
+            sqlx::query_as("select count(*) from audit_events where action = 'patient.list' and clinic_id = $1")
+                .bind(clinic)
+                .fetch_one(&app.admin_db)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(now_listed, listed, "a refused read wrote an audit row");
+        if started.elapsed() > Duration::from_millis(200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
