@@ -48,6 +48,7 @@ struct MemberRow {
     full_name: String,
     role: String,
     joined_at: chrono::DateTime<chrono::Utc>,
+    mfa_enabled: bool,
 }
 
 impl MemberRow {
@@ -58,8 +59,7 @@ impl MemberRow {
             full_name: self.full_name,
             role: ClinicRole::parse(&self.role)?,
             joined_at: self.joined_at,
-            // Accounts without multi-factor sign-in yet: nobody has it enabled.
-            mfa_enabled: false,
+            mfa_enabled: self.mfa_enabled,
         })
     }
 }
@@ -68,7 +68,9 @@ impl MemberRow {
 pub async fn members(conn: &mut PgConnection, clinic_id: Uuid) -> sqlx::Result<Vec<Member>> {
     let rows = sqlx::query_as!(
         MemberRow,
-        r#"select m.user_id, u.email::text as "email!", u.full_name, m.role, m.joined_at
+        r#"select m.user_id, u.email::text as "email!", u.full_name, m.role, m.joined_at,
+                  exists (select 1 from user_mfa f where f.user_id = m.user_id and f.enabled_at is not null)
+                    as "mfa_enabled!"
            from clinic_members m join users u on u.id = m.user_id
            where m.clinic_id = $1
            order by m.role = 'owner' desc, u.full_name, m.user_id"#,
@@ -82,7 +84,9 @@ pub async fn members(conn: &mut PgConnection, clinic_id: Uuid) -> sqlx::Result<V
 pub async fn member(conn: &mut PgConnection, clinic_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<Member>> {
     let row = sqlx::query_as!(
         MemberRow,
-        r#"select m.user_id, u.email::text as "email!", u.full_name, m.role, m.joined_at
+        r#"select m.user_id, u.email::text as "email!", u.full_name, m.role, m.joined_at,
+                  exists (select 1 from user_mfa f where f.user_id = m.user_id and f.enabled_at is not null)
+                    as "mfa_enabled!"
            from clinic_members m join users u on u.id = m.user_id
            where m.clinic_id = $1 and m.user_id = $2"#,
         clinic_id,

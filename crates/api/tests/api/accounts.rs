@@ -598,3 +598,32 @@ async fn a_clinic_that_requires_mfa_gets_members_without_it_nothing_but_the_setu
     )
     .await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_member_list_shows_who_has_two_step_sign_in(_: PgPoolOptions, options: PgConnectOptions) {
+    let app = TestApp::spawn(options).await;
+    let (token, _) = app.register().await;
+    let mfa_of_the_only_member = |list: &Value| list["items"][0]["mfaEnabled"].clone();
+
+    let before = json(app.get(&token, "/clinic/members").await, 200).await;
+    assert_eq!(mfa_of_the_only_member(&before), false, "{before}");
+
+    // Set up but not yet confirmed with a code: still off.
+    let setup = json(
+        app.post(&token, "/auth/mfa/setup", json!({"password": PASSWORD})).await,
+        200,
+    )
+    .await;
+    let pending = json(app.get(&token, "/clinic/members").await, 200).await;
+    assert_eq!(mfa_of_the_only_member(&pending), false, "{pending}");
+
+    let secret = s(&setup["secret"]);
+    json(
+        app.post(&token, "/auth/mfa/enable", json!({"code": code_at(&secret, now())}))
+            .await,
+        200,
+    )
+    .await;
+    let after = json(app.get(&token, "/clinic/members").await, 200).await;
+    assert_eq!(mfa_of_the_only_member(&after), true, "{after}");
+}
