@@ -180,6 +180,7 @@ fn main() -> anyhow::Result<()> {
                     .collect()
             };
             let mut held_total = (0usize, 0usize, 0usize, 0usize);
+            let mut held_outcomes: Vec<ai::triage::eval::Outcome> = Vec::new();
             if !only {
                 for (name, cases) in files.iter().filter(|(name, _)| name.starts_with("writers_")) {
                     let started = std::time::Instant::now();
@@ -187,6 +188,7 @@ fn main() -> anyhow::Result<()> {
                     let triager = Triager::with_model(trained.model);
                     let report = Report::run(&format!("held {name}"), cases, &triager);
                     show(&report, cases, texts, threshold);
+                    held_outcomes.extend(report.outcomes.iter().cloned());
                     let c = report.counts_at(threshold);
                     held_total.0 += c.caught;
                     held_total.1 += c.urgent;
@@ -203,9 +205,15 @@ fn main() -> anyhow::Result<()> {
                     "held-out writers total        recall {}/{} = {r:.3}  FA {}/{} = {f:.3}",
                     held_total.0, held_total.1, held_total.2, held_total.3
                 );
+                let all = Report {
+                    name: "held total".to_owned(),
+                    outcomes: held_outcomes,
+                };
+                println!("held total sweep {}", sweep_line(&all));
             }
             let trained = train_cases(&featuriser, &split(None), &options)?;
             println!("full model: {} features", trained.model.hashes.len());
+            std::fs::write("/tmp/triage_lab_model.bin", trained.model.to_bytes())?;
             let triager = Triager::with_model(trained.model);
             let test: Vec<Case> = files
                 .iter()
@@ -218,8 +226,15 @@ fn main() -> anyhow::Result<()> {
             show(&report, &all_dev, texts, threshold);
         }
         Some("explain") => {
-            let triager = Triager::new();
-            for text in args.iter().skip(1).filter(|a| !a.starts_with("--")) {
+            let triager = match args.iter().position(|a| a == "--model") {
+                Some(i) => {
+                    let path = args.get(i + 1).context("--model needs a path")?;
+                    Triager::with_model(ai::triage::model::Model::from_bytes(&std::fs::read(path)?)?)
+                }
+                None => Triager::new(),
+            };
+            let skip: Vec<&String> = args.iter().skip_while(|a| *a != "--model").take(2).collect();
+            for text in args.iter().skip(1).filter(|a| !a.starts_with("--") && !skip.contains(a)) {
                 explain(&triager, text);
             }
         }

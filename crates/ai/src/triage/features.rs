@@ -83,12 +83,12 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "spread",
         Scope::Live,
-        r"spread\w*|tracking|moving (up|down|to|into|towards)|creeping|going (up|down) (to|towards|into)|(up|down) (to|towards|into) (my|the|his|her) (eye|neck|ear|throat|temple)|getting bigger|bigger (by|every|each)|(worse|bigger) (by the|every|each) hour|extend\w*|se esta (extendiendo|pasando)|sube|subiendo|espalh\w*|alastr\w*|aumentando|crescendo|cada vez (mas|maior|mayor)",
+        r"spread\w*|tracking|moving (up|down|to|into|towards)|creeping|going (up|down) (to|towards|into)|(up|down) (to|towards|into) (my|the|his|her) (eye|neck|ear|throat|temple)|getting bigger|bigger (by|every|each)|(worse|bigger) (by the|every|each) hour|extend\w*|se esta (extendiendo|pasando)|sube|subiendo|espalh\w*|alastr\w*|aumentando|crescendo|cada vez (mas|mais|maior|mayor)",
     ),
     (
         "asymmetry",
         Scope::Live,
-        r"one side [^.]{0,30}(bigger|larger|swollen|puffy|fatter|higher|lower|different)|lopsided|twice the size|double the size|(bigger|larger|fatter) than (the other|my other|usual|normal|before|yesterday)|like a (golf ball|tennis ball|balloon|hamster|chipmunk|ping pong|grape|egg|marble|plum)|(hamster|chipmunk)|(cant|cannot) see (out of )?(my |his |her )?(eye|left eye|right eye)|eye [^.]{0,20}(shut|closing|closed|puffy)|asimetri\w*|assimetri\w*|un lado [^.]{0,20}(mas grande|hinchado)|um lado [^.]{0,20}(maior|inchado)|como una pelota|como uma bola|parece (una|uma) (pelota|bola)",
+        r"one side [^.]{0,30}(bigger|larger|swollen|puffy|fatter|higher|lower|different)|lopsided|twice the size|double the size|(bigger|larger|fatter) than (the other|my other|usual|normal|before|yesterday)|like a (golf ball|tennis ball|balloon|hamster|chipmunk|ping pong|grape|egg|marble|plum)|(hamster|chipmunk)|(cant|cannot) see (out of )?(my |his |her )?(eye|left eye|right eye)|eye [^.]{0,20}(shut|closing|closed|puffy)|asimetri\w*|assimetri\w*|un lado [^.]{0,20}(mas grande|hinchado)|um lado [^.]{0,20}(maior|inchado)|como una pelota|como uma bola|como un globo|como um balao|como uma bexiga|parece (una|uma) (pelota|bola)",
     ),
     (
         "bleed",
@@ -119,7 +119,12 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "sleep_loss",
         Scope::Unmasked,
-        r"(cant|couldnt|could not|unable to|didnt|did not|havent|have not|hasnt|not) (sleep|slept|get to sleep|get any sleep)|no sleep|zero sleep|sleepless|up all night|awake all night|(kept|keeps|keeping|woke|wakes|waking|waken\w*) (me|him|her|us|them)? ?(up|awake)|woke (me|him|her) (up )?(at|in)|(\d+|two|three|four) (nights|noches|noites) (without|sin|sem|of no)|sin dormir|sem dormir|no (puedo|pude|he podido|he) dormi\w*|nao (consigo|consegui|dormi|durmo)\w*|me despierta|me desperto|me acorda|me acordou|acordo (a noite|de noite|com dor)|no he pegado ojo|nao preguei olho|pass\w* la noche|passei a noite|(no|nao) (durmo|duermo|dormi|dormiu|duerme|dorme)|sin pegar ojo|sem pregar (o )?olho|(le|lo|la|me|o|a) (despierta|desperto|acorda|acordou)|wakes? (me|him|her|them) (up )?(at night|every night|in the night|several times)|waking (up )?(at night|in the night|every night)|up (half|most of) the night",
+        r"(cant|couldnt|could not|unable to|didnt|did not|havent|have not|hasnt|not) (sleep|slept|get to sleep|get any sleep)|no sleep|zero sleep|sleepless|up all night|awake all night|(\d+|two|three|four) (nights|noches|noites) (without|sin|sem|of no)|sin dormir|sem dormir|no (puedo|pude|he podido|he) dormi\w*|nao (consigo|consegui|dormi|durmo)\w*|no he pegado ojo|nao preguei olho|pass\w* la noche|passei a noite|(no|nao) (durmo|duermo|dormi|dormiu|duerme|dorme)|sin pegar ojo|sem pregar (o )?olho|up (half|most of) the night",
+    ),
+    (
+        "wakes",
+        Scope::Live,
+        r"(kept|keeps|keeping|woke|wakes|waking|waken\w*|wake) (me|him|her|us|them)? ?(up|awake)|woke (me|him|her) (up )?(at|in)|(le|lo|la|me|o|a) (despierta|desperto|desperto|acorda|acordou|acordava)|acordo (a noite|de noite|com dor)|wakes? (me|him|her|them) (up )?(at night|every night|in the night|several times)|waking (up )?(at night|in the night|every night)",
     ),
     (
         "throb",
@@ -129,7 +134,7 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "lingering",
         Scope::Live,
-        r"linger\w*|lasts? (for )?(ages|minutes|a long time|\d+|several|a few)|for (minutes|ages) after|long after|stays? (for|after)|wont go away after|on its own|out of nowhere|for no reason|randomly|spontaneous\w*|wakes? me|woke me|sin motivo|de repente|do nada|sem motivo|sozinha|sola|dura (minutos|mucho|muito)",
+        r"linger\w*|lasts? (for )?(ages|minutes|a long time|\d+|several|a few)|for (minutes|ages) after|long after|stays? (for|after)|wont go away after|on its own|out of nowhere|for no reason|randomly|spontaneous\w*|wakes? me|woke me|sin motivo|de repente|do nada|sem motivo|sozinha|sola|dura (minutos|mucho|muito)|(por|durante|for) (varios |vários |several |a few )?minut\w*|(deixa|fica|queda|se queda) (a |la )?dor|stays (even )?after|(le|me) dura",
     ),
     (
         "hot_cold",
@@ -139,7 +144,7 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "trauma",
         Scope::Live,
-        r"{TRAUMA}|hit by|got hit|was hit|blow to|smashed|caiu|cayo|se cayo|levou|recibio un",
+        r"{TRAUMA}|hit by|got hit|was hit|blow to|smashed|caiu|cayo|se cayo|levou|recibio un|codazo|cabezazo|pelotazo|balonazo|rodillazo|punetazo|patada|cotovelada|cabecada|bolada|joelhada|murro|(recibido|recibio|levou|levei|took) (un|uma|um|a) (golpe|pancada|codazo|cotovelada|cabecada|boot|knee|elbow|ball|stick|hit)",
     ),
     ("tooth", Scope::Live, r"{TOOTH}"),
     ("broke", Scope::Live, r"{BROKE}"),
@@ -232,7 +237,7 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "pus",
         Scope::Live,
-        r"pus|puss|pussy|abscess\w*|boil|pimple|zit|whitehead|blister on (my|the) gum|gum (boil|bubble|bump|pimple)|discharge|oozing|leaking|(salty|bad|nasty|foul|disgusting|metallic|rotten) (taste|tasting|stuff|liquid|fluid)|tastes? (bad|nasty|foul|salty|disgusting|rotten)|absceso|flemon|postemilla|abscesso|fleimao|pus|bolinha|espinilla|granito|grano|pus|sai (pus|liquido)|sale (pus|liquido)",
+        r"pus|puss|pussy|abscess\w*|boil|pimple|zit|whitehead|blister on (my|the) gum|gum (boil|bubble|bump|pimple)|discharge|oozing|leaking|(salty|bad|nasty|foul|disgusting|metallic|rotten) (taste|tasting|stuff|liquid|fluid)|tastes? (bad|nasty|foul|salty|disgusting|rotten)|absceso|flemon|postemilla|abscesso|fleimao|pus|bolinha|espinilla|granito|grano|pus|sai (pus|liquido)|sale (pus|liquido)|supur\w*|(huele|cheira|smells|smelling) (mal|bad|horrible|awful|foul|rotten|off)|sabe a (rancio|podrido)|sabor (a podre|podrido|rancio)",
     ),
     (
         "tender_bite",
@@ -303,7 +308,7 @@ const CONCEPTS: &[(&str, Scope, &str)] = &[
     (
         "mild",
         Scope::Live,
-        r"{MILD}|little|bit|small|occasional\w*|sometimes|now and then|on and off|only when|brief\w*|quick|second or two|fades?|goes away|manageable|fine otherwise|otherwise fine|pequen\w*|poco|pouco|as vezes|a veces|rapidinho",
+        r"{MILD}|little|bit|small|occasional\w*|sometimes|now and then|on and off|only when|brief\w*|quick|second or two|fades?|goes away|manageable|fine otherwise|otherwise fine|pequen\w*|poco|pouco|as vezes|a veces|rapidinho|(pinchazo|dor|dolor|pontada|twinge|zing|calambre) (corto|curto|rapid\w*)|se va enseguida|passa logo|vai embora|(desaparece|se va|passa) (logo|rapido|enseguida|en seguida|na hora)|(un|um|a) (segundo|second)|seconds|segundos",
     ),
     (
         "improving",
@@ -335,7 +340,7 @@ const CUES: &[(&str, &str)] = &[
     ),
     (
         "screen",
-        r"tv|television|telly|movie|movies|film|films|show|shows|episode|series|season|netflix|hbo|documentary|youtube|tiktok|instagram|video|vlog|streamer|grey\w* anatomy|greys|house md|soap|sitcom|reality (show|tv)|watched|watching|saw (a|an|this|that) (video|clip|post|reel)|serie|pelicula|telenovela|documental|documentario|filme|assisti|vi (un|uma|um|una) (video|filme)|novela das",
+        r"tv|television|telly|movie|movies|film|films|show|shows|episode|series|season|netflix|hbo|documentary|youtube|tiktok|instagram|video|vlog|streamer|grey\w* anatomy|greys|house md|soap|sitcom|drama|medical drama|hospital drama|cartoon|anime|reality (show|tv)|watched|watching|saw (a|an|this|that) (video|clip|post|reel)|serie|pelicula|telenovela|documental|documentario|filme|assisti|vi (un|uma|um|una) (video|filme)|novela das",
     ),
     (
         "game",
@@ -347,12 +352,12 @@ const CUES: &[(&str, &str)] = &[
     ),
     (
         "past",
-        r"(years?|months?|decades?|weeks?) ago|last (year|month|summer|winter|spring|autumn|fall|christmas|easter|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday|term)|(la|el) (semana|mes|lunes|martes|miercoles|jueves|viernes|sabado|domingo) pasad[oa]|(na|no|o|a) (semana|mes|segunda|terca|quarta|quinta|sexta|sabado|domingo) passad[oa]|hace (un|una|dos|tres|unos|unas) (mes|meses|semana|semanas|ano|anos)|ha (um|uma|dois|duas|tres|uns|umas) (mes|meses|semana|semanas|ano|anos)|in (january|february|march|april|june|july|august|september|october|november|december)|en (enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)|em (janeiro|fevereiro|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro)|when i was (a |little|young|small|younger|\d)|as a (kid|child|teen|teenager)|back in (19|20)\d\d|in (19|20)\d\d|once had|used to|years back|long time ago|a while (ago|back)|hace (\w+ )?(anos|meses|semanas)|el ano pasado|ha (\w+ )?(anos|meses|semanas)|ano passado|quando (eu )?era|cuando (yo )?era|antigamente",
+        r"(years?|months?|decades?|weeks?) ago|last (year|month|summer|winter|spring|autumn|fall|christmas|easter|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday|term)|(la|el) (semana|mes|lunes|martes|miercoles|jueves|viernes|sabado|domingo) pasad[oa]|(na|no|o|a) (semana|mes|segunda|terca|quarta|quinta|sexta|sabado|domingo) passad[oa]|hace (un|una|dos|tres|unos|unas) (mes|meses|semana|semanas|ano|anos)|ha (um|uma|dois|duas|tres|uns|umas) (mes|meses|semana|semanas|ano|anos)|in (january|february|march|april|june|july|august|september|october|november|december)|en (enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)|em (janeiro|fevereiro|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro)|when i was (a |little|young|small|younger|\d)|as a (kid|child|teen|teenager)|back in (19|20)\d\d|(in|em|en) (19|20)\d\d|once had|used to|years back|long time ago|a while (ago|back)|hace (\w+ )?(anos|meses|semanas)|el ano pasado|ha (\w+ )?(anos|meses|semanas)|ano passado|quando (eu )?era|cuando (yo )?era|antigamente",
     ),
     ("resolved", RESOLVED_CUE),
     (
         "hypothetical",
-        r"hypothetical\w*|for future reference|for the future|just curious|out of curiosity|curious|wondering|in case|just in case|what if|what would|what should (someone|somebody|one|a person|people|you|parents|a parent|we|i|they) do|what to do (if|when|in case)|what (would|could) (i|we|you|they|she|he) do|suppose|imagine|if (a|an|my|your|someone|somebody|you|i|he|she|they|the|ever|her|his|our|their|one|any|anyone)|should i ever|would i|would it|ever happen|por si acaso|en caso de|caso (aconteca|alguem)|e se|y si|si (alguna vez|algun dia|a mi|mi|a su|a tu|su|le|se le)|se (algum dia|alguma vez|meu|minha|o meu|a minha|o seu|a sua|um dia)|que (haria|harias|haremos|hariamos|tendria que hacer|hay que hacer) si|o que (faria|fariamos|tenho de fazer|devo fazer|deve fazer|se deve fazer) se|por curiosidad\w*|por curiosidade",
+        r"hypothetical\w*|hipotetic\w*|for future reference|for the future|just curious|out of curiosity|curious|wondering|in case|just in case|what if|what would|what should (someone|somebody|one|a person|people|you|parents|a parent|we|i|they) do|what to do (if|when|in case)|what (would|could) (i|we|you|they|she|he) do|suppose|imagine|if (a|an|my|your|someone|somebody|you|i|he|she|they|the|ever|her|his|our|their|one|any|anyone)|should i ever|would i|would it|ever happen|por si acaso|en caso de|caso (aconteca|alguem)|e se|y si|por si (alguna|algun|alguien|acaso|mi|tu|su)|por se (algum|alguma|alguem)|si (alguna vez|algun dia|a mi|mi|a su|a tu|su|le|se le)|se (algum dia|alguma vez|meu|minha|o meu|a minha|o seu|a sua|um dia)|que (haria|harias|haremos|hariamos|tendria que hacer|hay que hacer) si|o que (faria|fariamos|tenho de fazer|devo fazer|deve fazer|se deve fazer) se|por curiosidad\w*|por curiosidade",
     ),
     (
         "planning",
@@ -364,7 +369,7 @@ const CUES: &[(&str, &str)] = &[
     ),
     (
         "nothing_happened",
-        r"nothings? (has |had )?(happened|going on)|(nobody|no one|noone)s? (is |was |got )?(hurt|injured)|no (incident|injury|injuries|accident)|(hasnt|has not|havent|have not|hadnt) (happened|had one)|(he|she|it|nothing) hasnt|just (want|wanted|wants) to (know|be ready|be prepared|check|be sure)|just being (responsible|careful|prepared|cautious)|no ha pasado nada|no paso nada|no le ha pasado|nao aconteceu nada|nao aconteceu|nao houve nada|ninguem (se )?(machucou|magoou|feriu)|nadie (se ha hecho|se hizo|esta) (dano|herido)|(es|e) por prevenir|por prevencion|por precaucao|por precaucion|para prevenir|por las dudas|so por precaucao",
+        r"nothings? (has |had )?(happened|going on)|(nobody|no one|noone)s? (is |was |got )?(hurt|injured)|no (incident|injury|injuries|accident)|(hasnt|has not|havent|have not|hadnt) (happened|had one)|(he|she|it|nothing) hasnt|just (want|wanted|wants) to (know|be ready|be prepared|check|be sure)|just being (responsible|careful|prepared|cautious)|no ha pasado nada|no paso nada|no le ha pasado|nao aconteceu nada|nao aconteceu|nao houve nada|ninguem (se )?(machucou|magoou|feriu)|nadie (se ha hecho|se hizo|esta) (dano|herido)|(es|e) por prevenir|por prevencion|por precaucao|por precaucion|para prevenir|por las dudas|so por precaucao|(hasta ahora|ate agora|so far|until now|up to now) (ningun|nenhum|no|nothing|nada|none)\w*",
     ),
     (
         "help_question",
@@ -373,6 +378,14 @@ const CUES: &[(&str, &str)] = &[
     (
         "now_question",
         r"\b(today|now|tonight|asap|hoy|hoje|ya|ja|agora|ahora|this (afternoon|morning|evening|arvo)) \?",
+    ),
+    (
+        "treated",
+        r"(went|taken|took (him|her|them)|rushed|ended up) (to|in) (the )?(hospital|a and e|er|urgencias|emergency|emergencias)|(foi|fomos|fui|foram) (ao|para o|a) (hospital|urgencia\w*|pronto socorro)|(fuimos|fue|fui|fueron|acabe|acabo) (a|en) (urgencias|el hospital|emergencias)|(fez|tomou|tomo|hizo|took|finished) (o |el |the |a course of )?antibiotic\w*|(got|was|were|been) (seen|treated|sorted|drained|stitched|splinted|fixed|operated)|(foi|fue|fui) (operad|tratad|vist|atendid|drenad)\w*|discharg\w*|alta (medica|hospitalar)|le (dieron|pusieron|colocaron|drenaron)|they (fixed|sorted|drained|stitched|splinted|put it back|reattached)|(trate|tratei|tratou)\w*",
+    ),
+    (
+        "past_tense",
+        r"teve|tuvo|tive|tuve|tiveram|tuvieron|ficou com|estuvo|esteve|had had|used to (have|get)|once had",
     ),
     ("question", r"\?"),
     (

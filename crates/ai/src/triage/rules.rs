@@ -16,7 +16,7 @@ use super::text::{Pattern as Matcher, compile};
 pub const FRAGMENTS: &[(&str, &str)] = &[
     (
         "SWELL",
-        r"swell\w*|swollen|puff\w*|ballooned|ballooning|blown up|blew up|bloated|(getting|got|gets|keeps getting|is getting|grown|growing|gone|went) (bigger|larger|huge)|hinch\w*|inchad\w*|inchac\w*|inchou|inchando|incha|inflam\w*",
+        r"swell\w*|swollen|puff\w*|ballooned|ballooning|blown up|blew up|bloated|(getting|got|gets|keeps getting|is getting|grown|growing|gone|went) (bigger|larger|huge)|hinch\w*|inchad\w*|inchac\w*|inchou|inchando|incha|inchar\w*|inche\w*|hinchar\w*|abultad\w*|inflam\w*",
     ),
     (
         "FACE",
@@ -48,7 +48,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "TRAUMA",
-        r"fell (off|over|down|on|onto|from|and|while|in|at|into|face|with|backwards|forward|hard|out of)|(a|the|his|her|my|bad|playground|nasty) fall|falling (off|over|down)|fall (off|over|down|from)|trip\w*|slipped|slip|hit|hits|struck|punch\w*|kick\w*|knock\w*|elbow\w*|knee\w*|headbutt\w*|collid\w*|collision|crash\w*|accident|a blow|smack\w*|whack\w*|bang\w*|bumped|face ?plant\w*|assault\w*|attacked|fight|ball|bike|bicycle|scooter|handlebars?|skateboard\w*|trampoline|playground|football|rugby|hockey|boxing|basketball|cricket|baseball|softball|tackle\w*|golpe\w*|caida|cai|caiu|cayo|queda|pancada|batida|bati|bateu|soco|acidente|chute|tropec\w*",
+        r"fell (off|over|down|on|onto|from|and|while|in|at|into|face|with|backwards|forward|hard|out of)|(a|the|his|her|my|bad|playground|nasty) fall|falling (off|over|down)|fall (off|over|down|from)|trip\w*|slipped|slip|hit|hits|struck|walked into|ran into|banged into|bumped into|door ?frame|punch\w*|kick\w*|knock\w*|elbow\w*|knee\w*|headbutt\w*|collid\w*|collision|crash\w*|accident|a blow|smack\w*|whack\w*|bang\w*|bumped|face ?plant\w*|assault\w*|attacked|fight|ball|bike|bicycle|scooter|handlebars?|skateboard\w*|trampoline|playground|football|rugby|hockey|boxing|basketball|cricket|baseball|softball|tackle\w*|golpe\w*|caida|cai|caiu|cayo|queda|pancada|batida|bati|bateu|soco|acidente|chute|tropec\w*",
     ),
     (
         "TOOTH",
@@ -80,7 +80,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "PROCEDURE",
-        r"extract\w*|socket|pulled|removed|removal|taken out|(tooth|teeth|molar) (out|pulled)|implant\w*|root canal|surgery|surgical|operation|graft\w*|stitch\w*|sutur\w*|implante\w*|cirugia|cirurgia|endodon\w*|enxerto|injerto|pontos|puntos|sacaron|extraccion|extracao|tiraram",
+        r"extract\w*|socket|pulled|removed|removal|taken out|(tooth|teeth|molar) (out|pulled)|implant\w*|root canal|(o|um|el|un|do|del|de) canal|tratamento de canal|tratamiento de conducto|endodoncia|surgery|surgical|operation|graft\w*|stitch\w*|sutur\w*|implante\w*|cirugia|cirurgia|endodon\w*|enxerto|injerto|pontos|puntos|sacaron|extraccion|extracao|tiraram",
     ),
     (
         "DRUG",
@@ -91,6 +91,11 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
 /// Phrase rewrites applied (in order) before negation masking, so that "won't stop", "can't
 /// breathe" or "painkillers don't help" are not mistaken for negated symptoms.
 pub const REWRITES: &[(&str, &str)] = &[
+    // "the pain stays after the cold is gone" is not a resolved symptom.
+    (
+        r"\b(after|once|when) (the )?(cold|heat|drink|ice|food|sweet|sweets|coffee|tea|water|stimulus|sweetness) (is |has |goes |went )?(gone|away)\b",
+        "after the stimulus",
+    ),
     (
         r"\b(cannot|can not|couldnt|could not|unable to|no puedo|no puede|no pueden|no podemos|no consigo|no consigue|nao consigo|nao consegue|nao conseguem|nao conseguimos|nao posso|nao pode|nao da para|no me deja|nao me deixa)\b",
         "cant",
@@ -134,7 +139,7 @@ pub const REWRITES: &[(&str, &str)] = &[
 ];
 
 /// Whole-message cues that the writer is asking in general or for the future.
-pub const HYPOTHETICAL_MESSAGE: &str = r"\b(hypothetical\w*|for future reference|for the future|just curious|out of curiosity|asking as a|asking for (a|my) (class|course|project|school|presentation|essay)|in case it ever|just to be prepared|to be prepared|para estar preparad\w*|por curiosidad|por curiosidade|so (para|pra) saber|solo para saber|first aid (course|class|training))\b";
+pub const HYPOTHETICAL_MESSAGE: &str = r"\b(hypothetical\w*|hipotetic\w*|for future reference|for the future|just curious|out of curiosity|asking as a|asking for (a|my) (class|course|project|school|presentation|essay)|in case it ever|just to be prepared|to be prepared|para estar preparad\w*|por curiosidad|por curiosidade|so (para|pra) saber|solo para saber|first aid (course|class|training))\b";
 
 /// Sentence openers of a conditional or general question (the sentence is ignored).
 pub const HYPOTHETICAL_SENTENCE: &str = r"^(hi |hello |hey |quick question |question |also |and |so |ok |okay )?(if|hypothetically|suppose|supposing|imagine|in case|what if|say|si (a|al|mi|mis|un|una|alguien|el|la|los|las|yo|tu|se)|se (meu|minha|um|uma|alguem|eu|voce|o|a|os|as))\b|\bwhat (should|would|do|does|can|must) (someone|somebody|one|a person|people|you|parents|a parent|we|i|they|a patient) do (if|when)\b|\b(in general|generally speaking|in theory|en general|em geral)\b";

@@ -35,7 +35,7 @@ pub const MASK: &str = "_";
 
 /// Clauses framed as a story, a screen, a game, someone else's old case or the distant past: their
 /// symptoms are not the writer's present emergency.
-pub const FRAMED_CLAUSE: &str = r"\b(in|on) (the|a|my|this|that|an) (movie|film|show|series|episode|book|novel|story|game|video|documentary|play|comic|manga|anime|cartoon|soap|podcast|scene|chapter)\b|\bmy (character|protagonist|hero|heroine|villain|story|novel|book|screenplay|script|fanfic|campaign)\b|\b(character|protagonist)s?\b|\b(years?|decades?|months?) ago\b|\bwhen i was (a |little|young|small|younger|\d)|\bas a (kid|child|teen|teenager)\b|\bback in (19|20)\d\d\b|\b(en|na|no) (la |el |a |o |mi |minha |meu )?(pelicula|serie|novela|libro|livro|filme|historia|juego|jogo|episodio)\b|\bmi personaje\b|\bmeu personagem\b|\bpersonaje\b|\bpersonagem\b|\bhace (\w+ )?(anos|decadas|meses)\b|\bha (\w+ )?(anos|decadas|meses)\b|\bhace (un|una) (mes|ano)\b|\bha (um|uma) (mes|ano)\b|\blast (year|month|summer|winter|spring|autumn|christmas|easter)\b|\b(el ano|el mes|ano|mes) pasado\b|\b(ano|mes) passado\b|\bquando (eu )?era (crianca|pequen\w*|mais nov\w*)\b|\bcuando (yo )?era (nino|nina|pequen\w*)\b";
+pub const FRAMED_CLAUSE: &str = r"\b(in|on) (the|a|my|this|that|an) (movie|film|show|series|episode|book|novel|story|video ?game|video|documentary|play|comic|manga|anime|cartoon|soap|podcast|scene|chapter)\b|\bmy (character|protagonist|hero|heroine|villain|story|novel|book|screenplay|script|fanfic|campaign)\b|\b(character|protagonist)s?\b|\b(years?|decades?|months?) ago\b|\bwhen i was (a |little|young|small|younger|\d)|\bas a (kid|child|teen|teenager)\b|\bback in (19|20)\d\d\b|\b(en|na|no) (la |el |a |o |mi |minha |meu )?(pelicula|serie|novela|libro|livro|filme|historia|videojuego|videogame|episodio)\b|\bmi personaje\b|\bmeu personagem\b|\bpersonaje\b|\bpersonagem\b|\bhace (\w+ )?(anos|decadas|meses)\b|\bha (\w+ )?(anos|decadas|meses)\b|\bhace (un|una) (mes|ano)\b|\bha (um|uma) (mes|ano)\b|\bquando (eu )?era (crianca|pequen\w*|mais nov\w*)\b|\bcuando (yo )?era (nino|nina|pequen\w*)\b";
 
 /// The normalised message in three views (see the module docs).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -248,7 +248,7 @@ impl TextRules {
             resolution: compile(RESOLUTION),
             framed: compile(FRAMED_CLAUSE),
             clause_split: compile_regex(
-                r" , | but | pero | mas | porem | however | though | although | yet | and now | y ahora | e agora | now | whereas ",
+                r" , | but | pero | mas | porem | however | though | although | yet | and now | y ahora | e agora | now | ahora | agora | whereas ",
             ),
         }
     }
