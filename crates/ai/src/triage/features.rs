@@ -23,7 +23,7 @@ use super::text::{Lexicons, Prepared, TextRules, compile_set};
 
 /// Bump whenever a change here (or in [`super::text`] or [`super::rules`]) changes the features a
 /// message gets: the committed model records it and a test refuses a model built by another.
-pub const FEATURISER_VERSION: u32 = 3;
+pub const FEATURISER_VERSION: u32 = 4;
 
 /// Where a concept is looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
