@@ -96,7 +96,7 @@ const REWRITE_DFA_CACHE: usize = 64 << 10;
 
 /// Lazy-DFA cache of one [`Pattern`], in bytes: the most it holds, whatever the messages.
 /// A pattern whose automaton needs more clears its cache and goes on (slower, never bigger).
-pub const PATTERN_CACHE: usize = 32 << 10;
+pub const PATTERN_CACHE: usize = 24 << 10;
 
 /// A pattern that only answers "does it occur anywhere": one forward lazy DFA with a literal
 /// prefilter and one bounded cache shared by every thread (behind a mutex held for one search).
