@@ -25,7 +25,10 @@ use anyhow::{Context, bail};
 const SWEEP: [f32; 9] = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6];
 
 fn readable(path: &Path) -> anyhow::Result<()> {
-    if path.components().any(|part| part.as_os_str().to_string_lossy().contains("blind")) {
+    if path
+        .components()
+        .any(|part| part.as_os_str().to_string_lossy().contains("blind"))
+    {
         bail!("{}: blind sets are never read here", path.display());
     }
     Ok(())
@@ -70,7 +73,11 @@ fn show(report: &Report, cases: &[Case], texts: bool, threshold: f32) {
                     if outcome.urgent { "MISS" } else { "FA" },
                     case.cat,
                     outcome.assessment.probability,
-                    if outcome.assessment.red_flag.is_some() { " RF" } else { "" },
+                    if outcome.assessment.red_flag.is_some() {
+                        " RF"
+                    } else {
+                        ""
+                    },
                     case.text
                 );
             }
@@ -88,7 +95,10 @@ fn explain(triager: &Triager, text: &str) {
     println!("TEXT {text}");
     println!("  full:  {}", prepared.full);
     println!("  live:  {}", prepared.live);
-    println!("  hypothetical {} present {:?}", prepared.hypothetical, features.present);
+    println!(
+        "  hypothetical {} present {:?}",
+        prepared.hypothetical, features.present
+    );
     println!(
         "  p={:.3} red flag {:?} category {:?} bias {:.2}",
         assessment.probability, assessment.red_flag, assessment.category, model.urgent_bias
@@ -246,7 +256,11 @@ fn main() -> anyhow::Result<()> {
                 None => Triager::new(),
             };
             let skip: Vec<&String> = args.iter().skip_while(|a| *a != "--model").take(2).collect();
-            for text in args.iter().skip(1).filter(|a| !a.starts_with("--") && !skip.contains(a)) {
+            for text in args
+                .iter()
+                .skip(1)
+                .filter(|a| !a.starts_with("--") && !skip.contains(a))
+            {
                 explain(&triager, text);
             }
         }
