@@ -185,6 +185,17 @@ impl Report {
             self.latency(0.50).as_secs_f64() * 1e3,
             self.latency(0.99).as_secs_f64() * 1e3
         );
+        // Per language is still an aggregate (counts of a few dozen messages, no text).
+        let mut by_language: BTreeMap<&str, Counts> = BTreeMap::new();
+        for outcome in &self.outcomes {
+            by_language
+                .entry(outcome.language.as_str())
+                .or_default()
+                .add(outcome, THRESHOLD);
+        }
+        for (language, counts) in &by_language {
+            let _ = writeln!(out, "  lang {language}: {}", counts.line());
+        }
         out
     }
 

@@ -16,7 +16,7 @@ use super::text::{Pattern as Matcher, compile};
 pub const FRAGMENTS: &[(&str, &str)] = &[
     (
         "SWELL",
-        r"swell\w*|swollen|puff\w*|ballooned|ballooning|blown up|blew up|bloated|(getting|got|gets|keeps getting|is getting|grown|growing|gone|went) (bigger|larger|huge)|hinch\w*|inchad\w*|inchac\w*|inchou|inchando|incha|inflam\w*",
+        r"swell\w*|swollen|puff\w*|ballooned|ballooning|blown up|blew up|bloated|(getting|got|gets|keeps getting|is getting|grown|growing|gone|went) (bigger|larger|huge)|hinch\w*|inchad\w*|inchac\w*|inchou|inchando|incha|inchar\w*|inche\w*|hinchar\w*|abultad\w*|inflam\w*",
     ),
     (
         "FACE",
@@ -48,7 +48,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "TRAUMA",
-        r"fell (off|over|down|on|onto|from|and|while|in|at|into|face|with|backwards|forward|hard|out of)|(a|the|his|her|my|bad|playground|nasty) fall|falling (off|over|down)|fall (off|over|down|from)|trip\w*|slipped|slip|hit|hits|struck|punch\w*|kick\w*|knock\w*|elbow\w*|knee\w*|headbutt\w*|collid\w*|collision|crash\w*|accident|a blow|smack\w*|whack\w*|bang\w*|bumped|face ?plant\w*|assault\w*|attacked|fight|ball|bike|bicycle|scooter|handlebars?|skateboard\w*|trampoline|playground|football|rugby|hockey|boxing|basketball|cricket|baseball|softball|tackle\w*|golpe\w*|caida|cai|caiu|cayo|queda|pancada|batida|bati|bateu|soco|acidente|chute|tropec\w*",
+        r"fell (off|over|down|on|onto|from|and|while|in|at|into|face|with|backwards|forward|hard|out of)|(a|the|his|her|my|bad|playground|nasty) fall|falling (off|over|down)|fall (off|over|down|from)|trip\w*|slipped|slip|hit|hits|struck|walked into|ran into|banged into|bumped into|door ?frame|punch\w*|kick\w*|knock\w*|elbow\w*|knee\w*|headbutt\w*|collid\w*|collision|crash\w*|accident|a blow|smack\w*|whack\w*|bang\w*|bumped|face ?plant\w*|assault\w*|attacked|fight|ball|bike|bicycle|scooter|handlebars?|skateboard\w*|trampoline|playground|football|rugby|hockey|boxing|basketball|cricket|baseball|softball|tackle\w*|golpe\w*|caida|cai|caiu|cayo|queda|pancada|batida|bati|bateu|soco|acidente|chute|tropec\w*",
     ),
     (
         "TOOTH",
@@ -80,7 +80,7 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "PROCEDURE",
-        r"extract\w*|socket|pulled|removed|removal|taken out|(tooth|teeth|molar) (out|pulled)|implant\w*|root canal|surgery|surgical|operation|graft\w*|stitch\w*|sutur\w*|implante\w*|cirugia|cirurgia|endodon\w*|enxerto|injerto|pontos|puntos|sacaron|extraccion|extracao|tiraram",
+        r"extract\w*|socket|pulled|removed|removal|taken out|(tooth|teeth|molar) (out|pulled)|implant\w*|root canal|(o|um|el|un|do|del|de) canal|tratamento de canal|tratamiento de conducto|endodoncia|surgery|surgical|operation|graft\w*|stitch\w*|sutur\w*|implante\w*|cirugia|cirurgia|endodon\w*|enxerto|injerto|pontos|puntos|sacaron|extraccion|extracao|tiraram",
     ),
     (
         "DRUG",
@@ -91,8 +91,13 @@ pub const FRAGMENTS: &[(&str, &str)] = &[
 /// Phrase rewrites applied (in order) before negation masking, so that "won't stop", "can't
 /// breathe" or "painkillers don't help" are not mistaken for negated symptoms.
 pub const REWRITES: &[(&str, &str)] = &[
+    // "the pain stays after the cold is gone" is not a resolved symptom.
     (
-        r"\b(cannot|can not|couldnt|could not|unable to|no puedo|no consigo|nao consigo|nao posso|nao da para|no me deja|nao me deixa)\b",
+        r"\b(after|once|when) (the )?(cold|heat|drink|ice|food|sweet|sweets|coffee|tea|water|stimulus|sweetness) (is |has |goes |went )?(gone|away)\b",
+        "after the stimulus",
+    ),
+    (
+        r"\b(cannot|can not|couldnt|could not|unable to|no puedo|no puede|no pueden|no podemos|no consigo|no consigue|nao consigo|nao consegue|nao conseguem|nao conseguimos|nao posso|nao pode|nao da para|no me deja|nao me deixa)\b",
         "cant",
     ),
     (
@@ -134,10 +139,10 @@ pub const REWRITES: &[(&str, &str)] = &[
 ];
 
 /// Whole-message cues that the writer is asking in general or for the future.
-pub const HYPOTHETICAL_MESSAGE: &str = r"\b(hypothetical\w*|for future reference|for the future|just curious|out of curiosity|asking as a|asking for (a|my) (class|course|project|school|presentation|essay)|in case it ever|just to be prepared|to be prepared|para estar preparad\w*|por curiosidad|por curiosidade|so (para|pra) saber|solo para saber|first aid (course|class|training))\b";
+pub const HYPOTHETICAL_MESSAGE: &str = r"\b(hypothetical\w*|hipotetic\w*|for future reference|for the future|just curious|out of curiosity|asking as a|asking for (a|my) (class|course|project|school|presentation|essay)|in case it ever|just to be prepared|to be prepared|para estar preparad\w*|por curiosidad|por curiosidade|so (para|pra) saber|solo para saber|first aid (course|class|training))\b";
 
 /// Sentence openers of a conditional or general question (the sentence is ignored).
-pub const HYPOTHETICAL_SENTENCE: &str = r"^(hi |hello |hey |quick question |question |also |and |so |ok |okay )?(if|hypothetically|suppose|supposing|imagine|in case|what if|say|si (a|al|mi|mis|un|una|alguien|el|la|los|las|yo|tu|se)|se (meu|minha|um|uma|alguem|eu|voce|o|a|os|as))\b|\bwhat (should|would|do|does|can|must) (someone|somebody|one|a person|people|you|parents|a parent|we|i|they|a patient) do (if|when)\b|\b(in general|generally speaking|in theory|en general|em geral)\b";
+pub const HYPOTHETICAL_SENTENCE: &str = r"^(hi |hello |hey |quick question |question |also |and |so |ok |okay )?(if|hypothetically|suppose|supposing|imagine|in case|what if|say|si (a|al|mi|mis|un|una|alguien|algun|alguna|el|la|los|las|yo|tu|se)|se (meu|minha|um|uma|alguem|algum|alguma|eu|voce|o|a|os|as))\b|\bwhat (should|would|do|does|can|must) (someone|somebody|one|a person|people|you|parents|a parent|we|i|they|a patient) do (if|when)\b|\b(in general|generally speaking|in theory|en general|em geral)\b";
 
 /// Openers of a general, impersonal question ("what does an abscess look like?").
 pub const GENERAL_QUESTION: &str = r"^(hi |hello |quick question |just curious |also )?(what (is|are|does|do|causes|happens|exactly)|whats (a|an|the)|how (does|do|is|are|much|long|often|common|can you tell)|why (do|does|is|are|would)|is it (true|normal for people|common)|can you explain|tell me about|que es|o que e|como se|por que)\b";
@@ -146,7 +151,7 @@ pub const GENERAL_QUESTION: &str = r"^(hi |hello |quick question |just curious |
 pub const PERSONAL: &str = r"\b(i|im|ive|id|ill|me|my|mine|myself|we|our|ours|us|he|hes|him|his|she|shes|her|hers|theyre|son|daughter|child|kid|baby|husband|wife|partner|mum|mom|dad|mother|father|caller|patient|gran|grandma|grandpa|grandmother|grandfather|friend|yo|mi|mis|tengo|estoy|eu|meu|minha|tenho|estou|ele|ela|nuestro|nossa|nosso)\b";
 
 /// Clause-level cues that a symptom has resolved or was treated.
-pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b|\bya (bajo|se fue|paso|cicatrizo|sano|se curo|no (me )?(duele|sangra))\b|\b(se )?(cicatrizo|curo|deshincho|desinflamo)\b|\b(ja|ta|esta|fica\w*) (melhor\w*|otim\w*|bem|perfeit\w*|bom|boa)\b|\bja (passou|sarou|cicatrizou|desinchou|parou|melhor\w*)\b|\bsarou\b|\bcicatriz(ou|o)\b|\bresolv(eram|eu|ido|ida|ieron|io|ed)\b|\b(come|juega|brinca|joga) (normal|bien|bem)\b|\besta (perfecto|perfecta|bien|mejor|genial)\b|\bmejorando\b|\bmelhorando\b|\b(is|its|was|looks|feels|are) (totally |completely |absolutely |all |perfectly )?(perfect|fine|great|healed|back to normal)\b|\bturned out\b|\bsmaller than (it was|before|yesterday)\b|\beasing\b|\bsettling\b";
+pub const RESOLUTION: &str = r"\b(swelling|swollen|pain|ache|aching|bleeding|blood|numbness|numb|throbbing|soreness|infection|toothache|abscess|sensitivity|it|everything|dolor|hinchazon|sangrado|dor|inchaco|sangramento)\b[^.,]{0,40}\b(stopped|has stopped|went down|gone down|has gone|is gone|gone away|went away|wore off|worn off|settled|cleared|cleared up|eased|has eased|subsided|disappeared|healed|resolved|better now|improved|is better|much better|fine now|under control)\b|\b(stopped|stop) (bleeding|hurting|swelling|throbbing|aching)\b|\b(all|feeling|feel|its|everything|all is|is) (good|fine|normal|ok|okay|better) now\b|\ball (good|normal|fine)\b|\bhealing (fine|well|nicely|ok|okay|great|up)\b|\b(getting|already|feeling|feels|much|lot) better\b|\bimproving\b|\bno longer\b|\bse (me |le )?(quito|paso|fue|bajo)\b|\bya no (me |le )?(duele|sangra|esta)\b|\bdesaparecio\b|\b(paro|dejo) de (sangrar|doler)\b|\bpassou\b|\bparou de (sangrar|doer)\b|\bja nao (doi|sangra|esta)\b|\bsumiu\b|\bdesinchou\b|\bdeshincho\b|\bmelhorou\b|\b(was|were|got|been) (put back|reimplanted|replanted|splinted|treated|fixed|sorted|stitched|seen)\b|\b(dentist|doctor|er|hospital|surgeon) (says|said) (it|its|is|everything|all)\b[^.,]{0,20}\b(fine|ok|okay|good|healing|normal)\b|\bya (bajo|se fue|paso|cicatrizo|sano|se curo|no (me )?(duele|sangra))\b|\b(se )?(cicatrizo|curo|deshincho|desinflamo)\b|\b(ja|ta|esta|fica\w*) (melhor\w*|otim\w*|bem|perfeit\w*|bom|boa)\b|\bja (passou|sarou|cicatrizou|desinchou|parou|melhor\w*)\b|\bsarou\b|\bcicatriz(ou|o)\b|\bresolv(eram|eu|ido|ida|ieron|io|ed)\b|\b(come|juega|brinca|joga) (normal|bien|bem)\b|\besta (perfecto|perfecta|bien|mejor|genial)\b|\bmejorando\b|\bmelhorando\b|\b(is|its|was|looks|feels|are) (totally |completely |absolutely |all |perfectly )?(perfect|fine|great|healed|back to normal)\b|\bturned out\b|\bsmaller than (it was|before|yesterday)\b|\beasing\b|\bsettling\b|\b(esta|ficou|fica|ta|anda) (tudo )?(bem|otim\w*|perfeit\w*|bom|boa|normal)\b|\btudo (bem|certo|otimo|normal) (com|desde|agora)\b|\btodo (curado|bien|normal)\b|\b(hes|shes|theyre|he is|she is|they are) (doing )?(great|fine|well|comfortable|delighted)\b|\bdoing (great|fine|well|really well)\b|\b(fully|completely|totally) (healed|recovered|better|fine)\b|\brecovered\b|\b(ya |ja )?(esta|estan) (completamente |totalmente )?recuperad\w*\b|\bni una gota\b|\bnem uma gota\b|\bdesde entonces (bien|nada|ni)\b|\bdesde entao (bem|nada|nem)\b|\b(ya )?(come|esta) (normal|bien)\b|\b(colaram|recolocaram|reimplantar\w*|reimplantad\w*|drenaron|drenou|drenaram|dreno|le drenaron|clipped|was drained|got drained|put it back|put back in|recolocad\w*|colocaron|colocaram)\b|\bparo a (la|los) \w+\b|\bparou (em|depois de|ao fim de)\b|\bstopped (after|within|in) \w+\b";
 
 /// Words that negate what follows (within a clause, up to four words).
 pub const NEGATORS: &[&str] = &[

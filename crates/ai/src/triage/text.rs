@@ -35,7 +35,7 @@ pub const MASK: &str = "_";
 
 /// Clauses framed as a story, a screen, a game, someone else's old case or the distant past: their
 /// symptoms are not the writer's present emergency.
-pub const FRAMED_CLAUSE: &str = r"\b(in|on) (the|a|my|this|that|an) (movie|film|show|series|episode|book|novel|story|game|video|documentary|play|comic|manga|anime|cartoon|soap|podcast|scene|chapter)\b|\bmy (character|protagonist|hero|heroine|villain|story|novel|book|screenplay|script|fanfic|campaign)\b|\b(character|protagonist)s?\b|\b(years?|decades?|months?) ago\b|\bwhen i was (a |little|young|small|younger|\d)|\bas a (kid|child|teen|teenager)\b|\bback in (19|20)\d\d\b|\b(en|na|no) (la |el |a |o |mi |minha |meu )?(pelicula|serie|novela|libro|livro|filme|historia|juego|jogo|episodio)\b|\bmi personaje\b|\bmeu personagem\b|\bpersonaje\b|\bpersonagem\b|\bhace (\w+ )?(anos|decadas)\b|\bha (\w+ )?(anos|decadas)\b|\bquando (eu )?era (crianca|pequen\w*|mais nov\w*)\b|\bcuando (yo )?era (nino|nina|pequen\w*)\b";
+pub const FRAMED_CLAUSE: &str = r"\b(in|on) (the|a|my|this|that|an) (movie|film|show|series|episode|book|novel|story|video ?game|video|documentary|play|comic|manga|anime|cartoon|soap|podcast|scene|chapter)\b|\bmy (character|protagonist|hero|heroine|villain|story|novel|book|screenplay|script|fanfic|campaign)\b|\b(character|protagonist)s?\b|\b(years?|decades?|months?) ago\b|\bwhen i was (a |little|young|small|younger|\d)|\bas a (kid|child|teen|teenager)\b|\bback in (19|20)\d\d\b|\b(en|na|no) (la |el |a |o |mi |minha |meu )?(pelicula|serie|novela|libro|livro|filme|historia|videojuego|videogame|episodio)\b|\bmi personaje\b|\bmeu personagem\b|\bpersonaje\b|\bpersonagem\b|\bhace (\w+ )?(anos|decadas|meses)\b|\bha (\w+ )?(anos|decadas|meses)\b|\bhace (un|una) (mes|ano)\b|\bha (um|uma) (mes|ano)\b|\bquando (eu )?era (crianca|pequen\w*|mais nov\w*)\b|\bcuando (yo )?era (nino|nina|pequen\w*)\b";
 
 /// The normalised message in three views (see the module docs).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -50,8 +50,12 @@ pub struct Prepared {
     pub clauses: Vec<String>,
     /// The whole message is flagged as hypothetical or for the future.
     pub hypothetical: bool,
-    /// Tokens of `full` with their negation flag, for word features.
+    /// Tokens of the present clauses (`unmasked`) with their negation flag, for word features.
     pub tokens: Vec<(String, bool)>,
+    /// Words of what was set aside (hypothetical, general, resolved, past or framed parts): the
+    /// detector reads them as their own features, so "knocked out" in a story last year is not
+    /// the same evidence as "knocked out" now.
+    pub aside: Vec<String>,
 }
 
 /// Compiled regexes for [`prepare`](TextRules::prepare); build once.
@@ -92,7 +96,7 @@ const REWRITE_DFA_CACHE: usize = 64 << 10;
 
 /// Lazy-DFA cache of one [`Pattern`], in bytes: the most it holds, whatever the messages.
 /// A pattern whose automaton needs more clears its cache and goes on (slower, never bigger).
-pub const PATTERN_CACHE: usize = 32 << 10;
+pub const PATTERN_CACHE: usize = 24 << 10;
 
 /// A pattern that only answers "does it occur anywhere": one forward lazy DFA with a literal
 /// prefilter and one bounded cache shared by every thread (behind a mutex held for one search).
@@ -244,7 +248,7 @@ impl TextRules {
             resolution: compile(RESOLUTION),
             framed: compile(FRAMED_CLAUSE),
             clause_split: compile_regex(
-                r" , | but | pero | mas | porem | however | though | although | yet | and now | y ahora | e agora | now | whereas ",
+                r" , | but | pero | mas | porem | however | though | although | yet | and now | y ahora | e agora | now | ahora | agora | whereas ",
             ),
         }
     }
@@ -258,34 +262,41 @@ impl TextRules {
                     String::from_utf8_lossy(&regex.replace_all(text.as_bytes(), replacement.as_bytes())).into_owned();
             }
         }
-        let tokens = mark_negations(&text)
-            .into_iter()
-            .map(|(token, negated)| (token.to_owned(), negated))
-            .collect();
         let hypothetical = self.hypothetical_message.is_match(text.as_bytes());
         let mut clauses: Vec<String> = Vec::new();
         let mut kept: Vec<String> = Vec::new();
-        if !hypothetical {
+        let mut aside: Vec<&str> = Vec::new();
+        if hypothetical {
+            aside.push(&text);
+        } else {
             for sentence in text.split(['.', '?']) {
                 let sentence = sentence.trim().trim_matches(',').trim();
-                if sentence.is_empty() || self.hypothetical_sentence.is_match(sentence.as_bytes()) {
+                if sentence.is_empty() {
                     continue;
                 }
-                if self.general_question.is_match(sentence.as_bytes()) && !self.personal.is_match(sentence.as_bytes()) {
+                if self.hypothetical_sentence.is_match(sentence.as_bytes())
+                    || (self.general_question.is_match(sentence.as_bytes())
+                        && !self.personal.is_match(sentence.as_bytes()))
+                {
+                    aside.push(sentence);
                     continue;
                 }
                 let padded = format!(" {sentence} ");
-                let present: Vec<&str> = self
+                let mut present: Vec<&str> = Vec::new();
+                for clause in self
                     .clause_split
                     .split(padded.as_bytes())
                     .filter_map(|clause| std::str::from_utf8(clause).ok())
                     .map(str::trim)
-                    .filter(|clause| {
-                        !clause.is_empty()
-                            && !self.resolution.is_match(clause.as_bytes())
-                            && !self.framed.is_match(clause.as_bytes())
-                    })
-                    .collect();
+                    .filter(|clause| !clause.is_empty())
+                {
+                    if self.resolution.is_match(clause.as_bytes()) || self.framed.is_match(clause.as_bytes()) {
+                        // Borrowed from `padded`, which dies with this loop turn: copy below.
+                        aside.push(sentence_part(sentence, clause));
+                    } else {
+                        present.push(clause);
+                    }
+                }
                 if !present.is_empty() {
                     clauses.extend(present.iter().map(|clause| mask_negations(clause)));
                     kept.push(present.join(" , "));
@@ -294,6 +305,16 @@ impl TextRules {
         }
         let unmasked = kept.join(" . ");
         let live = mask_negations(&unmasked);
+        let tokens = mark_negations(&unmasked)
+            .into_iter()
+            .map(|(token, negated)| (token.to_owned(), negated))
+            .collect();
+        let aside = aside
+            .iter()
+            .flat_map(|part| part.split(' '))
+            .filter(|word| !word.is_empty() && !matches!(*word, "." | "?" | ","))
+            .map(str::to_owned)
+            .collect();
         Prepared {
             full: text,
             unmasked,
@@ -301,8 +322,17 @@ impl TextRules {
             clauses,
             hypothetical,
             tokens,
+            aside,
         }
     }
+}
+
+/// The part of `sentence` that `clause` (cut from a padded copy of it) is, so it can outlive
+/// the copy; the whole sentence when it cannot be found (never in practice).
+fn sentence_part<'a>(sentence: &'a str, clause: &str) -> &'a str {
+    sentence
+        .find(clause)
+        .map_or(sentence, |start| &sentence[start..start + clause.len()])
 }
 
 /// Lower-case, accent-free, apostrophe-free tokens with `.`/`?`/`,` marks, typos corrected.

@@ -35,6 +35,11 @@ pub struct Options {
     pub min_rows: usize,
     /// Add the hurried copy of every message.
     pub augment: bool,
+    /// Each urgent message counts this many times in the urgency head's loss (a class weight,
+    /// applied by repeating the row: linfa-logistic takes no sample weights).
+    pub urgent_weight: usize,
+    /// Fit the category head too (the lab's cross-validation only needs the urgency head).
+    pub category_head: bool,
 }
 
 impl Default for Options {
@@ -45,6 +50,8 @@ impl Default for Options {
             max_iterations: 150,
             min_rows: 3,
             augment: false,
+            urgent_weight: 1,
+            category_head: true,
         }
     }
 }
@@ -101,8 +108,16 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
     }
     let (test, train): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|case| corpus::in_test_split(&case.text));
     let featuriser = Featuriser::new();
+    let mut trained = train_cases(&featuriser, &train, options)?;
+    trained.model.corpus_hash = corpus::training_hash(&files)?;
+    trained.test_rows = test.len();
+    Ok(trained)
+}
+
+/// Trains on these cases exactly (no split: the caller chose them). The model's corpus hash is 0.
+pub fn train_cases(featuriser: &Featuriser, train: &[Case], options: &Options) -> Result<Trained> {
     let mut rows: Vec<(Features, &Case)> = Vec::with_capacity(train.len() * 2);
-    for case in &train {
+    for case in train {
         rows.push((featuriser.features(&featuriser.prepare(&case.text)), case));
         if options.augment {
             let copy = hurried(&case.text);
@@ -140,7 +155,12 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
         x
     };
 
-    let all: Vec<&(Features, &Case)> = rows.iter().collect();
+    // The urgency head's rows: urgent ones repeated `urgent_weight` times (in place, so the
+    // order stays deterministic).
+    let all: Vec<&(Features, &Case)> = rows
+        .iter()
+        .flat_map(|row| std::iter::repeat_n(row, if row.1.urgent { options.urgent_weight.max(1) } else { 1 }))
+        .collect();
     // The category head reads each message once (the hurried copies add typos, not categories),
     // urgent rows only, one class per CATEGORIES.md urgent category.
     let names: Vec<&'static str> = first_aid::CATEGORIES.iter().map(|entry| entry.category).collect();
@@ -159,16 +179,21 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
                 .fit(&Dataset::new(x, y))
         });
         let category = scope.spawn(|| {
+            if !options.category_head {
+                return None;
+            }
             let x = matrix(&labelled);
             let y: Array1<usize> = labelled
                 .iter()
                 .filter_map(|(_, case)| case.category())
                 .filter_map(|category| names.iter().position(|name| *name == category))
                 .collect();
-            MultiLogisticRegression::default()
-                .alpha(options.alpha_category)
-                .max_iterations(options.max_iterations)
-                .fit(&Dataset::new(x, y))
+            Some(
+                MultiLogisticRegression::default()
+                    .alpha(options.alpha_category)
+                    .max_iterations(options.max_iterations)
+                    .fit(&Dataset::new(x, y)),
+            )
         });
         (urgent.join(), category.join())
     });
@@ -177,14 +202,15 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
         .context("fitting the urgency head")?;
     let category = category
         .map_err(|_| anyhow::anyhow!("the category fit panicked"))?
+        .transpose()
         .context("fitting the category head")?;
 
     // Classes the corpus never shows keep zero weights and a bias that keeps them last.
-    let k = names.len();
+    let k = if category.is_some() { names.len() } else { 0 };
     let mut biases = vec![-30.0f32; k];
     let mut columns = vec![vec![0f32; hashes.len()]; k];
-    for (column, class) in category.classes().iter().enumerate() {
-        {
+    if let Some(category) = &category {
+        for (column, class) in category.classes().iter().enumerate() {
             biases[*class] = category.intercept()[column];
             for (feature, weight) in category.params().column(column).iter().enumerate() {
                 columns[*class][feature] = *weight;
@@ -205,11 +231,11 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
 
     let model = Model {
         featuriser_version: FEATURISER_VERSION,
-        corpus_hash: corpus::training_hash(&files)?,
+        corpus_hash: 0,
         urgent_bias: urgent.intercept(),
         urgent_weights: urgent.params().to_vec(),
         hashes,
-        categories: names.iter().map(|name| (*name).to_owned()).collect(),
+        categories: names.iter().take(k).map(|name| (*name).to_owned()).collect(),
         category_biases: biases,
         category_weights,
         category_scales: scales,
@@ -218,7 +244,7 @@ pub fn train(data_dir: &Path, options: &Options) -> Result<Trained> {
         model,
         rows: rows.len(),
         category_rows: labelled.len(),
-        test_rows: test.len(),
+        test_rows: 0,
     })
 }
 

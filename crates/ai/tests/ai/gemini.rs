@@ -195,6 +195,22 @@ async fn unary_edge_cases_map_to_the_contract() {
             Some("ai_bad_gateway"),
         ),
         (
+            "html 504 from a proxy",
+            Reply::raw(
+                504,
+                "text/html",
+                "<html><body><h1>504 Gateway Time-out</h1></body></html>",
+            ),
+            502,
+            Some("ai_bad_gateway"),
+        ),
+        (
+            "empty 502 from a proxy",
+            Reply::raw(502, "text/plain", ""),
+            502,
+            Some("ai_bad_gateway"),
+        ),
+        (
             "deadline exceeded",
             Reply::json(
                 504,

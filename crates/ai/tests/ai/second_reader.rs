@@ -118,6 +118,28 @@ async fn a_marker_split_across_gemini_stream_events_never_reaches_the_client() {
 }
 
 #[tokio::test]
+async fn a_model_flag_on_a_spanish_message_carries_the_message_language() {
+    let fake = FakeServer::start(gemini_stream(&[
+        "[[URG",
+        "ENT: severe_pa",
+        "in]]\nLlame hoy a la clínica.",
+    ]))
+    .await;
+    let app = TestApp::gemini(&fake, T).await;
+    let (status, events) = app
+        .stream("Me molesta desde el domingo por la tarde, ¿qué opinas de esto?")
+        .await;
+    assert_eq!(status, 200);
+    let (text, (name, done)) = stream_outcome(&events);
+    assert_eq!(name, "done");
+    assert_eq!(text, "Llame hoy a la clínica.");
+    assert_eq!(
+        done["emergency"],
+        json!({"detected": true, "category": "severe_pain", "severity": "urgent", "source": "model", "language": "es"})
+    );
+}
+
+#[tokio::test]
 async fn openai_compatible_markers_are_read_unary_and_split_in_a_stream() {
     let fake = FakeServer::start(openai_unary(
         "**[[URGENT:knocked out tooth]]**\n\nKeep the tooth in milk and come in now.",
