@@ -799,6 +799,15 @@ export async function startMockApi({ port = 0 } = {}) {
       if (role === 'reception' && 'medicalNotes' in input) return problem(res, 403, 'forbidden_field', 'Your role cannot write medical notes.');
       const { errors, out } = validatePatient(input, false);
       if (errors.length) return problem(res, 422, 'validation_failed', 'Some fields are invalid.', { errors });
+      // As the api: the same email, or the same name and date of birth, in the clinic is a likely duplicate.
+      if (url.searchParams.get('confirmDuplicate') !== 'true') {
+        const fold = (v) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+        const duplicates = [...patients.values()]
+          .filter((p) => p.clinicId === clinic.id && !p.deletedAt)
+          .filter((p) => (out.email && p.email && p.email.toLowerCase() === out.email.toLowerCase()) || (out.dateOfBirth && p.dateOfBirth === out.dateOfBirth && fold(p.name) === fold(out.name)))
+          .map((p) => p.id);
+        if (duplicates.length) return problem(res, 409, 'possible_duplicate', 'A patient with the same email, or the same name and date of birth, is already in this clinic.', { duplicates });
+      }
       patientSeq += 1;
       const p = { id: randomUUID(), email: null, phone: null, dateOfBirth: null, medicalNotes: null, lastEmergencyAt: null, ...out, createdAt: now(), updatedAt: now(), createdBy: user.id, clinicId: clinic.id, seq: patientSeq };
       patients.set(p.id, p);
