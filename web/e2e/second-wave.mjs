@@ -468,29 +468,32 @@ export async function secondWave(t) {
   };
   await feature('a reload during a streamed reply reattaches and the reply completes on screen', ['/patients/{id}/messages/{messageId}/stream'], async () => {
     await openChat();
-    const before = await op.locator('.chat-log .msg-assistant:not(.msg-streaming)').count();
     const reattached = [];
     op.on('request', (r) => {
       if (r.method() === 'GET' && /\/messages\/[^/]+\/stream$/.test(new URL(r.url()).pathname)) reattached.push(r.url());
     });
-    await op.getByLabel('Message', { exact: true }).fill('Her swelling is worse at night, explain slowly what helps.');
+    // Not a message triage flags (those are answered at once with first aid, without the model).
+    const question = 'Explain slowly how she should floss around her new crown.';
+    await op.getByLabel('Message', { exact: true }).fill(question);
     await op.getByRole('button', { name: 'Send' }).click();
     await op.locator('.chat-log .msg-streaming').waitFor({ timeout: CHAT_TIMEOUT }).catch(() => undefined);
     await op.reload();
     await heading(op, notedName);
-    await op.locator('.chat-log .msg-assistant:not(.msg-streaming)').nth(before).waitFor({ timeout: CHAT_TIMEOUT });
-    const text = await op.locator('.chat-log .msg-assistant:not(.msg-streaming)').nth(before).locator('.msg-body').innerText();
+    // The reply right after this question (the conversation has older ones).
+    const reply = op.locator(`.chat-log li.msg-user:has-text("${question}") + li.msg-assistant:not(.msg-streaming)`);
+    await reply.waitFor({ timeout: CHAT_TIMEOUT });
+    const text = await reply.locator('.msg-body').innerText();
     expect(text.trim().length > 40, `the reply is cut short: ${text}`);
     if (mock) expect(reattached.length > 0 && text.includes('emergency services'), `no reattach or an incomplete reply: ${reattached.length}, ${text.slice(-60)}`);
     else if (slowModel) expect(reattached.length > 0 && text.trim().endsWith('spreads.'), `no reattach or an incomplete reply: ${reattached.length}, ${text.slice(-60)}`);
     else if (!reattached.length) log('     note: the reply was complete before the reload (the ai service answered at once), so no reattach was needed');
-    expect((await op.locator('.chat-log .msg-user', { hasText: 'worse at night, explain slowly' }).count()) === 1, 'the message is shown twice');
+    expect((await op.locator('.chat-log .msg-user', { hasText: question }).count()) === 1, 'the message is shown twice');
     await axe(op, 'chat after a reattach');
   });
 
   await feature('Stop leaves a reply marked as stopped', ['/patients/{id}/messages/{messageId}/stop'], async () => {
     if (!chatUrl) await openChat();
-    await op.getByLabel('Message', { exact: true }).fill('Explain slowly how to care for a dry socket at home.');
+    await op.getByLabel('Message', { exact: true }).fill('Explain slowly which toothbrush and paste suit her braces.');
     await op.getByRole('button', { name: 'Send' }).click();
     const stop = op.getByRole('button', { name: 'Stop the reply' });
     const tooFast = 'the reply was complete before Stop reached the api (the ai service answers at once; a provider that streams slowly is needed to stop one on this stack)';

@@ -82,7 +82,9 @@ export function createPatient(input: PatientInput, { confirmDuplicate = false } 
 /** The ids a 409 `possible_duplicate` names (empty for any other error). */
 export function duplicateIds(e: unknown): string[] {
   if (!isApiError(e) || e.status !== 409 || e.code !== 'possible_duplicate') return [];
-  return (e.problem?.duplicates ?? []).filter((id): id is string => typeof id === 'string');
+  // The body is the server's: anything but a list of strings names nobody (and must not throw in the form).
+  const ids: unknown = e.problem?.duplicates;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
 }
 
 export function updatePatient(id: string, input: Partial<PatientInput>): Promise<Patient> {
