@@ -493,7 +493,7 @@ export async function secondWave(t) {
 
   await feature('Stop leaves a reply marked as stopped', ['/patients/{id}/messages/{messageId}/stop'], async () => {
     if (!chatUrl) await openChat();
-    await op.getByLabel('Message', { exact: true }).fill('Explain slowly which toothbrush and paste suit her braces.');
+    await op.getByLabel('Message', { exact: true }).fill('Explain slowly how often she should replace her toothbrush.');
     await op.getByRole('button', { name: 'Send' }).click();
     const stop = op.getByRole('button', { name: 'Stop the reply' });
     const tooFast = 'the reply was complete before Stop reached the api (the ai service answers at once; a provider that streams slowly is needed to stop one on this stack)';
@@ -501,14 +501,16 @@ export async function secondWave(t) {
     // another model (AI_PROVIDER set) a reply may be complete before Stop lands, which is then reported as SKIP.
     const strict = mock || slowModel;
     const appeared = await stop.waitFor({ timeout: strict ? CHAT_TIMEOUT : 5_000 }).then(() => true, () => false);
+    expect(appeared || !strict, 'no Stop button while the reply streams, although the model streams slowly (did triage answer it?)');
     if (!appeared) throw new SkipStep(tooFast);
+    await axe(op, 'chat while a reply streams (Stop shown)');
     // Stop once some of the reply is on screen, so what is kept is a real part of it.
     const streaming = op.locator('.chat-log .msg-streaming .msg-body');
     if (strict) await op.waitForFunction(() => (document.querySelector('.chat-log .msg-streaming .msg-body')?.textContent ?? '').trim().length > 10, undefined, { timeout: CHAT_TIMEOUT });
     const seen = strict ? (await streaming.innerText()).trim() : '';
-    await axe(op, 'chat while a reply streams (Stop shown)');
-    await screenshot(op, 'chat-streaming-stop');
-    if (!(await stop.click({ timeout: 2_000 }).then(() => true, () => false))) throw new SkipStep(tooFast);
+    const clicked = await stop.click({ timeout: 2_000 }).then(() => true, () => false);
+    expect(clicked || !strict, 'the reply ended before Stop could be pressed, although the model streams slowly');
+    if (!clicked) throw new SkipStep(tooFast);
     const last = op.locator('.chat-log .msg-assistant:not(.msg-streaming)').last();
     await op.getByRole('button', { name: 'Send' }).waitFor({ timeout: CHAT_TIMEOUT });
     if (!strict && !(await last.getByText('Stopped', { exact: true }).count())) throw new SkipStep(tooFast);

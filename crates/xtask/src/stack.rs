@@ -194,7 +194,10 @@ impl Services {
             token,
             ai_port,
             web_dir: web_dir.join("index.html").is_file().then_some(web_dir),
-            env: api_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            env: api_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let mut services = Self {
             children,
@@ -361,12 +364,12 @@ pub fn e2e(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
     // tests/api (ratelimit.rs, hardening.rs), and the sign-in pause the screens show is the failed-login rule's.
     let env = [("RATE_LIMIT_AUTH_PER_MINUTE", "1000")];
     // The model: an OpenAI-compatible fake that answers at once, except that a message saying "slowly" streams for
-    // about 7 s, so the steps that reload or press Stop during a reply find one half written (the offline provider
+    // about 12 s, so the steps that reload or press Stop during a reply find one half written (the offline provider
     // answers in milliseconds). `AI_PROVIDER` set in the environment keeps that provider instead.
     let fake_url;
     let mut ai_env: Vec<(&str, &str)> = Vec::new();
     if std::env::var_os("AI_PROVIDER").is_none() {
-        let port = crate::bench::fake_openai::start_paced(Duration::from_millis(250))?;
+        let port = crate::bench::fake_openai::start_paced(Duration::from_millis(400))?;
         fake_url = format!("http://127.0.0.1:{port}");
         ai_env = vec![
             ("AI_PROVIDER", "openai"),

@@ -70,8 +70,7 @@ struct Responses {
     not_found: Vec<u8>,
 }
 
-const STREAM_HEAD: &str =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 /// The SSE events of a streamed reply made of `pieces`, each as one HTTP chunk, and the chunked body's end.
 fn stream_chunks(head: &str, pieces: &[&str]) -> Vec<String> {
@@ -86,7 +85,10 @@ fn stream_chunks(head: &str, pieces: &[&str]) -> Vec<String> {
     events.push(chunk("{}", r#""stop""#));
     events.push(format!(r#"data: {{{head},"object":"chat.completion.chunk","choices":[],"usage":{usage}}}"#) + "\n\n");
     events.push("data: [DONE]\n\n".to_owned());
-    let mut chunks: Vec<String> = events.into_iter().map(|e| format!("{:x}\r\n{e}\r\n", e.len())).collect();
+    let mut chunks: Vec<String> = events
+        .into_iter()
+        .map(|e| format!("{:x}\r\n{e}\r\n", e.len()))
+        .collect();
     chunks.push("0\r\n\r\n".to_owned());
     chunks
 }
