@@ -790,7 +790,13 @@ export async function startMockApi({ port = 0 } = {}) {
       if (!orders[sort]) return problem(res, 400, 'invalid_query', `Invalid query string: sort: unknown value \`${sort}\``);
       const mine = [...patients.values()]
         .filter((p) => p.clinicId === clinic.id && !p.deletedAt)
-        .filter((p) => !q || [p.name, p.email, p.phone].some((v) => v && v.toLowerCase().includes(q)))
+        // As the api: names and emails without regard to case or accents, phone numbers by their digits.
+        .filter((p) => {
+          if (!q) return true;
+          const fold = (v) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+          const digits = q.replace(/\D/g, '');
+          return [p.name, p.email].some((v) => v && fold(v).includes(fold(q))) || (/^[\d\s()+.-]+$/.test(q) && digits.length >= 3 && (p.phone ?? '').replace(/\D/g, '').includes(digits));
+        })
         .sort(orders[sort]);
       return send(res, 200, { items: mine.slice((page - 1) * limit, page * limit).map((p) => publicPatient(p, role)), page, limit, total: mine.length });
     }

@@ -541,6 +541,26 @@ try {
     expect(new URL(page.url()).pathname === target, `"Open" went to ${page.url()}, not ${target}`);
   });
 
+  await check('search ignores case and accents and finds a phone number by its digits', async () => {
+    const accented = `José ${run} Fernández`;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Patients' }).click();
+    await heading(page, 'Patients');
+    await page.getByRole('link', { name: 'Add patient' }).first().click();
+    await heading(page, 'Add patient');
+    await page.getByLabel('Full name').fill(accented);
+    await page.getByRole('button', { name: 'Add patient' }).click();
+    await heading(page, accented);
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Patients' }).click();
+    await heading(page, 'Patients');
+    const search = page.getByLabel('Search patients');
+    await search.fill(`jose ${run} FERNANDEZ`);
+    await page.getByRole('link', { name: accented }).waitFor();
+    // Typed as people type it: spaces and brackets, not E.164.
+    await search.fill('010 2000');
+    await page.getByRole('link', { name: `National ${run} Phone` }).waitFor();
+    await search.fill('');
+  });
+
   await check('delete a patient after confirming', async () => {
     const tempName = `Temp ${run} Deleteme`;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Patients' }).click();
