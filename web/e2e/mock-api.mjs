@@ -790,7 +790,13 @@ export async function startMockApi({ port = 0 } = {}) {
       if (!orders[sort]) return problem(res, 400, 'invalid_query', `Invalid query string: sort: unknown value \`${sort}\``);
       const mine = [...patients.values()]
         .filter((p) => p.clinicId === clinic.id && !p.deletedAt)
-        .filter((p) => !q || [p.name, p.email, p.phone].some((v) => v && v.toLowerCase().includes(q)))
+        // As the api: names and emails without regard to case or accents, phone numbers by their digits.
+        .filter((p) => {
+          if (!q) return true;
+          const fold = (v) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+          const digits = q.replace(/\D/g, '');
+          return [p.name, p.email].some((v) => v && fold(v).includes(fold(q))) || (/^[\d\s()+.-]+$/.test(q) && digits.length >= 3 && (p.phone ?? '').replace(/\D/g, '').includes(digits));
+        })
         .sort(orders[sort]);
       return send(res, 200, { items: mine.slice((page - 1) * limit, page * limit).map((p) => publicPatient(p, role)), page, limit, total: mine.length });
     }
@@ -799,6 +805,15 @@ export async function startMockApi({ port = 0 } = {}) {
       if (role === 'reception' && 'medicalNotes' in input) return problem(res, 403, 'forbidden_field', 'Your role cannot write medical notes.');
       const { errors, out } = validatePatient(input, false);
       if (errors.length) return problem(res, 422, 'validation_failed', 'Some fields are invalid.', { errors });
+      // As the api: the same email, or the same name and date of birth, in the clinic is a likely duplicate.
+      if (url.searchParams.get('confirmDuplicate') !== 'true') {
+        const fold = (v) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+        const duplicates = [...patients.values()]
+          .filter((p) => p.clinicId === clinic.id && !p.deletedAt)
+          .filter((p) => (out.email && p.email && p.email.toLowerCase() === out.email.toLowerCase()) || (out.dateOfBirth && p.dateOfBirth === out.dateOfBirth && fold(p.name) === fold(out.name)))
+          .map((p) => p.id);
+        if (duplicates.length) return problem(res, 409, 'possible_duplicate', 'A patient with the same email, or the same name and date of birth, is already in this clinic.', { duplicates });
+      }
       patientSeq += 1;
       const p = { id: randomUUID(), email: null, phone: null, dateOfBirth: null, medicalNotes: null, lastEmergencyAt: null, ...out, createdAt: now(), updatedAt: now(), createdBy: user.id, clinicId: clinic.id, seq: patientSeq };
       patients.set(p.id, p);

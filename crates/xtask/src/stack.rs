@@ -98,16 +98,55 @@ pub fn build_web(root: &Path, check_types: bool) -> Result<()> {
 pub struct Services {
     children: Vec<(String, Child)>,
     pub api_url: String,
+    api: ApiSpec,
+}
+
+/// What every api instance of a stack shares (one database, one ai service, the same secrets).
+struct ApiSpec {
+    bin: std::path::PathBuf,
+    database_url: String,
+    jwt: String,
+    token: String,
+    ai_port: u16,
+    web_dir: Option<std::path::PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+impl ApiSpec {
+    fn command(&self, port: u16, extra: &[(&str, &str)]) -> Command {
+        let mut api = Command::new(&self.bin);
+        api.env("DATABASE_URL", &self.database_url)
+            .env("JWT_SECRET", &self.jwt)
+            .env("API_BIND", format!("127.0.0.1:{port}"))
+            .env("AI_SERVICE_URL", format!("http://127.0.0.1:{}", self.ai_port))
+            .env("AI_SERVICE_TOKEN", &self.token)
+            .env(
+                "CORS_ALLOWED_ORIGINS",
+                std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "http://localhost:5173".into()),
+            );
+        if let Some(web_dir) = &self.web_dir {
+            api.env("WEB_DIR", web_dir);
+        }
+        for (k, v) in &self.env {
+            api.env(k, v);
+        }
+        for (k, v) in extra {
+            api.env(k, v);
+        }
+        api
+    }
 }
 
 impl Services {
     /// Builds and starts ai and api against `database_url`, waiting until the API's health answers.
     pub fn start(root: &Path, database_url: &str, release: bool, api_port: u16, ai_port: u16) -> Result<Self> {
-        Self::start_with(root, database_url, release, api_port, ai_port, &[], true)
+        Self::start_with(root, database_url, release, api_port, ai_port, &[], &[], true)
     }
 
-    /// As [`Services::start`], with extra environment for the api (e.g. rate limits for a load run). `build: false`
-    /// uses the binaries already in `target/` (after `cargo test --all-targets`, which builds them too).
+    /// As [`Services::start`], with extra environment for the api (e.g. rate limits for a load run) and for the ai
+    /// service (e.g. a fake model). `build: false` uses the binaries already in `target/` (after
+    /// `cargo test --all-targets`, which builds them too).
+    #[allow(clippy::too_many_arguments)]
     pub fn start_with(
         root: &Path,
         database_url: &str,
@@ -115,6 +154,7 @@ impl Services {
         api_port: u16,
         ai_port: u16,
         api_env: &[(&str, &str)],
+        ai_env: &[(&str, &str)],
         build: bool,
     ) -> Result<Self> {
         let mut build_cmd = Command::new(env!("CARGO"));
@@ -141,51 +181,67 @@ impl Services {
                 "AI_PROVIDER",
                 std::env::var("AI_PROVIDER").unwrap_or_else(|_| "offline".into()),
             );
+        for (k, v) in ai_env {
+            ai.env(k, v);
+        }
         let ai = ai.spawn().context("starting the ai service")?;
-        let mut children = vec![("ai".to_owned(), ai)];
+        let children = vec![("ai".to_owned(), ai)];
 
-        let mut api = Command::new(bin_dir.join("api"));
-        api.env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", &jwt)
-            .env("API_BIND", format!("127.0.0.1:{api_port}"))
-            .env("AI_SERVICE_URL", format!("http://127.0.0.1:{ai_port}"))
-            .env("AI_SERVICE_TOKEN", &token)
-            .env(
-                "CORS_ALLOWED_ORIGINS",
-                std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "http://localhost:5173".into()),
-            );
-        if web_dir.join("index.html").is_file() {
-            api.env("WEB_DIR", &web_dir);
-        }
-        for (k, v) in api_env {
-            api.env(k, v);
-        }
-        match api.spawn() {
-            Ok(child) => children.push(("api".to_owned(), child)),
+        let spec = ApiSpec {
+            bin: bin_dir.join("api"),
+            database_url: database_url.to_owned(),
+            jwt,
+            token,
+            ai_port,
+            web_dir: web_dir.join("index.html").is_file().then_some(web_dir),
+            env: api_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let mut services = Self {
+            children,
+            api_url,
+            api: spec,
+        };
+        match services.api.command(api_port, &[]).spawn() {
+            Ok(child) => services.children.push(("api".to_owned(), child)),
             Err(e) => {
-                let mut s = Self { children, api_url };
-                s.stop();
+                services.stop();
                 return Err(e).context("starting the api");
             }
         }
-        let mut services = Self { children, api_url };
-        if let Err(e) = services.wait_healthy(Duration::from_secs(90)) {
+        let addr = services.api_url.trim_start_matches("http://").to_owned();
+        if let Err(e) = services.wait_healthy(&addr, Duration::from_secs(90)) {
             services.stop();
             return Err(e);
         }
         Ok(services)
     }
 
-    fn wait_healthy(&mut self, limit: Duration) -> Result<()> {
+    /// Starts one more api instance of this stack (same database, ai service and secrets) with `extra` environment,
+    /// e.g. `REGISTRATION=invite`; returns its URL once healthy. Stopped with the others.
+    pub fn add_api(&mut self, name: &str, extra: &[(&str, &str)]) -> Result<String> {
+        let port = free_port();
+        let child = self
+            .api
+            .command(port, extra)
+            .spawn()
+            .with_context(|| format!("starting the {name} api"))?;
+        self.children.push((name.to_owned(), child));
+        self.wait_healthy(&format!("127.0.0.1:{port}"), Duration::from_secs(90))?;
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    fn wait_healthy(&mut self, addr: &str, limit: Duration) -> Result<()> {
         let started = Instant::now();
-        let addr = self.api_url.trim_start_matches("http://").to_owned();
         while started.elapsed() < limit {
             for (name, child) in &mut self.children {
                 if let Ok(Some(status)) = child.try_wait() {
                     bail!("the {name} service exited during start-up ({status})");
                 }
             }
-            if health_ok(&addr) {
+            if health_ok(addr) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -307,12 +363,41 @@ pub fn e2e(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
     // refreshes within a minute), so the per-client auth limit is raised; the limits themselves are tested in
     // tests/api (ratelimit.rs, hardening.rs), and the sign-in pause the screens show is the failed-login rule's.
     let env = [("RATE_LIMIT_AUTH_PER_MINUTE", "1000")];
-    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &env, build)?;
+    // The model: an OpenAI-compatible fake that answers at once, except that a message saying "slowly" streams for
+    // about 12 s, so the steps that reload or press Stop during a reply find one half written (the offline provider
+    // answers in milliseconds). `AI_PROVIDER` set in the environment keeps that provider instead.
+    let fake_url;
+    let mut ai_env: Vec<(&str, &str)> = Vec::new();
+    if std::env::var_os("AI_PROVIDER").is_none() {
+        let port = crate::bench::fake_openai::start_paced(Duration::from_millis(400))?;
+        fake_url = format!("http://127.0.0.1:{port}");
+        ai_env = vec![
+            ("AI_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", fake_url.as_str()),
+            ("OPENAI_MODEL", crate::bench::fake_openai::FAKE_MODEL),
+        ];
+    }
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &env, &ai_env, build)?;
+    // A second api on the same database with registration by invitation only (`REGISTRATION=invite`): the
+    // invite-only steps and the sign-in lock-out run there, so the lock-out's per-client counters (in memory, per
+    // instance, without Redis) do not hold back the sign-ins of the rest of the run.
+    let invite_url = match services.add_api("api-invite", &[("REGISTRATION", "invite")]) {
+        Ok(url) => url,
+        Err(e) => {
+            services.stop();
+            return Err(e);
+        }
+    };
     let mut node = Command::new("node");
     node.current_dir(root.join("web"))
         .arg("e2e/run.mjs")
         .env("BASE_URL", &services.api_url)
+        .env("E2E_INVITE_ONLY_URL", &invite_url)
         .stdin(Stdio::null());
+    if !ai_env.is_empty() {
+        // Reattaching and Stop must then be shown, not skipped as "the reply was too fast".
+        node.env("E2E_SLOW_MODEL", "1");
+    }
     // The step that leaves a message unanswered stops the ai service (it runs after every other chat step).
     if let Some(pid) = services.pid("ai") {
         node.env("E2E_AI_PID", pid.to_string());
@@ -378,7 +463,7 @@ pub fn fuzz(root: &Path, database_url_base: &str, build: bool) -> Result<()> {
         ("RATE_LIMIT_GLOBAL_PER_MINUTE", "1000000"),
         ("RATE_LIMIT_CHAT_PER_15_MINUTES", "100000"),
     ];
-    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &limits, build)?;
+    let mut services = Services::start_with(root, &url, false, free_port(), free_port(), &limits, &[], build)?;
     let result = (|| -> Result<()> {
         let addr = services.api_url.trim_start_matches("http://").to_owned();
         let (status, body) = http(

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from './errors';
 import { api } from './index';
-import { isPatientSort, isSortRefusal, listPatients, patientListPath, patientSortSupported, PATIENT_SORTS } from './patients';
+import { createPatient, duplicateIds, isPatientSort, isSortRefusal, listPatients, patientListPath, patientSortSupported, PATIENT_SORTS } from './patients';
 import type { Problem } from './types';
 
 const page = { items: [], page: 1, limit: 20, total: 0 };
@@ -51,5 +51,30 @@ describe('sorting on an api that does not know `sort` yet', () => {
     request.mockClear();
     await listPatients({ page: 1, limit: 20, sort: '-name' });
     expect(request.mock.calls.map((c) => c[1])).toEqual(['/patients?page=1&limit=20']);
+  });
+});
+
+describe('duplicates on create', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const conflict = (code: string, duplicates?: unknown) =>
+    new ApiError(409, { type: 't', title: 'Conflict', status: 409, detail: 'd', code, duplicates } as Problem);
+
+  it('reads the ids of a 409 possible_duplicate and nothing from other errors', () => {
+    expect(duplicateIds(conflict('possible_duplicate', ['a', 'b']))).toEqual(['a', 'b']);
+    expect(duplicateIds(conflict('email_taken', ['a']))).toEqual([]);
+    expect(duplicateIds(conflict('possible_duplicate', 'a'))).toEqual([]);
+    expect(duplicateIds(conflict('possible_duplicate', [1, 'c']))).toEqual(['c']);
+    expect(duplicateIds(new Error('offline'))).toEqual([]);
+  });
+
+  it('sends the same body again with confirmDuplicate=true when saving anyway', async () => {
+    const request = vi.spyOn(api, 'request').mockResolvedValue({ id: 'p' });
+    const input = { name: 'Ana Ruiz', dateOfBirth: '1990-02-03' };
+    await createPatient(input);
+    await createPatient(input, { confirmDuplicate: true });
+    expect(request.mock.calls).toEqual([
+      ['POST', '/patients', input],
+      ['POST', '/patients?confirmDuplicate=true', input],
+    ]);
   });
 });

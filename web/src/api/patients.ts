@@ -71,8 +71,20 @@ export function getPatient(id: string, signal?: AbortSignal): Promise<Patient> {
   return api.request<Patient>('GET', `/patients/${encodeURIComponent(id)}`, undefined, { signal });
 }
 
-export function createPatient(input: PatientInput): Promise<Patient> {
-  return api.request<Patient>('POST', '/patients', input);
+/**
+ * `POST /patients`. A likely duplicate is 409 `possible_duplicate` with the existing ids in `duplicates`; with
+ * `confirmDuplicate` the same request saves it anyway.
+ */
+export function createPatient(input: PatientInput, { confirmDuplicate = false } = {}): Promise<Patient> {
+  return api.request<Patient>('POST', confirmDuplicate ? '/patients?confirmDuplicate=true' : '/patients', input);
+}
+
+/** The ids a 409 `possible_duplicate` names (empty for any other error). */
+export function duplicateIds(e: unknown): string[] {
+  if (!isApiError(e) || e.status !== 409 || e.code !== 'possible_duplicate') return [];
+  // The body is the server's: anything but a list of strings names nobody (and must not throw in the form).
+  const ids: unknown = e.problem?.duplicates;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
 }
 
 export function updatePatient(id: string, input: Partial<PatientInput>): Promise<Patient> {

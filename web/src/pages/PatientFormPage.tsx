@@ -1,8 +1,8 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { isApiError, messageOf } from '../api';
-import { createPatient, getPatient, updatePatient } from '../api/patients';
-import type { Patient } from '../api/types';
+import { createPatient, duplicateIds, getPatient, updatePatient } from '../api/patients';
+import type { Patient, PatientInput } from '../api/types';
 import { Alert } from '../components/Alert';
 import { DateField } from '../components/DateField';
 import { Field } from '../components/Field';
@@ -11,7 +11,7 @@ import { useUnsavedChanges } from '../components/UnsavedChanges';
 import { useClinicCountry } from '../lib/clinic';
 import { can } from '../lib/roles';
 import { useUser } from '../auth/AuthContext';
-import { focusFirstError } from '../lib/focus';
+import { focusFirstError, focusStatic } from '../lib/focus';
 import { dateFieldOrder, formatDate, type DatePart } from '../lib/format';
 import { useDocumentTitle } from '../lib/hooks';
 import { formatPhone, phoneHint, phonePreview } from '../lib/phone';
@@ -50,6 +50,18 @@ function toDraft(p: Patient, country: ReturnType<typeof useClinicCountry>): Draf
     dob: datePartsFromIso(p.dateOfBirth),
   };
 }
+
+/** A create the api held back as a likely duplicate: the request to send again, and the patients it looks like. */
+interface Duplicate {
+  input: PatientInput;
+  /** The existing patients (those this user may open; an id that no longer loads is left out). */
+  existing: Patient[];
+  /** How many the api named (the list above may be shorter). */
+  named: number;
+}
+
+/** At most this many existing patients are fetched and shown; the api names every candidate. */
+const DUPLICATES_SHOWN = 5;
 
 function sameDraft(a: Draft, b: Draft): boolean {
   const fields = ['name', 'email', 'phone', 'medicalNotes'] as const;
@@ -90,6 +102,8 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
     mode === 'edit' ? 'loading' : 'ready',
   );
   const [original, setOriginal] = useState<Patient | null>(null);
+  const [duplicate, setDuplicate] = useState<Duplicate | null>(null);
+  const duplicateHeading = useRef<HTMLHeadingElement>(null);
   useDocumentTitle(mode === 'create' ? 'Add patient' : original ? `Edit ${original.name}` : 'Edit patient');
 
   const dirty = loadState === 'ready' && !busy && !sameDraft(draft, initial);
@@ -116,8 +130,14 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
     return () => controller.abort();
   }, [mode, id, country]);
 
+  useEffect(() => {
+    if (duplicate) focusStatic(duplicateHeading.current);
+  }, [duplicate]);
+
   const update = (next: Draft) => {
     setDraft(next);
+    // The warning is about what was sent: once the form changes, a new submit checks again.
+    setDuplicate(null);
     // After the first submit, errors follow the typing so the user sees when a field is fixed.
     if (submitted) {
       const c = check(next, country);
@@ -144,17 +164,33 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
       focusError(c.errors, c.dobPart);
       return;
     }
+    const input = toPatientInput(c.values, mode, country);
+    if (!notes) delete input.medicalNotes;
+    await save(input, false);
+  };
+
+  /** Sends the create or the update; `confirmDuplicate` repeats a create the api held back as a likely duplicate. */
+  const save = async (input: PatientInput, confirmDuplicate: boolean) => {
     setBusy(true);
+    setFormError(null);
     try {
-      const input = toPatientInput(c.values, mode, country);
-      if (!notes) delete input.medicalNotes;
-      const saved = mode === 'create' ? await createPatient(input) : await updatePatient(id as string, input);
+      const saved =
+        mode === 'create' ? await createPatient(input, { confirmDuplicate }) : await updatePatient(id as string, input);
       allow();
       navigate(`/patients/${saved.id}`, {
         state: { flash: mode === 'create' ? 'Patient added.' : 'Changes saved.' },
       });
     } catch (err) {
+      const ids = duplicateIds(err);
+      if (ids.length > 0) {
+        // Name the existing patients, so staff can tell whether it is the same person.
+        const found = await Promise.all(ids.slice(0, DUPLICATES_SHOWN).map((d) => getPatient(d).catch(() => null)));
+        setBusy(false);
+        setDuplicate({ input, existing: found.filter((p): p is Patient => p !== null), named: ids.length });
+        return;
+      }
       setBusy(false);
+      setDuplicate(null);
       if (isApiError(err) && err.fieldErrors.length > 0) {
         const mapped = mapServerErrors(err.fieldErrors, FIELDS);
         setErrors(mapped.fields);
@@ -195,6 +231,40 @@ export function PatientFormPage({ mode }: { mode: 'create' | 'edit' }) {
         <Alert kind="error" focus={Object.keys(errors).length === 0}>
           {formError}
         </Alert>
+      )}
+      {duplicate && (
+        <section className="alert alert-warning duplicate-warning" aria-labelledby="duplicate-title">
+          <h2 id="duplicate-title" ref={duplicateHeading}>
+            {duplicate.named === 1 ? 'This patient may already be in the clinic' : 'These patients may already be in the clinic'}
+          </h2>
+          <p>
+            {duplicate.named === 1 ? 'A patient' : `${duplicate.named} patients`} with the same email, or the same name and
+            date of birth, {duplicate.named === 1 ? 'is' : 'are'} already saved. Nothing was saved yet, and what you typed is
+            kept below.
+          </p>
+          {duplicate.existing.length > 0 && (
+            <ul className="duplicate-list">
+              {duplicate.existing.map((p) => (
+                <li key={p.id}>
+                  <Link to={`/patients/${p.id}`}>Open {p.name}</Link>
+                  <span className="duplicate-details">
+                    {[p.dateOfBirth ? `born ${formatDate(p.dateOfBirth)}` : null, p.email].filter(Boolean).join(' · ')}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
+          <div className="form-actions">
+            <button
+              type="button"
+              className="btn btn-secondary"
+              disabled={busy}
+              onClick={() => void save(duplicate.input, true)}
+            >
+              {busy ? 'Saving…' : 'Save anyway as a new patient'}
+            </button>
+          </div>
+        </section>
       )}
       {loadState === 'ready' && (
         <form onSubmit={onSubmit} noValidate className="card form">

@@ -17,7 +17,7 @@
 //! zero-latency model) and `report` (table, targets, JSON, comparison). This file plans and runs them.
 
 mod client;
-mod fake_openai;
+pub(crate) mod fake_openai;
 mod pgbench;
 mod portability;
 mod report;
