@@ -44,31 +44,15 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     pool_options(max_connections).connect_lazy_with(options)
 }
 
-/// A pooled connection idle for longer than this is pinged before a request gets it; one used more recently is
-/// not. sqlx pings every connection as it goes back to the pool, so an idle connection was alive when it was
-/// parked, and it can only have died while idle: a restart of PostgreSQL takes far longer than this (stopping,
-/// starting and recovering are each tens of milliseconds at least), so every connection it killed has been idle
-/// longer than this when it is next acquired, and is found by the ping without failing a request. Under load
-/// connections are idle for far less, and the per-request ping (a round trip the pool used to make on every
-/// acquire) is gone. DESIGN.md, "Round trips", has the measurement.
-pub const PING_AFTER_IDLE: Duration = Duration::from_millis(10);
-
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        // Instead of `test_before_acquire` (a ping on every acquire): only connections idle past PING_AFTER_IDLE.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
+        // A connection broken by a server restart is found before a request uses it. Pinging only connections
+        // idle past a few milliseconds was tried (issue 20) and reverted: DESIGN.md, "Round trips per request".
+        .test_before_acquire(true)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("set role dental_app").await?;

@@ -39,6 +39,8 @@ pub(super) fn handler_tx(action: &str, patient: bool, statements: &str) -> Strin
 impl Bench<'_> {
     /// pgbench running `script` (one transaction of pgbench per line group, see [`handler_tx`]) as the
     /// application role at `conns` connections: transactions per second.
+    // Each argument is one pgbench setting a caller varies; a struct for them would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn pgbench(
         &self,
         label: &str,

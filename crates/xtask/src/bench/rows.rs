@@ -210,7 +210,8 @@ impl Bench<'_> {
             "create",
             &WrkRequest {
                 method: "POST",
-                paths: vec!["/api/v1/patients".to_owned()],
+                // The same patient each time: past the front desk's duplicate check, as a confirmed duplicate.
+                paths: vec!["/api/v1/patients?confirmDuplicate=true".to_owned()],
                 body: Some(
                     r#"{"name":"Bench Patient","email":"bench@example.com","phone":"+15550001234","dateOfBirth":"1980-02-03"}"#
                         .to_owned(),
@@ -255,7 +256,7 @@ impl Bench<'_> {
         let query = "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
                  created_by, created_at, updated_at, last_emergency_at, name_key from patients \
                  where clinic_id = :cid::uuid and deleted_at is null \
-                 and (search_text ilike patient_fold(:pat) or search_text ilike nullif(:nopat, ''))) \
+                 and (search_text ilike patient_fold(:pat) or search_text ilike nullif(:nopat, '-'))) \
                  select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
                  last_emergency_at, count(*) over () as total from matches \
                  order by created_at desc, id desc limit 20 offset 0;";
@@ -265,7 +266,7 @@ impl Bench<'_> {
             "patient.list",
             None,
             query,
-            &[("pat", format!("%{term}%")), ("nopat", String::new())],
+            &[("pat", format!("%{term}%")), ("nopat", "-".to_owned())],
         )?;
         Ok(Self::row_with(name, self.wrk_load(), &m, full, plain))
     }
@@ -313,8 +314,8 @@ impl Bench<'_> {
         let context = "select p.name, p.medical_notes, h.role, h.content from patients p left join lateral ( \
              select m.role, m.content, m.created_at, m.id from chat_messages m \
              where m.clinic_id = :cid::uuid and m.patient_id = p.id \
-             and (nullif(:none, '')::uuid is null or (m.created_at, m.id) < (select b.created_at, b.id \
-             from chat_messages b where b.clinic_id = :cid::uuid and b.id = nullif(:none, '')::uuid)) \
+             and (nullif(:none, '-')::uuid is null or (m.created_at, m.id) < (select b.created_at, b.id \
+             from chat_messages b where b.clinic_id = :cid::uuid and b.id = nullif(:none, '-')::uuid)) \
              order by m.created_at desc, m.id desc limit 5) h on true \
              where p.clinic_id = :cid::uuid and p.id = :pid::uuid and p.deleted_at is null \
              order by h.created_at asc nulls first, h.id asc;";
@@ -344,7 +345,7 @@ impl Bench<'_> {
             conns,
             true,
             &[
-                ("none", String::new()),
+                ("none", "-".to_owned()),
                 ("content", CHAT_CONTENT.to_owned()),
                 ("reply", super::fake_openai::REPLY_PIECES.concat()),
                 ("meta", meta.to_owned()),
