@@ -50,7 +50,8 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        // A connection broken by a server restart is found before a request uses it.
+        // A connection broken by a server restart is found before a request uses it. Pinging only connections
+        // idle past a few milliseconds was tried (issue 20) and reverted: DESIGN.md, "Round trips per request".
         .test_before_acquire(true)
         .after_connect(|conn, _meta| {
             Box::pin(async move {

@@ -398,7 +398,23 @@ async fn check_password(
     };
     // Unknown emails are verified against a dummy hash so both cases take the same time.
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    let matches = state.passwords.verify(password, stored).await;
+    let verified = state.passwords.verify_and_upgrade(password, stored).await;
+    let matches = verified.matches;
+    if let (Some(r), Some(upgraded)) = (&row, verified.upgraded) {
+        // A hash made with older parameters, replaced by today's; only if it is still the one verified (a
+        // password change meanwhile wins). A failure costs nothing but another rehash at the next login.
+        let done = sqlx::query!(
+            "update users set password_hash = $2 where id = $1 and password_hash = $3",
+            r.id,
+            upgraded,
+            r.password_hash
+        )
+        .execute(&state.db)
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not store an upgraded password hash");
+        }
+    }
     match row {
         Some(r) if matches && r.is_active => Ok(UserRow {
             id: r.id,

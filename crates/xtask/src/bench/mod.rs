@@ -51,7 +51,12 @@ const RATE_LIMITS: [(&str, &str); 5] = [
 
 const PASSWORD: &str = "Granite-Tulip-Quasar-7394-molar";
 const CHAT_CONTENT: &str = "How often should I floss and brush my teeth?";
+/// A common term: one patient in 25 has the surname (40 of the 1,000).
 const SEARCH: &str = "smith";
+/// A selective term: one patient's email in either clinic (the seed numbers each clinic's patients from 1).
+const SELECTIVE: &str = "patient777@";
+/// The chat row that the p99 target is read at.
+const CHAT_CONNS: u32 = 16;
 struct Plan {
     quick: bool,
     login_only: bool,
@@ -89,6 +94,8 @@ struct Row {
     errors: u64,
     requests: u64,
     ceiling_tps: Option<f64>,
+    /// pgbench running the plain query alone (as the owner: no row-level security, no audit row, no transaction).
+    plain_tps: Option<f64>,
     /// The api's peak RSS once this row had run (the peak only grows: a jump names the row).
     api_rss_kib: Option<u64>,
 }
@@ -96,6 +103,10 @@ struct Row {
 impl Row {
     fn pct(&self) -> Option<f64> {
         self.ceiling_tps.filter(|c| *c > 0.0).map(|c| 100.0 * self.rps / c)
+    }
+
+    fn plain_pct(&self) -> Option<f64> {
+        self.plain_tps.filter(|c| *c > 0.0).map(|c| 100.0 * self.rps / c)
     }
 }
 
@@ -244,6 +255,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         pgbench: bindir.join("pgbench"),
         url,
         fixture: &fixture,
+        superuser,
     };
 
     let mut rows = Vec::new();
@@ -276,8 +288,27 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     rows.extend(with_rss(vec![bench.list_fixed_rate()?], &api));
     rows.extend(with_rss(vec![bench.get()?], &api));
     rows.extend(with_rss(vec![bench.create()?], &api));
-    rows.extend(with_rss(vec![bench.search()?], &api));
-    rows.extend(with_rss(vec![bench.chat_unary("zero-latency model")?], &api));
+    let small = &fixture.small;
+    rows.extend(with_rss(
+        vec![bench.search(small, SEARCH, &format!("search \"{SEARCH}\", 1k"))?],
+        &api,
+    ));
+    rows.extend(with_rss(
+        vec![bench.search(small, SELECTIVE, &format!("search \"{SELECTIVE}\", 1k"))?],
+        &api,
+    ));
+    if let (Some(big), Some(n)) = (&fixture.big, plan.big) {
+        let name = format!("search \"{SELECTIVE}\", {}M", n / 1_000_000);
+        rows.extend(with_rss(vec![bench.search(big, SELECTIVE, &name)?], &api));
+    }
+    rows.extend(with_rss(
+        vec![bench.chat_unary("zero-latency model", plan.conns, false)?],
+        &api,
+    ));
+    rows.extend(with_rss(
+        vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true)?],
+        &api,
+    ));
     rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
     let ai_fake_rss_kib = ai.peak_rss_kib();
 
@@ -285,7 +316,10 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     let mut ai = spawn("ai", &bin.join("ai"), &ai_env("offline"), out)?;
     wait_ready(&mut ai, &format!("127.0.0.1:{ai_port}"), "/health")?;
     wait_ready(&mut api, &api_addr, "/api/v1/health")?;
-    rows.extend(with_rss(vec![bench.chat_unary("offline provider")?], &api));
+    rows.extend(with_rss(
+        vec![bench.chat_unary("offline provider", plan.conns, false)?],
+        &api,
+    ));
     rows.extend(with_rss(bench.chat_streamed("offline provider")?.to_vec(), &api));
     let ai_offline_rss_kib = ai.peak_rss_kib();
     let api_rss_kib = api.peak_rss_kib();

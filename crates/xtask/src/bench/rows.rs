@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::client::{fixed_rate, streamed};
+use super::pgbench::handler_tx;
 use super::setup::{Account, Fixture, login};
 use super::wrk::{WrkRequest, run_wrk, wrk_script};
-use super::{CHAT_CONTENT, PASSWORD, Plan, Row, SEARCH};
+use super::{CHAT_CONTENT, PASSWORD, Plan, Row};
 
 /// What one load run measured.
 pub(super) struct Measured {
@@ -27,7 +28,16 @@ pub(super) struct Bench<'a> {
     pub(super) pgbench: PathBuf,
     pub(super) url: &'a str,
     pub(super) fixture: &'a Fixture,
+    /// The bench connects as a superuser: the plain ceilings (as the owner, no row-level security) mean something.
+    pub(super) superuser: bool,
 }
+
+/// The patient list's query (`patients::queries::list`, newest first), kept in step with it by hand.
+const LIST_SQL: &str = "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, \
+     updated_at, last_emergency_at, \
+     coalesce((select n from patient_counts where clinic_id = :cid::uuid), 0) as total \
+     from patients where clinic_id = :cid::uuid and deleted_at is null \
+     order by created_at desc, id desc limit 20 offset 0;";
 
 impl Bench<'_> {
     pub(super) fn wrk_load(&self) -> String {
@@ -35,6 +45,17 @@ impl Bench<'_> {
     }
 
     pub(super) fn row(name: &str, load: String, m: &Measured, ceiling_tps: Option<f64>) -> Row {
+        Self::row_with(name, load, m, ceiling_tps, None)
+    }
+
+    /// A row with the handler's SQL ceiling and the plain query's (`plain_tps`).
+    pub(super) fn row_with(
+        name: &str,
+        load: String,
+        m: &Measured,
+        ceiling_tps: Option<f64>,
+        plain_tps: Option<f64>,
+    ) -> Row {
         let row = Row {
             name: name.to_owned(),
             load,
@@ -48,10 +69,11 @@ impl Bench<'_> {
             errors: m.errors,
             requests: m.requests,
             ceiling_tps,
+            plain_tps,
             api_rss_kib: None,
         };
         eprintln!(
-            "xtask: {:<42} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+            "xtask: {:<42} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
             row.name,
             row.rps,
             row.p50_ms,
@@ -59,6 +81,9 @@ impl Bench<'_> {
             row.errors,
             row.ceiling_tps
                 .map(|c| format!("  pgbench {c:.0} tps ({:.0}%)", row.pct().unwrap_or(0.0)))
+                .unwrap_or_default(),
+            row.plain_tps
+                .map(|c| format!("  plain {c:.0} tps ({:.0}%)", row.plain_pct().unwrap_or(0.0)))
                 .unwrap_or_default()
         );
         row
@@ -66,10 +91,42 @@ impl Bench<'_> {
 
     /// A warm-up run, then the measured one.
     pub(super) fn wrk(&self, label: &str, request: &WrkRequest) -> Result<Measured> {
+        self.wrk_at(label, request, self.plan.conns)
+    }
+
+    /// As [`Bench::wrk`] at `conns` connections.
+    pub(super) fn wrk_at(&self, label: &str, request: &WrkRequest, conns: u32) -> Result<Measured> {
         let script = self.out.join(format!("{label}.lua"));
         std::fs::write(&script, wrk_script(request)).context("writing a wrk script")?;
-        run_wrk(self.plan, self.api, &script, self.plan.warmup)?;
-        run_wrk(self.plan, self.api, &script, self.plan.duration)
+        run_wrk(self.plan, self.api, &script, self.plan.warmup, conns)?;
+        run_wrk(self.plan, self.api, &script, self.plan.duration, conns)
+    }
+
+    /// The handler's ceiling and, when the bench runs as a superuser, the plain query's.
+    fn both(
+        &self,
+        label: &str,
+        account: &Account,
+        action: &str,
+        patient: Option<&str>,
+        query: &str,
+        vars: &[(&str, String)],
+    ) -> Result<(Option<f64>, Option<f64>)> {
+        if self.superuser {
+            let (full, plain) = self.ceilings(label, account, action, patient, query, vars)?;
+            Ok((Some(full), Some(plain)))
+        } else {
+            let full = self.pgbench(
+                label,
+                account,
+                patient,
+                &handler_tx(action, patient.is_some(), query),
+                self.plan.conns,
+                true,
+                vars,
+            )?;
+            Ok((Some(full), None))
+        }
     }
 
     pub(super) fn token(&self, account: &Account) -> Result<String> {
@@ -100,17 +157,15 @@ impl Bench<'_> {
                 token: Some(self.token(account)?),
             },
         )?;
-        let ceiling = self.ceiling(
+        let (full, plain) = self.both(
             &format!("list-{}", &account.id[..8]),
             account,
             "patient.list",
             None,
-            "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
-             coalesce((select n from patient_counts where clinic_id = :cid::uuid), 0) as total \
-             from patients where clinic_id = :cid::uuid and deleted_at is null \
-             order by created_at desc, id desc limit 20 offset 0;",
+            LIST_SQL,
+            &[],
         )?;
-        Ok(Self::row(name, self.wrk_load(), &m, Some(ceiling)))
+        Ok(Self::row_with(name, self.wrk_load(), &m, full, plain))
     }
 
     pub(super) fn list_fixed_rate(&self) -> Result<Row> {
@@ -138,15 +193,16 @@ impl Bench<'_> {
                 token: Some(self.token(&self.fixture.small)?),
             },
         )?;
-        let ceiling = self.ceiling(
+        let (full, plain) = self.both(
             "get",
             &self.fixture.small,
             "patient.read",
             Some(&ids[0]),
-            "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at \
-             from patients where clinic_id = :cid::uuid and id = :pid::uuid and deleted_at is null;",
+            "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
+             last_emergency_at from patients where clinic_id = :cid::uuid and id = :pid::uuid and deleted_at is null;",
+            &[],
         )?;
-        Ok(Self::row("get patient", self.wrk_load(), &m, Some(ceiling)))
+        Ok(Self::row_with("get patient", self.wrk_load(), &m, full, plain))
     }
 
     pub(super) fn create(&self) -> Result<Row> {
@@ -154,7 +210,8 @@ impl Bench<'_> {
             "create",
             &WrkRequest {
                 method: "POST",
-                paths: vec!["/api/v1/patients".to_owned()],
+                // The same patient each time: past the front desk's duplicate check, as a confirmed duplicate.
+                paths: vec!["/api/v1/patients?confirmDuplicate=true".to_owned()],
                 body: Some(
                     r#"{"name":"Bench Patient","email":"bench@example.com","phone":"+15550001234","dateOfBirth":"1980-02-03"}"#
                         .to_owned(),
@@ -162,7 +219,7 @@ impl Bench<'_> {
                 token: Some(self.token(&self.fixture.writer)?),
             },
         )?;
-        let ceiling = self.ceiling(
+        let (full, plain) = self.both(
             "create",
             &self.fixture.writer,
             "patient.create",
@@ -170,44 +227,48 @@ impl Bench<'_> {
             "insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes) \
              values (gen_random_uuid(), :cid::uuid, :uid::uuid, 'Bench Patient', 'bench@example.com', \
              '+15550001234', date '1980-02-03', null) \
-             returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at;",
+             returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
+             last_emergency_at;",
+            &[],
         )?;
-        Ok(Self::row(
+        Ok(Self::row_with(
             "create patient (one account)",
             self.wrk_load(),
             &m,
-            Some(ceiling),
+            full,
+            plain,
         ))
     }
 
-    pub(super) fn search(&self) -> Result<Row> {
+    /// A search for `term` in `account`'s clinic, beside the handler's query run by pgbench.
+    pub(super) fn search(&self, account: &Account, term: &str, name: &str) -> Result<Row> {
         let m = self.wrk(
-            "search",
+            &format!("search-{}", &account.id[..8]),
             &WrkRequest {
                 method: "GET",
-                paths: vec![format!("/api/v1/patients?limit=20&q={SEARCH}")],
+                paths: vec![format!("/api/v1/patients?limit=20&q={term}")],
                 body: None,
-                token: Some(self.token(&self.fixture.small)?),
+                token: Some(self.token(account)?),
             },
         )?;
-        let ceiling = self.ceiling(
-            "search",
-            &self.fixture.small,
+        // The handler's query (patients::queries::search, newest first), kept in step with it by hand. The
+        // digits arm is a parameter that is null at run time (`nullif`), as the api binds it for a text term.
+        let query = "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
+                 created_by, created_at, updated_at, last_emergency_at, name_key from patients \
+                 where clinic_id = :cid::uuid and deleted_at is null \
+                 and (search_text ilike patient_fold(:pat) or search_text ilike nullif(:nopat, '-'))) \
+                 select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
+                 last_emergency_at, count(*) over () as total from matches \
+                 order by created_at desc, id desc limit 20 offset 0;";
+        let (full, plain) = self.both(
+            &format!("search-{}-{}", &account.id[..8], term.len()),
+            account,
             "patient.list",
             None,
-            // The handler's query (patients::queries::search), kept in step with it by hand.
-            "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
-                 created_by, created_at, updated_at from patients \
-                 where clinic_id = :cid::uuid and deleted_at is null and search_text ilike :pat) \
-                 select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
-                 count(*) over () as total from matches order by created_at desc, id desc limit 20 offset 0;",
+            query,
+            &[("pat", format!("%{term}%")), ("nopat", "-".to_owned())],
         )?;
-        Ok(Self::row(
-            &format!("search \"{SEARCH}\", 1k"),
-            self.wrk_load(),
-            &m,
-            Some(ceiling),
-        ))
+        Ok(Self::row_with(name, self.wrk_load(), &m, full, plain))
     }
 
     pub(super) fn chat_paths(&self, suffix: &str) -> Vec<String> {
@@ -218,17 +279,79 @@ impl Bench<'_> {
             .collect()
     }
 
-    pub(super) fn chat_unary(&self, model: &str) -> Result<Row> {
-        let m = self.wrk(
-            &format!("chat-{}", model.split(' ').next().unwrap_or("model")),
+    /// Unary chat at `conns` connections; with `ceiling`, beside pgbench running the handler's two transactions.
+    pub(super) fn chat_unary(&self, model: &str, conns: u32, ceiling: bool) -> Result<Row> {
+        let m = self.wrk_at(
+            &format!("chat-{}-{conns}", model.split(' ').next().unwrap_or("model")),
             &WrkRequest {
                 method: "POST",
                 paths: self.chat_paths(""),
                 body: Some(format!(r#"{{"content":"{CHAT_CONTENT}"}}"#)),
                 token: Some(self.token(&self.fixture.small)?),
             },
+            conns,
         )?;
-        Ok(Self::row(&format!("chat unary, {model}"), self.wrk_load(), &m, None))
+        let ceiling = if ceiling { Some(self.chat_ceiling(conns)?) } else { None };
+        let name = if conns == self.plan.conns {
+            format!("chat unary, {model}")
+        } else {
+            format!("chat unary, {model}, {conns} conns")
+        };
+        let load = format!("wrk -t{} -c{conns}", self.plan.wrk_threads);
+        Ok(Self::row(&name, load, &m, ceiling))
+    }
+
+    /// What PostgreSQL does for one unary chat message, as the handler (`chat::service::send` without an
+    /// idempotency key) runs it: the user's message in its own committed transaction (`ClinicTx` statement, the
+    /// context query, the insert), then the reply in a second one. Messages go round the same 20 patients as the
+    /// api's run. pgbench counts a run of the whole script (both transactions) as one: its tps are messages/s.
+    fn chat_ceiling(&self, conns: u32) -> Result<f64> {
+        // A time-ordered id like the api's `Uuid::now_v7()` (random ones would scatter the inserts over the index).
+        let v7 = "(select (substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(r, 1, 3) || '-8' \
+                  || substr(r, 4, 3) || '-' || substr(r, 7, 12))::uuid \
+                  from (select lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') as h, \
+                  md5(random()::text) as r) s)";
+        let context = "select p.name, p.medical_notes, h.role, h.content from patients p left join lateral ( \
+             select m.role, m.content, m.created_at, m.id from chat_messages m \
+             where m.clinic_id = :cid::uuid and m.patient_id = p.id \
+             and (nullif(:none, '-')::uuid is null or (m.created_at, m.id) < (select b.created_at, b.id \
+             from chat_messages b where b.clinic_id = :cid::uuid and b.id = nullif(:none, '-')::uuid)) \
+             order by m.created_at desc, m.id desc limit 5) h on true \
+             where p.clinic_id = :cid::uuid and p.id = :pid::uuid and p.deleted_at is null \
+             order by h.created_at asc nulls first, h.id asc;";
+        let user = format!(
+            "insert into chat_messages (clinic_id, id, patient_id, user_id, role, content) \
+             values (:cid::uuid, {v7}, :pid::uuid, :uid::uuid, 'user', :content) \
+             returning id as msg_id, role, content, metadata, created_at \\gset"
+        );
+        let reply = format!(
+            "insert into chat_messages (clinic_id, id, patient_id, user_id, role, content, metadata, reply_to) \
+             values (:cid::uuid, {v7}, :pid::uuid, :uid::uuid, 'assistant', :reply, :meta::jsonb, :msg_id::uuid) \
+             returning id, role, content, metadata, created_at;"
+        );
+        let script = format!(
+            "\\set k random(1, {})\n{}{}",
+            self.fixture.patient_ids.len(),
+            handler_tx("message.send", true, &format!("{context}\n{user}")),
+            handler_tx("message.reply", true, &reply),
+        )
+        .replace(":pid::uuid", "(:pids::uuid[])[:k::int]");
+        let meta = r#"{"provider":"openai","model":"bench-zero-latency","usage":{"promptTokens":180,"completionTokens":16},"latencyMs":1,"emergency":{"detected":false,"severity":"none","categories":[]},"finishReason":"stop"}"#;
+        let tps = self.pgbench(
+            &format!("chat-{conns}"),
+            &self.fixture.small,
+            None,
+            &script,
+            conns,
+            true,
+            &[
+                ("none", "-".to_owned()),
+                ("content", CHAT_CONTENT.to_owned()),
+                ("reply", super::fake_openai::REPLY_PIECES.concat()),
+                ("meta", meta.to_owned()),
+            ],
+        )?;
+        Ok(tps)
     }
 
     pub(super) fn chat_streamed(&self, model: &str) -> Result<[Row; 2]> {

@@ -104,10 +104,10 @@ pub(super) fn wrk_script(r: &WrkRequest) -> String {
     s
 }
 
-pub(super) fn run_wrk(plan: &Plan, api: &str, script: &Path, duration: Duration) -> Result<Measured> {
+pub(super) fn run_wrk(plan: &Plan, api: &str, script: &Path, duration: Duration, conns: u32) -> Result<Measured> {
     let out = Command::new("wrk")
         .arg(format!("-t{}", plan.wrk_threads))
-        .arg(format!("-c{}", plan.conns))
+        .arg(format!("-c{conns}"))
         .arg(format!("-d{}s", duration.as_secs().max(1)))
         .args(["--timeout", "10s", "-s"])
         .arg(script)
