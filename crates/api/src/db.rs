@@ -24,6 +24,31 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// The application role queries run as (created by the first migration).
 pub const APP_ROLE: &str = "dental_app";
 
+/// Opens a transaction on `pool` that a cancelled request cannot leave open.
+///
+/// sqlx 0.9 raises a connection's transaction depth only after `BEGIN`'s answer arrives (sqlx issues
+/// #4385 and #4393): a future dropped while `BEGIN` is on the wire, as when a client goes away mid-request,
+/// returns the connection to the pool inside a transaction nothing will end. The next borrower's statements
+/// then run in it ("there is already a transaction in progress"), an autocommit write such as an audit row
+/// is not committed, and the first error leaves the connection failing every query. Opening the transaction
+/// in its own task lets `BEGIN` finish whatever happens to the caller; a transaction nobody awaits any more
+/// is dropped there, which queues its `ROLLBACK` as usual. The cost is one task spawn per transaction.
+pub async fn begin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    joined(tokio::spawn(async move { pool.begin().await }).await)
+}
+
+/// [`begin`] for a read-only transaction (the replica, and reads that fall back to the primary).
+pub async fn begin_read_only(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    joined(tokio::spawn(async move { pool.begin_with("begin read only").await }).await)
+}
+
+fn joined<T>(result: Result<sqlx::Result<T>, tokio::task::JoinError>) -> sqlx::Result<T> {
+    // The task only awaits sqlx; it ends early only if the runtime is shutting down or sqlx panicked.
+    result.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+}
+
 /// Applies the embedded migrations as the connecting user (the owner), not as the application role.
 /// sqlx's migrator takes an advisory lock, so instances starting together do not race.
 pub async fn migrate(options: &PgConnectOptions) -> anyhow::Result<()> {
@@ -221,7 +246,7 @@ impl ClinicTx {
         patient_id: Option<Uuid>,
     ) -> Result<Self, ApiError> {
         let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
-        let mut tx = db.begin().await?;
+        let mut tx = crate::db::begin(db).await?;
         let allowed: Vec<&str> = ClinicRole::ALL
             .into_iter()
             .filter(|r| allows(*r, permission))
@@ -292,7 +317,7 @@ impl ClinicTx {
     /// patients they touch. A member removed or demoted meanwhile gets the refusal `begin` would give.
     pub async fn resume(db: &PgPool, caller: &AuthUser, permission: Permission) -> Result<Self, ApiError> {
         let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
-        let mut tx = db.begin().await?;
+        let mut tx = crate::db::begin(db).await?;
         let row = sqlx::query!(
             r#"with member as (
                    select m.role from clinic_members m join users u on u.id = m.user_id

@@ -43,7 +43,7 @@ enum Kind {
 
 /// One batch of one kind in its own transaction: `None` if another instance holds the lock, else how many rows went.
 async fn batch(db: &PgPool, kind: Kind, retention_days: i32) -> sqlx::Result<Option<u64>> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     tx.execute("set local role dental_retention").await?;
     let locked = sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1) as "locked!""#, LOCK_KEY)
         .fetch_one(&mut *tx)

@@ -36,7 +36,7 @@ pub async fn update_user(db: &PgPool, admin: AuthUser, id: Uuid, body: &UpdateUs
             "You cannot deactivate or demote your own account.",
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let updated = queries::update(&mut tx, id, body.role, body.is_active)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -70,7 +70,7 @@ pub async fn create_admin(db: &PgPool, email: &str, full_name: &str, password: S
     let password = Password::parse(password, &[email.as_str(), full_name.as_str()])
         .map_err(|e| anyhow::anyhow!("password: {}", e.message()))?;
     let hash = password::hash_blocking(password.expose())?;
-    let mut tx = db.begin().await.map_err(ApiError::from)?;
+    let mut tx = crate::db::begin(db).await.map_err(ApiError::from)?;
     let id = queries::upsert_admin(&mut *tx, &email, &hash, full_name.as_str())
         .await
         .map_err(ApiError::from)?;

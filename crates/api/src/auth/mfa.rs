@@ -399,7 +399,7 @@ pub async fn enable(
     Json(body): Json<MfaEnableRequest>,
 ) -> ApiResult<Response> {
     let code = normalise(&body.code);
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     // Locks the row: two enables racing cannot both hand out codes.
     let row = sqlx::query_as!(
         FactorRow,
@@ -483,7 +483,7 @@ pub async fn disable(
     if required_by_a_clinic(&state.db, user.id).await? {
         return Err(REQUIRED_BY_POLICY);
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     if !is_enabled(&mut *tx, user.id).await? {
         return Err(ApiError::conflict(
             "mfa_not_enabled",

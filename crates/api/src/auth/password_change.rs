@@ -57,7 +57,7 @@ pub async fn change_password(
         .passwords
         .hash(SecretString::from(new.expose().to_owned()))
         .await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     sqlx::query!("update users set password_hash = $2 where id = $1", user.id, hash)
         .execute(&mut *tx)
         .await?;

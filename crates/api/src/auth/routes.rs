@@ -268,7 +268,7 @@ pub(crate) async fn session_in_clinic(
     user: UserRow,
     clinic_id: uuid::Uuid,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let previous =
         cookie::read(headers).filter(|_| origin::cookie_request_allowed(headers, &state.config.cors_allowed_origins));
     if let Some(previous) = previous {

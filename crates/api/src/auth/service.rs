@@ -77,7 +77,7 @@ pub async fn register(
         .passwords
         .hash(SecretString::from(registration.password.expose().to_owned()))
         .await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let invitation = match registration.invitation_token.as_deref() {
         Some(token) => {
             let found = invitations::find_pending(&mut tx, token)
@@ -254,7 +254,7 @@ async fn start_session(
     with_mfa: bool,
 ) -> ApiResult<SignedIn> {
     let session_client = SessionClient::new(client.ip, client.headers);
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let clinic_id = clinics::memberships(&mut tx, user.id, None).await?.active.map(|c| c.id);
     let refresh = tokens::create_family(&mut tx, user.id, clinic_id, &session_client).await?;
     audit::record(&mut *tx, Some(user.id), AuthAction::Login, Some(client.ip)).await?;
@@ -316,7 +316,7 @@ pub async fn login_mfa(state: &AppState, client: LoginClient<'_>, mfa_token: &st
     let reservation = reserve_attempt(state, &account, device, client.ip).await?;
     let policy = state.config.rate_limits.login_policy();
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let factor = match mfa::verify_code(&mut tx, &state.mfa_seal, challenge.user_id, code).await {
         Ok(factor) => factor,
         Err(e) => {
@@ -440,7 +440,7 @@ async fn check_password(
 
 /// Spends `presented` and issues its successor; a reuse revokes the family and is audited.
 pub async fn refresh(state: &AppState, presented: &str, client: &SessionClient) -> ApiResult<Rotation> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let outcome = tokens::rotate(&mut tx, &state.keys.refresh_seal, presented, client).await?;
     if matches!(outcome, Rotation::Reused) {
         audit::record_refresh_reuse(&mut *tx, &tokens::hash(presented)).await?;

@@ -122,7 +122,7 @@ pub async fn revoke(
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let found = sqlx::query_scalar!(
         r#"update refresh_token_families set revoked_at = coalesce(revoked_at, now()),
                   revoked_reason = coalesce(revoked_reason, 'session_revoked')

@@ -277,7 +277,7 @@ pub async fn accept(
     Json(_body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<Response> {
     let row = crate::auth::routes::active_user(&state, user.id).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let found = invitations::find_pending(&mut tx, &token).await?;
     let Some(found) = found.filter(|f| invitations::is_for(f, &row.email)) else {
         return Err(ApiError::NotFound);

@@ -187,7 +187,7 @@ impl Reads {
         if !replica.caught_up_for(user_id).await {
             return None;
         }
-        match replica.pool.begin_with("begin read only").await {
+        match crate::db::begin_read_only(&replica.pool).await {
             Ok(tx) => Some(tx),
             Err(e) => {
                 tracing::warn!(error = %e, "replica: cannot open a read; reading from the primary");
@@ -202,7 +202,7 @@ impl Reads {
     pub async fn begin_read(&self, user_id: Uuid) -> Result<(Transaction<'static, Postgres>, Target), sqlx::Error> {
         let tx = match self.replica_tx(user_id).await {
             Some(tx) => (tx, Target::Replica),
-            None => (self.primary.begin_with("begin read only").await?, Target::Primary),
+            None => (crate::db::begin_read_only(&self.primary).await?, Target::Primary),
         };
         self.count(tx.1);
         Ok(tx)
