@@ -104,11 +104,12 @@ impl Password {
 }
 
 /// Hashing and verification for the request path: on the blocking pool (argon2 takes tens of milliseconds of
-/// CPU by design), at most one per core at a time, each in one of as many 19 MiB block buffers allocated once
-/// and reused. Without the bound a burst of logins grew the process by 19 MiB per concurrent request (640 MB
-/// at 32 concurrent logins) and could be used to exhaust memory; with the bound alone, glibc still kept a freed
-/// 19 MiB block in each blocking thread's arena (512-653 MB peak run directly). Reused buffers are never freed,
-/// so the api's memory for hashing is `cores x 19 MiB`, whatever the allocator does; extra logins queue.
+/// CPU by design), at most one per core at a time, each in one of as many block buffers (9 MiB at today's
+/// parameters) allocated once and reused. Without the bound a burst of logins grew the process by one hash's
+/// memory per concurrent request (640 MB at 32 concurrent logins at the earlier 19 MiB) and could be used to
+/// exhaust memory; with the bound alone, glibc still kept a freed block in each blocking thread's arena (512-653 MB
+/// peak run directly). Reused buffers are never freed, so the api's memory for hashing is `cores x 9 MiB`
+/// (19 MiB per buffer that verified an older hash), whatever the allocator does; extra logins queue.
 pub struct Passwords {
     permits: tokio::sync::Semaphore,
     /// Block buffers not in use; at most one per permit exists (a buffer lost to a panicking task is
