@@ -58,6 +58,18 @@ export async function secondWave(t) {
   let inviteLink = null;
   const clinicsOn = has('/clinic/invitations', '/invitations/{token}/accept', '/clinic/members').length === 0;
 
+  /** Walks the set-up a clinic's policy forces on a member (password, code, recovery codes); returns the secret. */
+  async function completeForcedMfaSetup(page, accountPassword) {
+    await page.locator('#mfa-password').fill(accountPassword);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const secret = (await page.locator('#mfa-secret').innerText()).replace(/\s+/g, '');
+    await page.getByLabel('Code from the app').fill(totpCode(secret));
+    await page.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
+    await page.getByLabel('I have saved my recovery codes').check();
+    await page.getByRole('button', { name: 'Done' }).click();
+    return secret;
+  }
+
   /** The owner's api calls, with one session kept and refreshed (not a sign-in each time: auth is rate-limited). */
   let ownerSession = null;
   async function ownerApi(method, path, body) {
@@ -661,13 +673,7 @@ export async function secondWave(t) {
       await expectNoSideScroll(rp, 'forced set-up');
       await axe(rp, 'forced set-up (phone)');
       await screenshot(rp, 'phone-forced-mfa');
-      await rp.locator('#mfa-password').fill(recep.password);
-      await rp.getByRole('button', { name: 'Continue' }).click();
-      const secret = (await rp.locator('#mfa-secret').innerText()).replace(/\s+/g, '');
-      await rp.getByLabel('Code from the app').fill(totpCode(secret));
-      await rp.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
-      await rp.getByLabel('I have saved my recovery codes').check();
-      await rp.getByRole('button', { name: 'Done' }).click();
+      await completeForcedMfaSetup(rp, recep.password);
       await heading(rp, 'Patients');
       await rp.getByRole('link', { name: notedName }).first().waitFor();
     } finally {
@@ -724,14 +730,7 @@ export async function secondWave(t) {
         // The clinic requires two-step sign-in by now (an earlier step): the new member sets it up first.
         if ((await ownerApi('GET', '/clinic')).requireMfa) {
           await heading(rp, 'Set up two-step sign-in');
-          await rp.locator('#mfa-password').fill(invitee.password);
-          await rp.getByRole('button', { name: 'Continue' }).click();
-          const secret = (await rp.locator('#mfa-secret').innerText()).replace(/\s+/g, '');
-          await rp.getByLabel('Code from the app').fill(totpCode(secret));
-          await rp.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
-          await rp.getByLabel('I have saved my recovery codes').check();
-          await rp.getByRole('button', { name: 'Done' }).click();
-          invitee.secret = secret;
+          invitee.secret = await completeForcedMfaSetup(rp, invitee.password);
         }
         await heading(rp, 'Patients').catch(async (e) => {
           await screenshot(rp, 'FAILED-invite-only-join');
