@@ -428,15 +428,19 @@ try {
 
   await step('desktop: the Name column header sorts the list, both ways', async () => {
     const nameHeader = page.getByRole('columnheader', { name: /^Name/ });
-    const firstName = () => page.locator('table.patient-table tbody tr').first().innerText();
+    const firstRow = () => page.locator('table.patient-table tbody tr').first();
+    const firstName = () => firstRow().innerText();
     await nameHeader.getByRole('button').click();
     await page.getByRole('status').filter({ hasText: 'name, a to z.' }).waitFor();
     expect((await nameHeader.getAttribute('aria-sort')) === 'ascending', 'the Name column is not marked ascending');
     expect(new URL(page.url()).searchParams.get('sort') === 'name', 'sort=name is not in the URL');
+    // The status can be announced a moment before the rows re-render: wait for the row, then check it.
+    await firstRow().filter({ hasText: `National ${run} Phone` }).waitFor({ timeout: 5000 }).catch(() => {});
     expect((await firstName()).includes(`National ${run} Phone`), `A to Z does not start with "National": ${await firstName()}`);
     await nameHeader.getByRole('button').click();
     await page.getByRole('status').filter({ hasText: 'name, z to a.' }).waitFor();
     expect((await nameHeader.getAttribute('aria-sort')) === 'descending', 'the Name column is not marked descending');
+    await firstRow().filter({ hasText: patientName }).waitFor({ timeout: 5000 }).catch(() => {});
     expect((await firstName()).includes(patientName), `Z to A does not start with "${patientName}": ${await firstName()}`);
     await axe(page, 'patient list sorted by name');
     await page.getByRole('columnheader', { name: /^Added/ }).getByRole('button').click();
