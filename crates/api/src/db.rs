@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use shared::api::ClinicRole;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool, Postgres, Transaction};
+use sqlx::{Connection as _, Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -75,9 +75,19 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        // A connection broken by a server restart is found before a request uses it. Pinging only connections
-        // idle past a few milliseconds was tried (issue 20) and reverted: DESIGN.md, "Round trips per request".
-        .test_before_acquire(true)
+        // A connection broken by a server restart is found before a request uses it: one idle for longer than
+        // any restart takes is pinged first (a failed ping discards it and the pool opens another). sqlx already
+        // pings every connection as it comes back to the pool, so a connection in steady use is not pinged again
+        // on its way out (one round trip less per request; DESIGN.md, "Round trips per request").
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("set role dental_app").await?;
@@ -85,6 +95,10 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
             })
         })
 }
+
+/// A pooled connection idle this long is pinged before use. PostgreSQL cannot stop and start again in less (a fast
+/// restart of an idle server takes a few hundred milliseconds), so a connection a restart broke is always among them.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(50);
 
 /// What an audited access did (the `action` column of `audit_events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,60 +259,17 @@ impl ClinicTx {
         action: Action,
         patient_id: Option<Uuid>,
     ) -> Result<Self, ApiError> {
-        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
+        let gate = Gate::new(caller, permission, action, patient_id)?;
         let mut tx = crate::db::begin(db).await?;
-        let allowed: Vec<&str> = ClinicRole::ALL
-            .into_iter()
-            .filter(|r| allows(*r, permission))
-            .map(ClinicRole::as_str)
-            .collect();
-        let row = sqlx::query!(
-            r#"with member as (
-                   select m.role from clinic_members m join users u on u.id = m.user_id
-                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
-               ),
-               audit as (
-                   insert into audit_events (user_id, clinic_id, action, patient_id, request_id)
-                   select $1, $2, $3, $4, $5 from member where member.role = any($6::text[])
-                   returning 1
-               )
-               select (select is_active from users where id = $1) as "active?",
-                      (select role from member) as "role?",
-                      set_config('app.user_id', $1::text, true) as "uid!",
-                      set_config('app.clinic_id', $2::text, true) as "cid!",
-                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
-                      exists (select 1 from audit) as "audited!",
-                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
-                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
-                        as "mfa_missing!""#,
-            caller.id,
-            clinic_id,
-            action.as_str(),
-            patient_id,
-            plumbing::request_id::current(),
-            &allowed as &[&str],
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if row.active != Some(true) {
-            return Err(crate::auth::extractor::UNAUTHORIZED);
-        }
-        let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
-            return Err(NO_CLINIC);
-        };
-        // The clinic requires two-step sign-in and this member has not set it up: nothing of the clinic's until
-        // done (the transaction, with its audit row, is rolled back). The MFA and session routes do not come here.
-        if row.mfa_missing {
-            drop(tx);
-            return Err(MFA_SETUP_REQUIRED);
-        }
-        if !row.audited {
-            drop(tx);
-            if let Some(patient) = patient_id {
-                record_denied(db, caller.id, clinic_id, patient).await?;
+        let role = match gate.check(&mut tx, true).await {
+            Ok(role) => role,
+            Err(e) => {
+                // The refusal's own record (`access.denied`) is written once the transaction is gone.
+                drop(tx);
+                return Err(gate.refused(db, e).await);
             }
-            return Err(ApiError::Forbidden);
-        }
+        };
+        let clinic_id = gate.clinic_id;
         Ok(Self {
             tx,
             user_id: caller.id,
@@ -316,39 +287,14 @@ impl ClinicTx {
     /// operation's first transaction (`begin`) recorded the request, and each step's statements record the
     /// patients they touch. A member removed or demoted meanwhile gets the refusal `begin` would give.
     pub async fn resume(db: &PgPool, caller: &AuthUser, permission: Permission) -> Result<Self, ApiError> {
-        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
+        // No action of its own: nothing is recorded (see above), so no patient and no `access.denied` either.
+        let gate = Gate::new(caller, permission, Action::PatientExport, None)?;
         let mut tx = crate::db::begin(db).await?;
-        let row = sqlx::query!(
-            r#"with member as (
-                   select m.role from clinic_members m join users u on u.id = m.user_id
-                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
-               )
-               select (select is_active from users where id = $1) as "active?",
-                      (select role from member) as "role?",
-                      set_config('app.user_id', $1::text, true) as "uid!",
-                      set_config('app.clinic_id', $2::text, true) as "cid!",
-                      set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
-                      coalesce((select c.require_mfa from clinics c where c.id = $2), false)
-                        and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
-                        as "mfa_missing!""#,
-            caller.id,
-            clinic_id,
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if row.active != Some(true) {
-            return Err(crate::auth::extractor::UNAUTHORIZED);
-        }
-        let Some(role) = row.role.as_deref().and_then(ClinicRole::parse) else {
-            return Err(NO_CLINIC);
+        let role = match gate.check(&mut tx, false).await {
+            Ok(role) => role,
+            Err(e) => return Err(gate.refused(db, e).await),
         };
-        // A clinic that started requiring two-step sign-in meanwhile stops the operation, as `begin` would.
-        if row.mfa_missing {
-            return Err(MFA_SETUP_REQUIRED);
-        }
-        if !allows(role, permission) {
-            return Err(ApiError::Forbidden);
-        }
+        let clinic_id = gate.clinic_id;
         Ok(Self {
             tx,
             user_id: caller.id,
@@ -372,42 +318,24 @@ impl ClinicTx {
         action: Action,
         patient_id: Option<Uuid>,
     ) -> Result<Self, ApiError> {
-        let clinic_id = caller.clinic_id.ok_or(NO_CLINIC)?;
+        let gate = Gate::new(caller, permission, action, patient_id)?;
         if let Some(mut tx) = reads.replica_tx(caller.id).await {
-            let row = sqlx::query!(
-                r#"with member as (
-                       select m.role from clinic_members m join users u on u.id = m.user_id
-                       where m.user_id = $1 and m.clinic_id = $2 and u.is_active
-                   )
-                   select (select role from member) as "role?",
-                          set_config('app.user_id', $1::text, true) as "uid!",
-                          set_config('app.clinic_id', $2::text, true) as "cid!",
-                          set_config('app.clinic_role', coalesce((select role from member), ''), true) as "crole!",
-                          coalesce((select c.require_mfa from clinics c where c.id = $2), false)
-                            and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
-                            as "mfa_missing!""#,
-                caller.id,
-                clinic_id,
-            )
-            .fetch_one(&mut *tx)
-            .await;
-            // The clinic's MFA policy as the replica sees it only lets the read start; the primary checks it again
-            // at commit (a policy turned on a moment ago is not missed), and a refusal is the primary's `begin`.
-            match row.map(|r| (r.role.as_deref().and_then(ClinicRole::parse), r.mfa_missing)) {
-                Ok((Some(role), false)) if allows(role, permission) => {
+            // The gate as the replica sees it only lets the read start; the primary checks it again at commit (a
+            // policy turned on a moment ago is not missed), and a refusal is the primary's `begin`, with its record.
+            match gate.check(&mut tx, false).await {
+                Ok(role) => {
                     reads.count(replica::Target::Replica);
                     return Ok(Self {
                         tx,
                         user_id: caller.id,
-                        clinic_id,
+                        clinic_id: gate.clinic_id,
                         role,
                         patient_id,
                         db: reads.primary().clone(),
                         on_replica: Some((permission, action)),
                     });
                 }
-                // A refusal (or a replica error) is decided on the primary, with its exact answer and record.
-                Ok(_) => {}
+                Err(e) if refusal(&e).is_some() => {}
                 Err(e) => tracing::warn!(error = %e, "replica: a read failed to start; reading from the primary"),
             }
         }
@@ -424,56 +352,14 @@ impl ClinicTx {
             return Ok(());
         };
         self.tx.commit().await?;
-        let allowed: Vec<&str> = ClinicRole::ALL
-            .into_iter()
-            .filter(|r| allows(*r, permission))
-            .map(ClinicRole::as_str)
-            .collect();
-        let row = sqlx::query!(
-            r#"with member as (
-                   select m.role from clinic_members m join users u on u.id = m.user_id
-                   where m.user_id = $1 and m.clinic_id = $2 and u.is_active
-               ),
-               mfa as (
-                   select coalesce((select c.require_mfa from clinics c where c.id = $2), false)
-                          and not exists (select 1 from user_mfa f where f.user_id = $1 and f.enabled_at is not null)
-                          as missing
-               ),
-               audit as (
-                   insert into audit_events (user_id, clinic_id, action, patient_id, request_id)
-                   select $1, $2, $3, $4, $5 from member
-                   where member.role = any($6::text[]) and not (select missing from mfa)
-                   returning 1
-               )
-               select (select is_active from users where id = $1) as "active?",
-                      (select role from member) as "role?",
-                      (select missing from mfa) as "mfa_missing!",
-                      exists (select 1 from audit) as "audited!""#,
-            self.user_id,
-            self.clinic_id,
-            action.as_str(),
-            self.patient_id,
-            plumbing::request_id::current(),
-            &allowed as &[&str],
-        )
-        .fetch_one(&self.db)
-        .await?;
-        if row.active != Some(true) {
-            return Err(crate::auth::extractor::UNAUTHORIZED);
-        }
-        if row.role.as_deref().and_then(ClinicRole::parse).is_none() {
-            return Err(NO_CLINIC);
-        }
-        if row.mfa_missing {
-            return Err(MFA_SETUP_REQUIRED);
-        }
-        if !row.audited {
-            if let Some(patient) = self.patient_id {
-                record_denied(&self.db, self.user_id, self.clinic_id, patient).await?;
-            }
-            return Err(ApiError::Forbidden);
-        }
-        Ok(())
+        let gate = Gate {
+            user_id: self.user_id,
+            clinic_id: self.clinic_id,
+            permission,
+            action,
+            patient_id: self.patient_id,
+        };
+        gate.audit_on_primary(&self.db).await
     }
 
     /// The connection to hand to clinic-scoped queries.
@@ -507,6 +393,162 @@ impl ClinicTx {
             return e;
         }
         ApiError::NotFound
+    }
+}
+
+/// Who asks for what in which clinic: the arguments of the `clinic_gate` SQL function (migration
+/// 20261214000001), the one clinic check every route runs, either at the start of a [`ClinicTx`] or as the first
+/// step of a route function ([`read_once`]). In one statement it checks that the account is active and still a
+/// member, the clinic's two-step sign-in policy, and the member's current role against [`allows`]; sets
+/// `app.user_id`, `app.clinic_id` and `app.clinic_role` for the transaction; and writes the audit row.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    pub user_id: Uuid,
+    pub clinic_id: Uuid,
+    pub permission: Permission,
+    pub action: Action,
+    /// The patient the route concerns: recorded in the audit row, and an `access.denied` row on a refusal.
+    pub patient_id: Option<Uuid>,
+}
+
+/// The roles that have `permission`, as `clinic_gate` takes them.
+pub fn allowed_roles(permission: Permission) -> Vec<&'static str> {
+    ClinicRole::ALL
+        .into_iter()
+        .filter(|r| allows(*r, permission))
+        .map(ClinicRole::as_str)
+        .collect()
+}
+
+/// The answer to a refusal `clinic_gate` raised (its SQLSTATEs), or `None` for any other error.
+pub fn refusal(error: &sqlx::Error) -> Option<ApiError> {
+    let sqlx::Error::Database(e) = error else {
+        return None;
+    };
+    match e.code().as_deref() {
+        Some("DA401") => Some(crate::auth::extractor::UNAUTHORIZED),
+        Some("DA403") => Some(NO_CLINIC),
+        // The clinic requires two-step sign-in and this member has not set it up: nothing of the clinic's until
+        // done. The MFA and session routes do not come through the gate.
+        Some("DA428") => Some(MFA_SETUP_REQUIRED),
+        Some("DA4FB") => Some(ApiError::Forbidden),
+        _ => None,
+    }
+}
+
+impl Gate {
+    /// 403 `no_clinic` when the token names no clinic.
+    pub fn new(
+        caller: &AuthUser,
+        permission: Permission,
+        action: Action,
+        patient_id: Option<Uuid>,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            user_id: caller.id,
+            clinic_id: caller.clinic_id.ok_or(NO_CLINIC)?,
+            permission,
+            action,
+            patient_id,
+        })
+    }
+
+    /// The roles that may pass.
+    pub fn allowed(&self) -> Vec<&'static str> {
+        allowed_roles(self.permission)
+    }
+
+    /// Runs the gate on `conn` (inside the caller's transaction); `audit` writes the audit row. The role, or the
+    /// error to hand to [`Gate::refused`].
+    async fn check(&self, conn: &mut sqlx::PgConnection, audit: bool) -> sqlx::Result<ClinicRole> {
+        let allowed = self.allowed();
+        let role = sqlx::query_scalar!(
+            r#"select clinic_gate($1, $2, $3, $4, $5, $6, $7) as "role!""#,
+            self.user_id,
+            self.clinic_id,
+            &allowed as &[&str],
+            self.action.as_str(),
+            self.patient_id,
+            plumbing::request_id::current(),
+            audit,
+        )
+        .fetch_one(conn)
+        .await?;
+        Ok(Self::role(&role))
+    }
+
+    /// A role `clinic_gate` returned (one of `clinic_members.role`, which its check constraint bounds).
+    fn role(raw: &str) -> ClinicRole {
+        ClinicRole::parse(raw).unwrap_or(ClinicRole::Reception)
+    }
+
+    /// Turns an error from the gate (or a route function) into the answer: a refusal as `clinic_gate` raised it,
+    /// recorded as `access.denied` on `primary` when a patient route was refused for the role; anything else as
+    /// the database error it is.
+    pub async fn refused(&self, primary: &PgPool, error: sqlx::Error) -> ApiError {
+        let Some(answer) = refusal(&error) else {
+            return error.into();
+        };
+        if matches!(answer, ApiError::Forbidden)
+            && let Some(patient) = self.patient_id
+            && let Err(e) = record_denied(primary, self.user_id, self.clinic_id, patient).await
+        {
+            return e;
+        }
+        answer
+    }
+
+    /// After a read on the replica: the gate again on the primary, writing the audit row (one autocommit
+    /// statement). The caller gets the data only once the access is recorded, as with a read on the primary, and a
+    /// member removed a moment ago gets the primary's refusal.
+    pub async fn audit_on_primary(&self, primary: &PgPool) -> Result<(), ApiError> {
+        let mut conn = primary.acquire().await?;
+        match self.check(&mut conn, true).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                drop(conn);
+                Err(self.refused(primary, e).await)
+            }
+        }
+    }
+}
+
+/// A read in one round trip: `run(pool, audit)` calls a route function (which runs `clinic_gate` first) as one
+/// autocommit statement. On the replica when it has replayed the caller's last write (`audit` false: the audit
+/// row is then written on the primary by [`Gate::audit_on_primary`] before the data is returned), else on the
+/// primary with `audit` true. `recorded` names the action the primary's row records for what was read (the route
+/// function records the same itself: a read, or `access.denied` for a patient that is not there). Anything but a
+/// success on the replica is done again on the primary, so a refusal and its record are always the primary's.
+/// Counted in `db_reads_total` where it was served.
+pub async fn read_once<T, F, Fut>(
+    reads: &replica::Reads,
+    gate: &Gate,
+    recorded: impl Fn(&T) -> Action,
+    run: F,
+) -> Result<(ClinicRole, T), ApiError>
+where
+    F: Fn(PgPool, bool) -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<(String, T)>>,
+{
+    if let Some(replica) = reads.replica_pool(gate.user_id).await {
+        match run(replica.clone(), false).await {
+            Ok((role, value)) => {
+                let gate = Gate {
+                    action: recorded(&value),
+                    ..*gate
+                };
+                gate.audit_on_primary(reads.primary()).await?;
+                reads.count(replica::Target::Replica);
+                return Ok((Gate::role(&role), value));
+            }
+            Err(e) if refusal(&e).is_some() => {}
+            Err(e) => reads.replica_failed(&e),
+        }
+    }
+    reads.count(replica::Target::Primary);
+    match run(reads.primary().clone(), true).await {
+        Ok((role, value)) => Ok((Gate::role(&role), value)),
+        Err(e) => Err(gate.refused(reads.primary(), e).await),
     }
 }
 

@@ -178,6 +178,22 @@ impl Reads {
         }
     }
 
+    /// The replica's pool when a read for `user_id` may run there (as [`Reads::replica_tx`] decides), else `None`.
+    /// Not counted.
+    pub async fn replica_pool(&self, user_id: Uuid) -> Option<&PgPool> {
+        let replica = self.replica.as_ref()?;
+        replica.caught_up_for(user_id).await.then_some(&replica.pool)
+    }
+
+    /// A read on the replica failed for a reason of the replica's (not a refusal): it is marked down until its
+    /// next status check, as when it cannot open a transaction.
+    pub fn replica_failed(&self, error: &sqlx::Error) {
+        if let Some(replica) = &self.replica {
+            tracing::warn!(error = %error, "replica: a read failed; reading from the primary");
+            replica.mark_down();
+        }
+    }
+
     /// A read-only transaction on the replica for `user_id`, or `None` when the read belongs on the primary (no
     /// replica, down, lagging, or behind the user's last commit). A replica that fails to open it (it went away since
     /// its last status) is marked down, so a replica's failure costs a request no error. Not counted: the caller

@@ -5,43 +5,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::api::Patient;
 use shared::records::TrashedPatient;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::db::Gate;
 use crate::domain::email::Email;
 use crate::patients::types::{DateOfBirth, MedicalNotes, NewPatient, PatientName, PatientUpdate, Phone};
-
-/// A patient with the total of the listing it came from (the list and search queries).
-struct PatientRow {
-    id: Uuid,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    date_of_birth: Option<NaiveDate>,
-    medical_notes: Option<String>,
-    created_by: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    last_emergency_at: Option<DateTime<Utc>>,
-    total: i64,
-}
-
-impl From<PatientRow> for Patient {
-    fn from(r: PatientRow) -> Self {
-        Patient {
-            id: r.id,
-            name: r.name,
-            email: r.email,
-            phone: r.phone,
-            date_of_birth: r.date_of_birth,
-            medical_notes: r.medical_notes,
-            created_by: r.created_by,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            last_emergency_at: r.last_emergency_at,
-        }
-    }
-}
 
 pub async fn insert(
     conn: &mut PgConnection,
@@ -68,17 +37,61 @@ pub async fn insert(
     .await
 }
 
-pub async fn get(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<Option<Patient>> {
-    sqlx::query_as!(
-        Patient,
-        r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
-                  last_emergency_at
-           from patients where clinic_id = $2 and id = $1 and deleted_at is null"#,
-        id,
-        clinic
+/// A patient row of `patient_page` / `patient_read`: the caller's role with a patient, or with nulls (an empty
+/// page's total, or a patient that is not there).
+struct GatedRow {
+    role: String,
+    id: Option<Uuid>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    date_of_birth: Option<NaiveDate>,
+    medical_notes: Option<String>,
+    created_by: Option<Uuid>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    last_emergency_at: Option<DateTime<Utc>>,
+    total: i64,
+}
+
+impl GatedRow {
+    /// The patient, when the row has one (its id, name and times are then set: the table's columns are not null).
+    fn patient(self) -> Option<Patient> {
+        Some(Patient {
+            id: self.id?,
+            name: self.name?,
+            email: self.email,
+            phone: self.phone,
+            date_of_birth: self.date_of_birth,
+            medical_notes: self.medical_notes,
+            created_by: self.created_by,
+            created_at: self.created_at?,
+            updated_at: self.updated_at?,
+            last_emergency_at: self.last_emergency_at,
+        })
+    }
+}
+
+/// One patient through `patient_read` (migration 20261214000001), in one round trip: the gate, the row, and its
+/// audit row (`patient.read`, or `access.denied` when the patient is not in this clinic or in the trash) when
+/// `audit` is set. The caller's role, and the patient if there.
+pub async fn read(pool: PgPool, gate: &Gate, audit: bool) -> sqlx::Result<(String, Option<Patient>)> {
+    let allowed = gate.allowed();
+    let row = sqlx::query_as!(
+        GatedRow,
+        r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by, created_at,
+                  updated_at, last_emergency_at, 0::bigint as "total!"
+           from patient_read($1, $2, $3, $4, $5, $6)"#,
+        gate.user_id,
+        gate.clinic_id,
+        &allowed as &[&str],
+        plumbing::request_id::current(),
+        audit,
+        gate.patient_id,
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_one(&pool)
+    .await?;
+    Ok((row.role.clone(), row.patient()))
 }
 
 /// Whether the patient exists in this clinic, outside the trash (cheaper than [`get`] when only access matters).
@@ -112,6 +125,17 @@ pub enum PatientSort {
 impl PatientSort {
     pub const ALL: [&'static str; 5] = ["-createdAt", "name", "-name", "dateOfBirth", "-updatedAt"];
 
+    /// The `sort` value (as `patient_page` takes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewestFirst => "-createdAt",
+            Self::Name => "name",
+            Self::NameDescending => "-name",
+            Self::DateOfBirth => "dateOfBirth",
+            Self::RecentlyUpdated => "-updatedAt",
+        }
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         Some(match raw {
             "-createdAt" => Self::NewestFirst,
@@ -122,60 +146,6 @@ impl PatientSort {
             _ => return None,
         })
     }
-}
-
-/// The clinic's list in one order. A macro because `query_as!` needs its SQL as literals: one checked query per
-/// order, each matching its index exactly (a `case` in `order by` would sort the whole clinic instead).
-macro_rules! list_page {
-    ($conn:expr, $clinic:expr, $limit:expr, $offset:expr, $order:literal) => {
-        sqlx::query_as!(
-            PatientRow,
-            r#"select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
-                      last_emergency_at,
-                      coalesce((select n from patient_counts where clinic_id = $1), 0) as "total!"
-               from patients where clinic_id = $1 and deleted_at is null
-               order by "#
-                + $order
-                + r#"
-               limit $2 offset $3"#,
-            $clinic,
-            $limit,
-            $offset
-        )
-        .fetch_all($conn)
-        .await?
-    };
-}
-
-/// One page in `sort` order, with the clinic's total from the trigger-maintained counter (a million
-/// rows are not counted per request).
-pub async fn list(
-    conn: &mut PgConnection,
-    clinic: Uuid,
-    sort: PatientSort,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let c = &mut *conn;
-    let rows = match sort {
-        PatientSort::NewestFirst => list_page!(c, clinic, limit, offset, "created_at desc, id desc"),
-        PatientSort::Name => list_page!(c, clinic, limit, offset, "name_key, id"),
-        PatientSort::NameDescending => list_page!(c, clinic, limit, offset, "name_key desc, id desc"),
-        PatientSort::DateOfBirth => list_page!(c, clinic, limit, offset, "date_of_birth, id"),
-        PatientSort::RecentlyUpdated => list_page!(c, clinic, limit, offset, "updated_at desc, id desc"),
-    };
-    let total = match rows.first() {
-        Some(r) => r.total,
-        None => {
-            sqlx::query_scalar!(
-                r#"select coalesce((select n from patient_counts where clinic_id = $1), 0) as "n!""#,
-                clinic
-            )
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
-    Ok((rows.into_iter().map(Patient::from).collect(), total))
 }
 
 /// What `q` searches for. A term that looks like part of a phone number (at least three digits, no letters and
@@ -205,73 +175,42 @@ impl SearchTerm {
     }
 }
 
-/// The matches in `sort` order. Materialised so the planner picks the best path for the match itself (the
-/// trigram index), not the ordered index scan that the LIMIT alone would suggest.
-macro_rules! search_page {
-    ($conn:expr, $clinic:expr, $term:expr, $limit:expr, $offset:expr, $order:literal) => {
-        sqlx::query_as!(
-            PatientRow,
-            r#"with matches as materialized (
-                   select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at,
-                          last_emergency_at, name_key
-                   from patients
-                   where clinic_id = $1 and deleted_at is null
-                     and (search_text ilike patient_fold($2) or search_text ilike $3)
-               )
-               select id as "id!", name as "name!", email, phone, date_of_birth, medical_notes, created_by,
-                      created_at as "created_at!", updated_at as "updated_at!", last_emergency_at,
-                      count(*) over () as "total!"
-               from matches
-               order by "#
-                + $order
-                + r#"
-               limit $4 offset $5"#,
-            $clinic,
-            $term.text.as_deref(),
-            $term.digits.as_deref(),
-            $limit,
-            $offset
-        )
-        .fetch_all($conn)
-        .await?
-    };
-}
-
-/// Substring search ignoring case and accents over name and email, and by digits over the phone, through the
-/// clinic's trigram index.
-pub async fn search(
-    conn: &mut PgConnection,
-    clinic: Uuid,
-    term: &SearchTerm,
+/// One page through `patient_page` (migration 20261214000001), in one round trip: the gate (`patient.list`, with
+/// its audit row when `audit` is set), then the page in `sort` order, of the whole clinic or of the matches of
+/// `term`, with the listing's total (the trigger-maintained counter for the whole clinic: a million rows are not
+/// counted per request; the count of the matches for a search). The caller's role, the patients and the total.
+pub async fn page(
+    pool: PgPool,
+    gate: &Gate,
+    audit: bool,
     sort: PatientSort,
+    term: Option<&SearchTerm>,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<Patient>, i64)> {
-    let c = &mut *conn;
-    let rows = match sort {
-        PatientSort::NewestFirst => search_page!(c, clinic, term, limit, offset, "created_at desc, id desc"),
-        PatientSort::Name => search_page!(c, clinic, term, limit, offset, "name_key, id"),
-        PatientSort::NameDescending => search_page!(c, clinic, term, limit, offset, "name_key desc, id desc"),
-        PatientSort::DateOfBirth => search_page!(c, clinic, term, limit, offset, "date_of_birth, id"),
-        PatientSort::RecentlyUpdated => search_page!(c, clinic, term, limit, offset, "updated_at desc, id desc"),
-    };
-    let total = match rows.first() {
-        Some(r) => r.total,
-        None if offset > 0 => {
-            sqlx::query_scalar!(
-                r#"select count(*) as "n!" from patients
-                   where clinic_id = $1 and deleted_at is null
-                     and (search_text ilike patient_fold($2) or search_text ilike $3)"#,
-                clinic,
-                term.text.as_deref(),
-                term.digits.as_deref(),
-            )
-            .fetch_one(&mut *conn)
-            .await?
-        }
-        None => 0,
-    };
-    Ok((rows.into_iter().map(Patient::from).collect(), total))
+) -> sqlx::Result<(String, (Vec<Patient>, i64))> {
+    let allowed = gate.allowed();
+    let rows = sqlx::query_as!(
+        GatedRow,
+        r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by, created_at,
+                  updated_at, last_emergency_at, total as "total!"
+           from patient_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+        gate.user_id,
+        gate.clinic_id,
+        &allowed as &[&str],
+        plumbing::request_id::current(),
+        audit,
+        sort.as_str(),
+        term.and_then(|t| t.text.as_deref()),
+        term.and_then(|t| t.digits.as_deref()),
+        limit,
+        offset,
+    )
+    .fetch_all(&pool)
+    .await?;
+    // The function returns at least one row (a page with no patients is its total alone).
+    let role = rows.first().map(|r| r.role.clone()).unwrap_or_default();
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok((role, (rows.into_iter().filter_map(GatedRow::patient).collect(), total)))
 }
 
 /// The clinic's country (`clinics.country`), which national phone numbers are read in.
@@ -475,7 +414,10 @@ mod tests {
     #[test]
     fn every_contract_sort_key_parses_and_nothing_else() {
         for key in PatientSort::ALL {
-            assert!(PatientSort::parse(key).is_some(), "{key}");
+            let sort = PatientSort::parse(key);
+            assert!(sort.is_some(), "{key}");
+            // What `patient_page` receives is the key itself (its branches test these strings).
+            assert_eq!(sort.map(PatientSort::as_str), Some(key));
         }
         for bad in ["createdAt", "-dateOfBirth", "name ", "", "updatedAt", "random()"] {
             assert_eq!(PatientSort::parse(bad), None, "{bad}");

@@ -9,7 +9,7 @@ use shared::api::{Patient, PatientPage};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{Action, ClinicTx, Permission};
+use crate::db::{self, Action, ClinicTx, Gate, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::patients::queries;
@@ -150,14 +150,16 @@ pub async fn list(
         })?,
     };
     let offset = i64::from(page - 1) * i64::from(limit);
-    let mut tx = ClinicTx::begin_read(&state.reads, &user, Permission::ReadPatients, Action::PatientList, None).await?;
-    let clinic = tx.clinic_id;
-    let (items, total) = match q {
-        Some(q) => queries::search(tx.conn(), clinic, &SearchTerm::new(q), sort, i64::from(limit), offset).await?,
-        None => queries::list(tx.conn(), clinic, sort, i64::from(limit), offset).await?,
-    };
-    let notes = tx.may(Permission::ReadNotes);
-    tx.commit().await?;
+    let gate = Gate::new(&user, Permission::ReadPatients, Action::PatientList, None)?;
+    let term = q.map(SearchTerm::new);
+    let (role, (items, total)) = db::read_once(
+        &state.reads,
+        &gate,
+        |_| Action::PatientList,
+        |pool, audit| queries::page(pool, &gate, audit, sort, term.as_ref(), i64::from(limit), offset),
+    )
+    .await?;
+    let notes = db::allows(role, Permission::ReadNotes);
     Ok(Json(Visible::new(
         PatientPage {
             items,
@@ -178,21 +180,25 @@ pub async fn read(
     user: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Visible<Patient>>> {
-    let mut tx = ClinicTx::begin_read(
+    let gate = Gate::new(&user, Permission::ReadPatients, Action::PatientRead, Some(id))?;
+    let (role, patient) = db::read_once(
         &state.reads,
-        &user,
-        Permission::ReadPatients,
-        Action::PatientRead,
-        Some(id),
+        &gate,
+        |found: &Option<shared::api::Patient>| {
+            if found.is_some() {
+                Action::PatientRead
+            } else {
+                Action::AccessDenied
+            }
+        },
+        |pool, audit| queries::read(pool, &gate, audit),
     )
     .await?;
-    let clinic = tx.clinic_id;
-    let Some(patient) = queries::get(tx.conn(), clinic, id).await? else {
-        return Err(tx.not_found().await);
+    // Not in this clinic (or in the trash): the attempt is already recorded as `access.denied`.
+    let Some(patient) = patient else {
+        return Err(ApiError::NotFound);
     };
-    let notes = tx.may(Permission::ReadNotes);
-    tx.commit().await?;
-    Ok(Json(Visible::new(patient, notes)))
+    Ok(Json(Visible::new(patient, db::allows(role, Permission::ReadNotes))))
 }
 
 /// Change some fields of a patient: an absent field is untouched, `null` clears an optional one.

@@ -880,3 +880,36 @@ async fn a_transaction_cancelled_while_it_begins_leaves_no_open_transaction_behi
         "no begin was dropped unfinished: the test proved nothing"
     );
 }
+
+/// Connections the server dropped while they sat in the pool (an administrator's `pg_terminate_backend`, as a
+/// restart does to all of them) are found by the ping a connection idle past `PING_WHEN_IDLE_FOR` gets before
+/// use, so no request fails, although a connection in steady use is no longer pinged on every acquire.
+#[sqlx::test(migrations = "../../migrations")]
+async fn connections_killed_while_idle_in_the_pool_cost_no_failed_request(_: PgPoolOptions, options: PgConnectOptions) {
+    let app = TestApp::spawn(options).await;
+    let (token, _) = app.register().await;
+    let patient = app.create_patient(&token, json!({"name": "Idle Patient"})).await;
+    let path = format!("/patients/{}", patient["id"].as_str().unwrap_or_default());
+    // Several connections in the pool at once.
+    let warm = futures::future::join_all((0..6).map(|_| app.get(&token, &path))).await;
+    assert!(warm.iter().all(|r| r.status() == 200));
+    let pooled = app.state.db.size();
+    let killed: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend') k",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap_or_else(|e| panic!("terminate: {e}"));
+    assert!(
+        killed >= i64::from(pooled.min(2)),
+        "killed {killed} of {pooled} pooled connections"
+    );
+    tokio::time::sleep(api::db::PING_WHEN_IDLE_FOR * 2).await;
+    let after = futures::future::join_all((0..6).map(|_| app.get(&token, &path))).await;
+    let statuses: Vec<u16> = after.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for _ in 0..5 {
+        assert_eq!(app.get(&token, &path).await.status(), 200);
+    }
+}

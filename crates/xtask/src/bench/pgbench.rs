@@ -8,23 +8,22 @@ use anyhow::{Context, Result, bail};
 use super::rows::Bench;
 use super::setup::Account;
 
-/// The statement `db::ClinicTx::begin` runs (membership, MFA policy, the three `set_config`, the audit row), kept
-/// in step with it by hand, for the audit `action` and with `:pid` as the patient when `patient` is set.
+/// The statement `db::ClinicTx::begin` runs (`clinic_gate`: membership, MFA policy, the three `set_config`, the
+/// audit row), for the audit `action` and with `:pid` as the patient when `patient` is set.
 pub(super) fn clinic_tx_statement(action: &str, patient: bool) -> String {
     let patient_sql = if patient { ":pid::uuid" } else { "null::uuid" };
     format!(
-        "with member as (select m.role from clinic_members m join users u on u.id = m.user_id \
-         where m.user_id = :uid::uuid and m.clinic_id = :cid::uuid and u.is_active), \
-         audit as (insert into audit_events (user_id, clinic_id, action, patient_id, request_id) \
-         select :uid::uuid, :cid::uuid, '{action}', {patient_sql}, 'pgbench' from member \
-         where member.role = any(array['owner','clinician']) returning 1) \
-         select (select is_active from users where id = :uid::uuid), (select role from member), \
-         set_config('app.user_id', :uid::uuid::text, true), \
-         set_config('app.clinic_id', :cid::uuid::text, true), \
-         set_config('app.clinic_role', coalesce((select role from member), ''), true), \
-         exists (select 1 from audit), \
-         coalesce((select c.require_mfa from clinics c where c.id = :cid::uuid), false) \
-         and not exists (select 1 from user_mfa f where f.user_id = :uid::uuid and f.enabled_at is not null);"
+        "select clinic_gate(:uid::uuid, :cid::uuid, array['owner','clinician'], '{action}', {patient_sql}, \
+         'pgbench', true);"
+    )
+}
+
+/// The one statement a one-round-trip read sends (`db::read_once`): the route function `function` with the gate's
+/// arguments (audit on, as on the primary) followed by `args`.
+pub(super) fn route_call(function: &str, args: &str) -> String {
+    format!(
+        "select * from {function}(:uid::uuid, :cid::uuid, array['owner','clinician','reception'], 'pgbench', true, \
+         {args});\n"
     )
 }
 
@@ -100,28 +99,21 @@ impl Bench<'_> {
             .with_context(|| format!("no tps in pgbench's output: {text}"))
     }
 
-    /// The handler's transaction (the `ClinicTx` statement and `query`) as the application role, and the plain
-    /// `query` alone as the table's owner (no row-level security, no audit row, no transaction block): the
-    /// second is the ceiling of any api serving this read, the first what ours asks of PostgreSQL.
+    /// The handler's SQL (`handler`: what it sends, e.g. [`handler_tx`] or [`route_call`]) as the application
+    /// role, and the plain `query` alone as the table's owner (no row-level security, no audit row, no
+    /// transaction block): the second is the ceiling of any api serving this request, the first what ours asks of
+    /// PostgreSQL.
     pub(super) fn ceilings(
         &self,
         label: &str,
         account: &Account,
-        action: &str,
         patient: Option<&str>,
+        handler: &str,
         query: &str,
         vars: &[(&str, String)],
     ) -> Result<(f64, f64)> {
         let conns = self.plan.conns;
-        let full = self.pgbench(
-            label,
-            account,
-            patient,
-            &handler_tx(action, patient.is_some(), query),
-            conns,
-            true,
-            vars,
-        )?;
+        let full = self.pgbench(label, account, patient, handler, conns, true, vars)?;
         let plain = self.pgbench(
             &format!("{label}-plain"),
             account,

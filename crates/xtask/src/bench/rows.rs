@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::client::{fixed_rate, streamed};
-use super::pgbench::handler_tx;
+use super::pgbench::{handler_tx, route_call};
 use super::setup::{Account, Fixture, login};
 use super::wrk::{WrkRequest, run_wrk, wrk_script};
 use super::{CHAT_CONTENT, PASSWORD, Plan, Row};
@@ -32,12 +32,19 @@ pub(super) struct Bench<'a> {
     pub(super) superuser: bool,
 }
 
-/// The patient list's query (`patients::queries::list`, newest first), kept in step with it by hand.
+/// The patient list's query (as in `patient_page`, newest first), kept in step with it by hand.
 const LIST_SQL: &str = "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, \
      updated_at, last_emergency_at, \
      coalesce((select n from patient_counts where clinic_id = :cid::uuid), 0) as total \
      from patients where clinic_id = :cid::uuid and deleted_at is null \
      order by created_at desc, id desc limit 20 offset 0;";
+
+/// The create handler's insert (`patients::queries::insert`), kept in step with it by hand.
+const CREATE_SQL: &str = "insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes) \
+     values (gen_random_uuid(), :cid::uuid, :uid::uuid, 'Bench Patient', 'bench@example.com', \
+     '+15550001234', date '1980-02-03', null) \
+     returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
+     last_emergency_at;";
 
 impl Bench<'_> {
     pub(super) fn wrk_load(&self) -> String {
@@ -102,29 +109,21 @@ impl Bench<'_> {
         run_wrk(self.plan, self.api, &script, self.plan.duration, conns)
     }
 
-    /// The handler's ceiling and, when the bench runs as a superuser, the plain query's.
+    /// The ceiling of the handler's SQL (`handler`) and, when the bench runs as a superuser, the plain query's.
     fn both(
         &self,
         label: &str,
         account: &Account,
-        action: &str,
         patient: Option<&str>,
+        handler: &str,
         query: &str,
         vars: &[(&str, String)],
     ) -> Result<(Option<f64>, Option<f64>)> {
         if self.superuser {
-            let (full, plain) = self.ceilings(label, account, action, patient, query, vars)?;
+            let (full, plain) = self.ceilings(label, account, patient, handler, query, vars)?;
             Ok((Some(full), Some(plain)))
         } else {
-            let full = self.pgbench(
-                label,
-                account,
-                patient,
-                &handler_tx(action, patient.is_some(), query),
-                self.plan.conns,
-                true,
-                vars,
-            )?;
+            let full = self.pgbench(label, account, patient, handler, self.plan.conns, true, vars)?;
             Ok((Some(full), None))
         }
     }
@@ -160,8 +159,8 @@ impl Bench<'_> {
         let (full, plain) = self.both(
             &format!("list-{}", &account.id[..8]),
             account,
-            "patient.list",
             None,
+            &route_call("patient_page", "'-createdAt', null, null, 20, 0"),
             LIST_SQL,
             &[],
         )?;
@@ -196,8 +195,8 @@ impl Bench<'_> {
         let (full, plain) = self.both(
             "get",
             &self.fixture.small,
-            "patient.read",
             Some(&ids[0]),
+            &route_call("patient_read", ":pid::uuid"),
             "select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
              last_emergency_at from patients where clinic_id = :cid::uuid and id = :pid::uuid and deleted_at is null;",
             &[],
@@ -222,13 +221,9 @@ impl Bench<'_> {
         let (full, plain) = self.both(
             "create",
             &self.fixture.writer,
-            "patient.create",
             Some("00000000-0000-7000-8000-000000000000"),
-            "insert into patients (id, clinic_id, created_by, name, email, phone, date_of_birth, medical_notes) \
-             values (gen_random_uuid(), :cid::uuid, :uid::uuid, 'Bench Patient', 'bench@example.com', \
-             '+15550001234', date '1980-02-03', null) \
-             returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
-             last_emergency_at;",
+            &handler_tx("patient.create", true, CREATE_SQL),
+            CREATE_SQL,
             &[],
         )?;
         Ok(Self::row_with(
@@ -251,8 +246,9 @@ impl Bench<'_> {
                 token: Some(self.token(account)?),
             },
         )?;
-        // The handler's query (patients::queries::search, newest first), kept in step with it by hand. The
-        // digits arm is a parameter that is null at run time (`nullif`), as the api binds it for a text term.
+        // The search's query (as in `patient_page`, newest first), kept in step with it by hand, for the plain
+        // ceiling. The digits arm is a parameter that is null at run time (`nullif`), as the api binds it for a
+        // text term.
         let query = "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
                  created_by, created_at, updated_at, last_emergency_at, name_key from patients \
                  where clinic_id = :cid::uuid and deleted_at is null \
@@ -263,8 +259,8 @@ impl Bench<'_> {
         let (full, plain) = self.both(
             &format!("search-{}-{}", &account.id[..8], term.len()),
             account,
-            "patient.list",
             None,
+            &route_call("patient_page", "'-createdAt', :pat, null, 20, 0"),
             query,
             &[("pat", format!("%{term}%")), ("nopat", "-".to_owned())],
         )?;

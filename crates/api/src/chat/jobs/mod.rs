@@ -8,14 +8,15 @@
 //! the job listens for stops on a Redis channel ([`remote`]), so any api instance can reattach and stop.
 //! Bounds: a job lives at most [`JOB_BOUND`]; its log is kept [`LINGER`] after the end so that late
 //! followers still read the `done`, then dropped (the saved reply answers after that, from the database);
-//! at most [`MAX_LOCAL_JOBS`] jobs run in one process.
+//! at most [`MAX_LOCAL_JOBS`] jobs run in one process, and at most [`MAX_LINGERING`] finished logs are kept
+//! (the oldest goes first), so a burst of short replies neither refuses new ones nor holds their logs.
 
 pub mod local;
 pub mod relay;
 pub mod remote;
 pub mod routes;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ pub const JOB_BOUND: Duration = Duration::from_secs(20 * 60);
 pub const LINGER: Duration = Duration::from_secs(30);
 /// Jobs running at once in one process; past it a new stream is refused with 503.
 pub const MAX_LOCAL_JOBS: usize = 1_000;
+/// Finished logs kept for late followers in one process; past it the oldest is dropped before its linger ends
+/// (its follower then reads the saved reply from the database, as after the linger).
+pub const MAX_LINGERING: usize = 1_000;
 
 /// One event of a streamed reply, after the saved user message.
 #[derive(Clone, Serialize, Deserialize)]
@@ -73,12 +77,35 @@ pub enum StopOutcome {
 
 /// The registry of this process's jobs and, with Redis, the way to every instance's.
 pub struct Jobs {
-    local: Mutex<HashMap<Uuid, Arc<LocalJob>>>,
+    local: Mutex<Registry>,
     remote: Option<RemoteJobs>,
     /// Fired at the end of the shutdown grace period: every job still running stops and saves.
     shutdown: CancellationToken,
     pub bound: Duration,
     pub linger: Duration,
+}
+
+/// This process's logs by message: the running jobs and the finished ones lingering, oldest finished first.
+#[derive(Default)]
+struct Registry {
+    logs: HashMap<Uuid, Arc<LocalJob>>,
+    /// Jobs started and not yet finished (only these count against [`MAX_LOCAL_JOBS`]).
+    running: usize,
+    /// Finished jobs in the order they finished; an entry whose log was already dropped is skipped.
+    finished: VecDeque<(Uuid, std::sync::Weak<LocalJob>)>,
+}
+
+impl Registry {
+    /// Drops `message_id`'s log if it is still `job`'s (a message is answered by one job at a time).
+    fn forget(&mut self, message_id: Uuid, job: &std::sync::Weak<LocalJob>) {
+        if self
+            .logs
+            .get(&message_id)
+            .is_some_and(|current| job.upgrade().is_some_and(|job| Arc::ptr_eq(current, &job)))
+        {
+            self.logs.remove(&message_id);
+        }
+    }
 }
 
 impl Jobs {
@@ -88,7 +115,7 @@ impl Jobs {
             None => None,
         };
         Ok(Self {
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Registry::default()),
             remote,
             shutdown: CancellationToken::new(),
             bound: JOB_BOUND,
@@ -96,7 +123,7 @@ impl Jobs {
         })
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LocalJob>>> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -104,13 +131,14 @@ impl Jobs {
     pub async fn start(self: &Arc<Self>, message_id: Uuid) -> ApiResult<JobWriter> {
         let job = {
             let mut registry = self.registry();
-            if registry.len() >= MAX_LOCAL_JOBS {
+            if registry.running >= MAX_LOCAL_JOBS {
                 return Err(ApiError::Unavailable(anyhow::anyhow!(
                     "too many replies being generated"
                 )));
             }
             let job = Arc::new(LocalJob::new(self.shutdown.child_token()));
-            registry.insert(message_id, job.clone());
+            registry.logs.insert(message_id, job.clone());
+            registry.running += 1;
             job
         };
         let remote = match &self.remote {
@@ -129,7 +157,7 @@ impl Jobs {
     /// linger) here or, with Redis, anywhere. The stream may end without a terminal event when a remote
     /// job is lost (its instance died, or Redis did).
     pub async fn follow(&self, message_id: Uuid, after: u64) -> Option<BoxStream<'static, Sequenced>> {
-        let local = self.registry().get(&message_id).cloned();
+        let local = self.registry().logs.get(&message_id).cloned();
         if let Some(job) = local {
             return Some(local::follow(job, after).boxed());
         }
@@ -141,7 +169,7 @@ impl Jobs {
 
     /// Asks the job answering `message_id` to stop, wherever it runs.
     pub async fn stop(&self, message_id: Uuid) -> StopOutcome {
-        let local = self.registry().get(&message_id).cloned();
+        let local = self.registry().logs.get(&message_id).cloned();
         if let Some(job) = local {
             return if job.stop() {
                 StopOutcome::Stopping
@@ -160,21 +188,41 @@ impl Jobs {
         self.shutdown.cancel();
     }
 
-    fn forget_later(self: &Arc<Self>, message_id: Uuid, job: &Arc<LocalJob>) {
-        let jobs = self.clone();
+    /// A job has finished (or its writer was dropped): it stops counting as running, and its log lingers for
+    /// late followers until [`Jobs::linger`] has passed or [`MAX_LINGERING`] newer logs have finished.
+    fn retire(self: &Arc<Self>, message_id: Uuid, job: &Arc<LocalJob>) {
         let job = Arc::downgrade(job);
+        {
+            let mut registry = self.registry();
+            registry.running = registry.running.saturating_sub(1);
+            registry.finished.push_back((message_id, job.clone()));
+            while registry.finished.len() > MAX_LINGERING {
+                if let Some((id, old)) = registry.finished.pop_front() {
+                    registry.forget(id, &old);
+                }
+            }
+        }
+        let jobs = self.clone();
         let linger = self.linger;
         tokio::spawn(async move {
             tokio::time::sleep(linger).await;
             let mut registry = jobs.registry();
-            // Only the entry this job put there (a message is answered by one job at a time).
-            if registry
-                .get(&message_id)
-                .is_some_and(|current| job.upgrade().is_some_and(|job| Arc::ptr_eq(current, &job)))
+            registry.forget(message_id, &job);
+            // Entries finished before this one have lingered at least as long.
+            while registry
+                .finished
+                .front()
+                .is_some_and(|(_, old)| old.strong_count() == 0)
             {
-                registry.remove(&message_id);
+                registry.finished.pop_front();
             }
         });
+    }
+
+    #[cfg(test)]
+    fn counts(&self) -> (usize, usize) {
+        let registry = self.registry();
+        (registry.running, registry.logs.len())
     }
 }
 
@@ -205,13 +253,20 @@ impl JobWriter {
         }
     }
 
-    /// Marks the end (after the terminal event) and schedules the log's removal after the linger.
+    /// Marks the end (after the terminal event); the log lingers (see [`Jobs::retire`], run on drop).
     pub async fn finish(mut self) {
         self.job.end();
         if let Some(remote) = self.remote.take() {
             remote.finish(self.jobs.linger).await;
         }
-        self.jobs.forget_later(self.message_id, &self.job);
+    }
+}
+
+impl Drop for JobWriter {
+    /// Also when the relay ends without `finish` (its task cancelled): followers then see the log end.
+    fn drop(&mut self) {
+        self.job.end();
+        self.jobs.retire(self.message_id, &self.job);
     }
 }
 
@@ -256,6 +311,58 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn jobs() -> Arc<Jobs> {
+        Arc::new(Jobs {
+            local: Mutex::new(Registry::default()),
+            remote: None,
+            shutdown: CancellationToken::new(),
+            bound: JOB_BOUND,
+            linger: LINGER,
+        })
+    }
+
+    #[tokio::test]
+    async fn finished_replies_neither_count_against_the_cap_nor_pile_up() {
+        let jobs = jobs();
+        // Far more short replies than the cap, each finished before the next starts (a burst within the linger).
+        for _ in 0..MAX_LOCAL_JOBS + MAX_LINGERING / 2 {
+            let mut writer = jobs
+                .start(Uuid::now_v7())
+                .await
+                .expect("a finished job frees its place");
+            writer.push(StreamEvent::Delta("x".to_owned())).await;
+            writer.finish().await;
+        }
+        let (running, logs) = jobs.counts();
+        assert_eq!(running, 0);
+        assert_eq!(logs, MAX_LINGERING, "only the newest finished logs are kept");
+    }
+
+    #[tokio::test]
+    async fn running_replies_are_capped_and_a_dropped_writer_frees_its_place() {
+        let jobs = jobs();
+        let mut writers = Vec::new();
+        for _ in 0..MAX_LOCAL_JOBS {
+            writers.push(jobs.start(Uuid::now_v7()).await.expect("under the cap"));
+        }
+        assert!(matches!(
+            jobs.start(Uuid::now_v7()).await,
+            Err(ApiError::Unavailable(_))
+        ));
+        let dropped = writers.pop().expect("a writer");
+        let id = dropped.message_id;
+        drop(dropped);
+        // Its followers see the log end (with no terminal event: the route's fallback answers from the database).
+        let follower = jobs.follow(id, 0).await.expect("the log lingers");
+        assert_eq!(follower.collect::<Vec<_>>().await.len(), 0);
+        let again = jobs.start(Uuid::now_v7()).await;
+        assert!(again.is_ok(), "the dropped writer's place is free");
+        assert_eq!(jobs.counts().0, MAX_LOCAL_JOBS);
+        drop(again);
+        drop(writers);
+        assert_eq!(jobs.counts().0, 0);
+    }
 
     #[test]
     fn last_event_id_is_read_for_its_own_message_only() {
