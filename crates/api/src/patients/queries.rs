@@ -175,7 +175,7 @@ impl SearchTerm {
     }
 }
 
-/// One page through `patient_page` (migration 20261214000001), in one round trip: the gate (`patient.list`, with
+/// One page through `patient_page`, or with a search `patient_search` (migration 20261214000001), in one round trip: the gate (`patient.list`, with
 /// its audit row when `audit` is set), then the page in `sort` order, of the whole clinic or of the matches of
 /// `term`, with the listing's total (the trigger-maintained counter for the whole clinic: a million rows are not
 /// counted per request; the count of the matches for a search). The caller's role, the patients and the total.
@@ -189,24 +189,46 @@ pub async fn page(
     offset: i64,
 ) -> sqlx::Result<(String, (Vec<Patient>, i64))> {
     let allowed = gate.allowed();
-    let rows = sqlx::query_as!(
-        GatedRow,
-        r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by, created_at,
-                  updated_at, last_emergency_at, total as "total!"
-           from patient_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
-        gate.user_id,
-        gate.clinic_id,
-        &allowed as &[&str],
-        plumbing::request_id::current(),
-        audit,
-        sort.as_str(),
-        term.and_then(|t| t.text.as_deref()),
-        term.and_then(|t| t.digits.as_deref()),
-        limit,
-        offset,
-    )
-    .fetch_all(&pool)
-    .await?;
+    let rows = match term {
+        None => {
+            sqlx::query_as!(
+                GatedRow,
+                r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by,
+                          created_at, updated_at, last_emergency_at, total as "total!"
+                   from patient_page($1, $2, $3, $4, $5, $6, $7, $8)"#,
+                gate.user_id,
+                gate.clinic_id,
+                &allowed as &[&str],
+                plumbing::request_id::current(),
+                audit,
+                sort.as_str(),
+                limit,
+                offset,
+            )
+            .fetch_all(&pool)
+            .await?
+        }
+        Some(term) => {
+            sqlx::query_as!(
+                GatedRow,
+                r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by,
+                          created_at, updated_at, last_emergency_at, total as "total!"
+                   from patient_search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+                gate.user_id,
+                gate.clinic_id,
+                &allowed as &[&str],
+                plumbing::request_id::current(),
+                audit,
+                sort.as_str(),
+                term.text.as_deref(),
+                term.digits.as_deref(),
+                limit,
+                offset,
+            )
+            .fetch_all(&pool)
+            .await?
+        }
+    };
     // The function returns at least one row (a page with no patients is its total alone).
     let role = rows.first().map(|r| r.role.clone()).unwrap_or_default();
     let total = rows.first().map_or(0, |r| r.total);

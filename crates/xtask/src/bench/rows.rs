@@ -160,7 +160,7 @@ impl Bench<'_> {
             &format!("list-{}", &account.id[..8]),
             account,
             None,
-            &route_call("patient_page", "'-createdAt', null, null, 20, 0"),
+            &route_call("patient_page", "'-createdAt', 20, 0"),
             LIST_SQL,
             &[],
         )?;
@@ -260,7 +260,7 @@ impl Bench<'_> {
             &format!("search-{}-{}", &account.id[..8], term.len()),
             account,
             None,
-            &route_call("patient_page", "'-createdAt', :pat, null, 20, 0"),
+            &route_call("patient_search", "'-createdAt', :pat, null, 20, 0"),
             query,
             &[("pat", format!("%{term}%")), ("nopat", "-".to_owned())],
         )?;
