@@ -537,8 +537,9 @@ where
                     action: recorded(&value),
                     ..*gate
                 };
-                gate.audit_on_primary(reads.primary()).await?;
+                // Counted where the read ran, also when the primary then refuses to hand it out.
                 reads.count(replica::Target::Replica);
+                gate.audit_on_primary(reads.primary()).await?;
                 return Ok((Gate::role(&role), value));
             }
             Err(e) if refusal(&e).is_some() => {}
