@@ -109,25 +109,6 @@ impl Bench<'_> {
         run_wrk(self.plan, self.api, &script, self.plan.duration, conns)
     }
 
-    /// The ceiling of the handler's SQL (`handler`) and, when the bench runs as a superuser, the plain query's.
-    fn both(
-        &self,
-        label: &str,
-        account: &Account,
-        patient: Option<&str>,
-        handler: &str,
-        query: &str,
-        vars: &[(&str, String)],
-    ) -> Result<(Option<f64>, Option<f64>)> {
-        if self.superuser {
-            let (full, plain) = self.ceilings(label, account, patient, handler, query, vars)?;
-            Ok((Some(full), Some(plain)))
-        } else {
-            let full = self.pgbench(label, account, patient, handler, self.plan.conns, true, vars)?;
-            Ok((Some(full), None))
-        }
-    }
-
     pub(super) fn token(&self, account: &Account) -> Result<String> {
         login(self.api, account)
     }
@@ -156,7 +137,7 @@ impl Bench<'_> {
                 token: Some(self.token(account)?),
             },
         )?;
-        let (full, plain) = self.both(
+        let (full, plain) = self.ceilings(
             &format!("list-{}", &account.id[..8]),
             account,
             None,
@@ -192,7 +173,7 @@ impl Bench<'_> {
                 token: Some(self.token(&self.fixture.small)?),
             },
         )?;
-        let (full, plain) = self.both(
+        let (full, plain) = self.ceilings(
             "get",
             &self.fixture.small,
             Some(&ids[0]),
@@ -218,7 +199,7 @@ impl Bench<'_> {
                 token: Some(self.token(&self.fixture.writer)?),
             },
         )?;
-        let (full, plain) = self.both(
+        let (full, plain) = self.ceilings(
             "create",
             &self.fixture.writer,
             Some("00000000-0000-7000-8000-000000000000"),
@@ -256,7 +237,7 @@ impl Bench<'_> {
                  select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
                  last_emergency_at, count(*) over () as total from matches \
                  order by created_at desc, id desc limit 20 offset 0;";
-        let (full, plain) = self.both(
+        let (full, plain) = self.ceilings(
             &format!("search-{}-{}", &account.id[..8], term.len()),
             account,
             None,
