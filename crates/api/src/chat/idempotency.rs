@@ -89,34 +89,7 @@ pub async fn lookup(
     })
 }
 
-/// Records the key with the saved user message (replacing an expired record of the same key).
-/// Returns `false` when a concurrent request holds the key.
-pub async fn record(
-    conn: &mut PgConnection,
-    clinic: Uuid,
-    user: Uuid,
-    key: &IdempotencyKey,
-    hash: &[u8],
-    user_message_id: Uuid,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        r#"insert into idempotency_keys as k (clinic_id, user_id, key, request_hash, user_message_id)
-           values ($5, $1, $2, $3, $4)
-           on conflict (clinic_id, user_id, key) do update
-               set request_hash = excluded.request_hash, user_message_id = excluded.user_message_id,
-                   response = null, created_at = now()
-               where k.created_at <= now() - interval '24 hours'"#,
-        user,
-        key.as_str(),
-        hash,
-        user_message_id,
-        clinic
-    )
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
+/// The key is recorded with the saved user message by `chat_send` (`queries::send`), in the same statement.
 pub async fn complete(
     conn: &mut PgConnection,
     clinic: Uuid,

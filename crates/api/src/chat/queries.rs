@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use shared::ai::{HistoryTurn, PatientContext, TurnRole};
 use shared::api::{ChatMessage, MessageRole};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::db::Gate;
 
 /// How many earlier messages the model sees.
 pub const HISTORY_TURNS: i64 = 5;
@@ -35,66 +37,140 @@ impl From<MessageRow> for ChatMessage {
     }
 }
 
-pub async fn insert_user_message(
-    conn: &mut PgConnection,
-    clinic: Uuid,
-    author: Uuid,
-    patient_id: Uuid,
-    id: Uuid,
-    content: &str,
-) -> sqlx::Result<ChatMessage> {
-    let row = sqlx::query_as!(
-        MessageRow,
-        r#"insert into chat_messages (clinic_id, id, patient_id, user_id, role, content)
-           values ($5, $1, $2, $3, 'user', $4)
-           returning id, role, content, metadata, created_at"#,
-        id,
-        patient_id,
-        author,
-        content,
-        clinic
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(row.into())
+/// What [`send`] saved and gathered: the user's message as stored, and the patient's context and history for the
+/// model call.
+pub struct Sent {
+    pub message: ChatMessage,
+    pub patient: PatientContext,
+    pub history: Vec<HistoryTurn>,
 }
 
-/// Saves the reply to `reply_to`. A second reply to the same message violates the unique key (409).
-pub async fn insert_assistant_message(
-    conn: &mut PgConnection,
-    clinic: Uuid,
-    author: Uuid,
-    patient_id: Uuid,
+/// Why [`send`] saved nothing: the gate's refusal (or another database error), or a live record of the idempotency
+/// key.
+pub enum SendError {
+    Database(sqlx::Error),
+    KeyInUse,
+}
+
+impl From<sqlx::Error> for SendError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("DA409") => Self::KeyInUse,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+/// Saves the user's message `id` through `chat_send` (migration 20261214000003) in one committed round trip: the
+/// gate, the audit row, the message, the idempotency key (`key` with the request's hash), and the patient's context
+/// with the [`HISTORY_TURNS`] messages before this one. `None` when the patient is not the clinic's (or is in the
+/// trash); the function then recorded `access.denied`.
+pub async fn send(
+    pool: &PgPool,
+    gate: &Gate,
+    id: Uuid,
+    content: &str,
+    key: Option<(&str, &[u8])>,
+) -> Result<Option<Sent>, SendError> {
+    let allowed = gate.allowed();
+    let rows = sqlx::query!(
+        r#"select created_at as "created_at!", metadata as "metadata!", name as "name!", medical_notes,
+                  turn_role, turn_content
+           from chat_send($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+        gate.user_id,
+        gate.clinic_id,
+        &allowed as &[&str],
+        plumbing::request_id::current(),
+        gate.patient_id,
+        id,
+        content,
+        HISTORY_TURNS,
+        key.map(|(k, _)| k),
+        key.map(|(_, h)| h),
+    )
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let message = ChatMessage {
+        id,
+        role: MessageRole::User,
+        content: content.to_owned(),
+        metadata: first.metadata.clone(),
+        created_at: first.created_at,
+    };
+    let patient = PatientContext {
+        name: first.name.clone(),
+        medical_notes: first.medical_notes.clone(),
+        ..PatientContext::default()
+    };
+    let history = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(HistoryTurn {
+                role: turn_role(&r.turn_role?),
+                content: r.turn_content?,
+            })
+        })
+        .collect();
+    Ok(Some(Sent {
+        message,
+        patient,
+        history,
+    }))
+}
+
+/// Saves the reply to `reply_to` through `chat_reply` (migration 20261214000003): the gate with its audit row and the
+/// insert, in one committed round trip. A second reply to the same message violates the unique key (409).
+pub async fn reply(
+    pool: &PgPool,
+    gate: &Gate,
     reply_to: Uuid,
     content: &str,
     metadata: &serde_json::Value,
 ) -> sqlx::Result<ChatMessage> {
-    let row = sqlx::query_as!(
-        MessageRow,
-        r#"insert into chat_messages (clinic_id, id, patient_id, user_id, role, content, metadata, reply_to)
-           values ($7, $1, $2, $3, 'assistant', $4, $5, $6)
-           returning id, role, content, metadata, created_at"#,
-        Uuid::now_v7(),
-        patient_id,
-        author,
+    let allowed = gate.allowed();
+    let id = Uuid::now_v7();
+    let created_at = sqlx::query_scalar!(
+        r#"select chat_reply($1, $2, $3, $4, $5, $6, $7, $8, $9) as "created_at!""#,
+        gate.user_id,
+        gate.clinic_id,
+        &allowed as &[&str],
+        plumbing::request_id::current(),
+        gate.patient_id,
+        reply_to,
+        id,
         content,
         metadata,
-        reply_to,
-        clinic
     )
-    .fetch_one(conn)
+    .fetch_one(pool)
     .await?;
-    Ok(row.into())
+    Ok(ChatMessage {
+        id,
+        role: MessageRole::Assistant,
+        content: content.to_owned(),
+        metadata: metadata.clone(),
+        created_at,
+    })
 }
 
-/// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before` (or the
-/// latest ones), oldest first: everything the AI call needs, in one round trip.
+fn turn_role(raw: &str) -> TurnRole {
+    if raw == "assistant" {
+        TurnRole::Assistant
+    } else {
+        TurnRole::User
+    }
+}
+
+/// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before`, oldest first: everything
+/// the AI call needs to answer a saved message (`/reply`), in one round trip.
 /// `None` when the patient is not the clinic's (or does not exist, or is in the trash).
 pub async fn context(
     conn: &mut PgConnection,
     clinic: Uuid,
     patient_id: Uuid,
-    before: Option<Uuid>,
+    before: Uuid,
 ) -> sqlx::Result<Option<(PatientContext, Vec<HistoryTurn>)>> {
     let rows = sqlx::query!(
         r#"select p.name, p.medical_notes, h.role as "role?", h.content as "content?"
@@ -103,9 +179,8 @@ pub async fn context(
                select m.role, m.content, m.created_at, m.id
                from chat_messages m
                where m.clinic_id = $2 and m.patient_id = p.id
-                 and ($3::uuid is null
-                      or (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b
-                                                 where b.clinic_id = $2 and b.id = $3))
+                 and (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b
+                                             where b.clinic_id = $2 and b.id = $3)
                order by m.created_at desc, m.id desc
                limit $4
            ) h on true
@@ -130,11 +205,7 @@ pub async fn context(
         .into_iter()
         .filter_map(|r| {
             Some(HistoryTurn {
-                role: if r.role? == "assistant" {
-                    TurnRole::Assistant
-                } else {
-                    TurnRole::User
-                },
+                role: turn_role(&r.role?),
                 content: r.content?,
             })
         })

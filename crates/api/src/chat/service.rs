@@ -17,7 +17,7 @@ use crate::chat::jobs::Sequenced;
 use crate::chat::jobs::relay::{self, Answering};
 use crate::chat::queries;
 use crate::chat::types::MessageContent;
-use crate::db::{Action, ClinicTx, Permission};
+use crate::db::{Action, ClinicTx, Gate, Permission};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -59,8 +59,8 @@ pub async fn charge_or_first_aid(state: &AppState, user_id: Uuid, message: &str)
     }
 }
 
-/// Saves the user's message and gathers the AI request (patient context + last messages) in one
-/// committed transaction.
+/// Saves the user's message and gathers the AI request (patient context + last messages): one committed call of
+/// `chat_send` (`queries::send`), so the message is kept whatever happens to the model call.
 pub async fn save_user_message(
     state: &AppState,
     caller: AuthUser,
@@ -68,36 +68,30 @@ pub async fn save_user_message(
     content: &MessageContent,
     guard: Option<Guard<'_>>,
 ) -> ApiResult<Saved> {
-    let mut tx = ClinicTx::begin(
-        &state.db,
-        &caller,
-        Permission::Chat,
-        Action::MessageSend,
-        Some(patient_id),
-    )
-    .await?;
-    let (clinic, me) = (tx.clinic_id, tx.user_id);
-    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, None).await? else {
-        return Err(tx.not_found().await);
+    let gate = Gate::new(&caller, Permission::Chat, Action::MessageSend, Some(patient_id))?;
+    let key = guard.map(|g| (g.key.as_str(), g.hash));
+    let sent = match queries::send(&state.db, &gate, Uuid::now_v7(), content.as_str(), key).await {
+        Ok(Some(sent)) => sent,
+        // `chat_send` recorded the attempt as `access.denied`.
+        Ok(None) => return Err(ApiError::NotFound),
+        Err(queries::SendError::KeyInUse) => {
+            return Err(ApiError::conflict(
+                "idempotency_in_progress",
+                "A request with this Idempotency-Key is still being processed.",
+            ));
+        }
+        Err(queries::SendError::Database(e)) => return Err(gate.refused(&state.db, e).await),
     };
-    let user_message =
-        queries::insert_user_message(tx.conn(), clinic, me, patient_id, Uuid::now_v7(), content.as_str()).await?;
-    if let Some(guard) = guard
-        && !idempotency::record(tx.conn(), clinic, me, guard.key, guard.hash, user_message.id).await?
-    {
-        return Err(ApiError::conflict(
-            "idempotency_in_progress",
-            "A request with this Idempotency-Key is still being processed.",
-        ));
-    }
-    tx.commit().await?;
     state.reads.wrote(caller.id).await;
     let request = ChatRequest {
-        patient,
-        history,
+        patient: sent.patient,
+        history: sent.history,
         message: content.as_str().to_owned(),
     };
-    Ok(Saved { user_message, request })
+    Ok(Saved {
+        user_message: sent.message,
+        request,
+    })
 }
 
 /// Loads a saved, unanswered user message and the request to answer it (`/reply`, idempotent retry).
@@ -125,7 +119,7 @@ pub async fn load_unanswered(
             "This message already has a reply.",
         ));
     }
-    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, Some(message_id)).await? else {
+    let Some((patient, history)) = queries::context(tx.conn(), clinic, patient_id, message_id).await? else {
         return Err(tx.not_found().await);
     };
     tx.commit().await?;
@@ -193,7 +187,7 @@ pub async fn answer(
     Ok((message, emergency))
 }
 
-/// Saves an assistant reply in its own transaction.
+/// Saves an assistant reply: one committed call of `chat_reply` (`queries::reply`).
 pub async fn save_reply(
     state: &AppState,
     caller: AuthUser,
@@ -202,18 +196,11 @@ pub async fn save_reply(
     reply: &str,
     metadata: &serde_json::Value,
 ) -> ApiResult<ChatMessage> {
-    let mut tx = ClinicTx::begin(
-        &state.db,
-        &caller,
-        Permission::Chat,
-        Action::MessageReply,
-        Some(patient_id),
-    )
-    .await?;
-    let (clinic, me) = (tx.clinic_id, tx.user_id);
-    let message =
-        queries::insert_assistant_message(tx.conn(), clinic, me, patient_id, user_message_id, reply, metadata).await?;
-    tx.commit().await?;
+    let gate = Gate::new(&caller, Permission::Chat, Action::MessageReply, Some(patient_id))?;
+    let message = match queries::reply(&state.db, &gate, user_message_id, reply, metadata).await {
+        Ok(message) => message,
+        Err(e) => return Err(gate.refused(&state.db, e).await),
+    };
     state.reads.wrote(caller.id).await;
     Ok(message)
 }

@@ -279,40 +279,29 @@ impl Bench<'_> {
     }
 
     /// What PostgreSQL does for one unary chat message, as the handler (`chat::service::send` without an
-    /// idempotency key) runs it: the user's message in its own committed transaction (`ClinicTx` statement, the
-    /// context query, the insert), then the reply in a second one. Messages go round the same 20 patients as the
-    /// api's run. pgbench counts a run of the whole script (both transactions) as one: its tps are messages/s.
+    /// idempotency key) runs it: the user's message saved by one call of `chat_send` (gate, audit row, insert,
+    /// context and history), then the reply by one call of `chat_reply`, each committed on its own. Messages go round
+    /// the same 20 patients as the api's run. pgbench counts a run of the whole script (both calls) as one: its tps
+    /// are messages/s.
     fn chat_ceiling(&self, conns: u32) -> Result<f64> {
         // A time-ordered id like the api's `Uuid::now_v7()` (random ones would scatter the inserts over the index).
         let v7 = "(select (substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(r, 1, 3) || '-8' \
                   || substr(r, 4, 3) || '-' || substr(r, 7, 12))::uuid \
                   from (select lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') as h, \
                   md5(random()::text) as r) s)";
-        let context = "select p.name, p.medical_notes, h.role, h.content from patients p left join lateral ( \
-             select m.role, m.content, m.created_at, m.id from chat_messages m \
-             where m.clinic_id = :cid::uuid and m.patient_id = p.id \
-             and (nullif(:none, '-')::uuid is null or (m.created_at, m.id) < (select b.created_at, b.id \
-             from chat_messages b where b.clinic_id = :cid::uuid and b.id = nullif(:none, '-')::uuid)) \
-             order by m.created_at desc, m.id desc limit 5) h on true \
-             where p.clinic_id = :cid::uuid and p.id = :pid::uuid and p.deleted_at is null \
-             order by h.created_at asc nulls first, h.id asc;";
+        let roles = "array['owner','clinician']";
+        // The id is made in the same statement (the api makes it in the process), and kept for the reply.
         let user = format!(
-            "insert into chat_messages (clinic_id, id, patient_id, user_id, role, content) \
-             values (:cid::uuid, {v7}, :pid::uuid, :uid::uuid, 'user', :content) \
-             returning id as msg_id, role, content, metadata, created_at \\gset"
+            "select m.id as msg_id from (select {v7} as id) m \
+             cross join lateral chat_send(:uid::uuid, :cid::uuid, {roles}, 'pgbench', :pid::uuid, m.id, :content, \
+             5, null, null) limit 1 \\gset\n"
         );
         let reply = format!(
-            "insert into chat_messages (clinic_id, id, patient_id, user_id, role, content, metadata, reply_to) \
-             values (:cid::uuid, {v7}, :pid::uuid, :uid::uuid, 'assistant', :reply, :meta::jsonb, :msg_id::uuid) \
-             returning id, role, content, metadata, created_at;"
+            "select chat_reply(:uid::uuid, :cid::uuid, {roles}, 'pgbench', :pid::uuid, :msg_id::uuid, {v7}, \
+             :reply, :meta::jsonb);\n"
         );
-        let script = format!(
-            "\\set k random(1, {})\n{}{}",
-            self.fixture.patient_ids.len(),
-            handler_tx("message.send", true, &format!("{context}\n{user}")),
-            handler_tx("message.reply", true, &reply),
-        )
-        .replace(":pid::uuid", "(:pids::uuid[])[:k::int]");
+        let script = format!("\\set k random(1, {})\n{user}{reply}", self.fixture.patient_ids.len())
+            .replace(":pid::uuid", "(:pids::uuid[])[:k::int]");
         let meta = r#"{"provider":"openai","model":"bench-zero-latency","usage":{"promptTokens":180,"completionTokens":16},"latencyMs":1,"emergency":{"detected":false,"severity":"none","categories":[]},"finishReason":"stop"}"#;
         let tps = self.pgbench(
             &format!("chat-{conns}"),
@@ -322,7 +311,6 @@ impl Bench<'_> {
             conns,
             true,
             &[
-                ("none", "-".to_owned()),
                 ("content", CHAT_CONTENT.to_owned()),
                 ("reply", super::fake_openai::REPLY_PIECES.concat()),
                 ("meta", meta.to_owned()),
