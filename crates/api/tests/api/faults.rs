@@ -288,7 +288,7 @@ async fn slow_openai(chunks: usize, pause: Duration) -> String {
     format!("http://{addr}")
 }
 
-async fn register_and_patient(
+pub(crate) async fn register_and_patient(
     http: &reqwest::Client,
     base: &str,
     email: &str,

@@ -15,6 +15,7 @@ mod members;
 mod metrics;
 mod openapi;
 mod patients;
+mod plans;
 mod portability;
 mod ratelimit;
 mod records;
