@@ -411,3 +411,76 @@ async fn the_chat_rate_limit_is_per_user(_: PgPoolOptions, options: PgConnectOpt
     )
     .await;
 }
+
+/// Two sends with one `Idempotency-Key` that both pass the lookup (a race the api cannot see from outside): the
+/// second `chat_send` finds the key live, raises DA409, and saves neither its message nor its audit row; the first is
+/// untouched. Run against the function itself, as the api's role, since the race is too narrow to hit over HTTP.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_second_send_racing_for_a_live_idempotency_key_saves_nothing(_: PgPoolOptions, options: PgConnectOptions) {
+    let app = TestApp::spawn(options).await;
+    let (token, session) = app.register().await;
+    let patient_id = patient(&app, &token).await;
+    let user: uuid::Uuid = session["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("user id"));
+    let patient_id: uuid::Uuid = patient_id.parse().unwrap_or_else(|e| panic!("patient id: {e}"));
+    let clinic: uuid::Uuid = sqlx::query_scalar("select clinic_id from patients where id = $1")
+        .bind(patient_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap_or_else(|e| panic!("clinic: {e}"));
+    let send = |id: uuid::Uuid| {
+        let db = app.admin_db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap_or_else(|e| panic!("begin: {e}"));
+            sqlx::Executor::execute(&mut *tx, "set local role dental_app")
+                .await
+                .unwrap_or_else(|e| panic!("role: {e}"));
+            let rows = sqlx::query(
+                "select * from chat_send($1, $2, array['owner'], 'race-test', $3, $4, 'Is this swelling normal?', 5,
+                                         'race-key', '\\x01'::bytea)",
+            )
+            .bind(user)
+            .bind(clinic)
+            .bind(patient_id)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await;
+            match rows {
+                Ok(rows) => {
+                    tx.commit().await.unwrap_or_else(|e| panic!("commit: {e}"));
+                    Ok(rows.len())
+                }
+                Err(sqlx::Error::Database(e)) => Err(e.code().map(|c| c.into_owned()).unwrap_or_default()),
+                Err(e) => panic!("chat_send: {e}"),
+            }
+        }
+    };
+    let (first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    assert_eq!(
+        send(first).await,
+        Ok(1),
+        "the first send saves its message (no history yet: one row)"
+    );
+    assert_eq!(send(second).await, Err("DA409".to_owned()));
+    let saved: Vec<uuid::Uuid> = sqlx::query_scalar("select id from chat_messages where patient_id = $1")
+        .bind(patient_id)
+        .fetch_all(&app.admin_db)
+        .await
+        .unwrap_or_else(|e| panic!("messages: {e}"));
+    assert_eq!(saved, vec![first]);
+    let sends: i64 = sqlx::query_scalar(
+        "select count(*) from audit_events where action = 'message.send' and request_id = 'race-test'",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap_or_else(|e| panic!("audit: {e}"));
+    assert_eq!(sends, 1, "the refused send's audit row went with it");
+    let keyed: Option<uuid::Uuid> =
+        sqlx::query_scalar("select user_message_id from idempotency_keys where key = 'race-key'")
+            .fetch_optional(&app.admin_db)
+            .await
+            .unwrap_or_else(|e| panic!("key: {e}"));
+    assert_eq!(keyed, Some(first));
+}
