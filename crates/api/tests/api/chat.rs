@@ -452,7 +452,7 @@ async fn a_second_send_racing_for_a_live_idempotency_key_saves_nothing(_: PgPool
                     tx.commit().await.unwrap_or_else(|e| panic!("commit: {e}"));
                     Ok(rows.len())
                 }
-                Err(sqlx::Error::Database(e)) => Err(e.code().map(|c| c.into_owned()).unwrap_or_default()),
+                Err(sqlx::Error::Database(e)) => Err(e.code().map(std::borrow::Cow::into_owned).unwrap_or_default()),
                 Err(e) => panic!("chat_send: {e}"),
             }
         }
