@@ -746,7 +746,15 @@ try {
     // The order is the api's, not this page's: the last name alphabetically is alone on page 2.
     await phone.getByRole('button', { name: 'Next' }).click();
     await phone.getByText(/Showing 21–21 of 21/).waitFor();
-    expect((await cards.allInnerTexts()).join() === `Zoe ${run} Mobile`, `page 2 by name: ${await cards.allInnerTexts()}`);
+    // The count line follows the URL at once; the cards follow the api's answer, so wait for them.
+    const alone = `Zoe ${run} Mobile`;
+    await phone
+      .waitForFunction(
+        (want) => [...document.querySelectorAll('.patient-card-name')].map((e) => e.innerText).join() === want,
+        alone,
+        { timeout: 15_000 },
+      )
+      .catch(async () => expect(false, `page 2 by name: ${await cards.allInnerTexts()}`));
     await axe(phone, 'sorted list (phone)');
     await phone.getByRole('button', { name: 'Previous' }).click();
     await phone.getByText(/Showing 1–20 of 21/).waitFor();
