@@ -100,20 +100,8 @@ pub async fn send(
         metadata: first.metadata.clone(),
         created_at: first.created_at,
     };
-    let patient = PatientContext {
-        name: first.name.clone(),
-        medical_notes: first.medical_notes.clone(),
-        ..PatientContext::default()
-    };
-    let history = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(HistoryTurn {
-                role: turn_role(&r.turn_role?),
-                content: r.turn_content?,
-            })
-        })
-        .collect();
+    let (name, notes) = (first.name.clone(), first.medical_notes.clone());
+    let (patient, history) = context_of(name, notes, rows.into_iter().map(|r| (r.turn_role, r.turn_content)));
     Ok(Some(Sent {
         message,
         patient,
@@ -155,12 +143,31 @@ pub async fn reply(
     })
 }
 
-fn turn_role(raw: &str) -> TurnRole {
-    if raw == "assistant" {
-        TurnRole::Assistant
-    } else {
-        TurnRole::User
-    }
+/// The model's context from a patient's name and notes and the (role, content) of each row; a row without a turn
+/// (a patient with no history yet) adds none.
+fn context_of(
+    name: String,
+    notes: Option<String>,
+    turns: impl Iterator<Item = (Option<String>, Option<String>)>,
+) -> (PatientContext, Vec<HistoryTurn>) {
+    let patient = PatientContext {
+        name,
+        medical_notes: notes,
+        ..PatientContext::default()
+    };
+    let history = turns
+        .filter_map(|(role, content)| {
+            Some(HistoryTurn {
+                role: if role? == "assistant" {
+                    TurnRole::Assistant
+                } else {
+                    TurnRole::User
+                },
+                content: content?,
+            })
+        })
+        .collect();
+    (patient, history)
 }
 
 /// The patient's name and notes plus the last [`HISTORY_TURNS`] messages before `before`, oldest first: everything
@@ -196,20 +203,8 @@ pub async fn context(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let patient = PatientContext {
-        name: first.name.clone(),
-        medical_notes: first.medical_notes.clone(),
-        ..PatientContext::default()
-    };
-    let history = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(HistoryTurn {
-                role: turn_role(&r.role?),
-                content: r.content?,
-            })
-        })
-        .collect();
+    let (name, notes) = (first.name.clone(), first.medical_notes.clone());
+    let (patient, history) = context_of(name, notes, rows.into_iter().map(|r| (r.role, r.content)));
     Ok(Some((patient, history)))
 }
 
