@@ -4,6 +4,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Argon2id at 9 MiB, 4 passes, 1 lane: one of OWASP's five equivalent configurations (19 MiB/t=2, 12 MiB/t=3,
 /// 9 MiB/t=4, 7 MiB/t=5, 6 MiB/t=6 give an attacker the same cost), chosen for the api's memory: a hash holds 9 MiB
@@ -110,13 +112,45 @@ impl Password {
 /// exhaust memory; with the bound alone, glibc still kept a freed block in each blocking thread's arena (512-653 MB
 /// peak run directly). Reused buffers are never freed, so the api's memory for hashing is `cores x 9 MiB`
 /// (19 MiB per buffer that verified an older hash), whatever the allocator does; extra logins queue.
+///
+/// The permit and the buffer belong to the blocking task, not to the request: a client that disconnects while
+/// its password is being hashed drops the request's future, but the hash runs on to its end, and only then are
+/// its buffer given back and its permit released. Held by the future instead (as before), a disconnect let the
+/// next login start a third hash beside the two still running and allocate a third buffer, and dropped the
+/// finished task's buffer, which glibc kept: 46-62 MiB peaks in the same login flood, depending on how many
+/// requests the load generator's warm-up left in flight.
 pub struct Passwords {
-    permits: tokio::sync::Semaphore,
+    permits: Arc<tokio::sync::Semaphore>,
     /// Block buffers not in use; at most one per permit exists (a buffer lost to a panicking task is
     /// allocated again on demand).
-    buffers: std::sync::Mutex<Vec<Memory>>,
+    buffers: Arc<Buffers>,
     /// Verified against when a login names an unknown account, so timing does not reveal which exist.
     dummy_hash: String,
+}
+
+/// The free buffers, and how many were ever allocated (for tests: reuse means the count stops growing).
+#[derive(Default)]
+struct Buffers {
+    free: std::sync::Mutex<Vec<Memory>>,
+    allocated: AtomicUsize,
+}
+
+impl Buffers {
+    /// A free buffer, or a new one when none is free (only until each permit's buffer exists, or after a task
+    /// holding one panicked).
+    fn take(&self) -> Memory {
+        if let Some(memory) = self.free.lock().ok().and_then(|mut free| free.pop()) {
+            return memory;
+        }
+        self.allocated.fetch_add(1, Ordering::Relaxed);
+        Memory::new()
+    }
+
+    fn give_back(&self, memory: Memory) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(memory);
+        }
+    }
 }
 
 /// Argon2's working memory for one hash at today's parameters (`MEMORY_KIB` blocks of 1 KiB), or more once it
@@ -157,28 +191,37 @@ impl Passwords {
     /// At most `concurrency` hashes at once (and as many buffers).
     pub fn with_concurrency(concurrency: usize) -> anyhow::Result<Self> {
         let concurrency = concurrency.max(1);
-        let mut memory = Memory::new();
+        let buffers = Buffers::default();
+        let mut memory = buffers.take();
         let dummy_hash = hash_with(&mut memory, &uuid::Uuid::new_v4().to_string())?;
-        let mut buffers = Vec::with_capacity(concurrency);
-        buffers.push(memory);
+        buffers.give_back(memory);
         Ok(Self {
-            permits: tokio::sync::Semaphore::new(concurrency),
-            buffers: std::sync::Mutex::new(buffers),
+            permits: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            buffers: Arc::new(buffers),
             dummy_hash,
         })
     }
 
-    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await?;
-        let mut memory = self.take();
-        let (memory, hashed) = tokio::task::spawn_blocking(move || {
-            let hashed = hash_with(&mut memory, password.expose_secret());
-            (memory, hashed)
+    /// Runs `work` on the blocking pool with a permit and a buffer, both owned by the task (see the type's
+    /// comment); `None` when the semaphore is closed or the task panicked.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Memory) -> T + Send + 'static) -> Option<T> {
+        let permit = Arc::clone(&self.permits).acquire_owned().await.ok()?;
+        let buffers = Arc::clone(&self.buffers);
+        tokio::task::spawn_blocking(move || {
+            let mut memory = buffers.take();
+            let out = work(&mut memory);
+            buffers.give_back(memory);
+            drop(permit);
+            out
         })
         .await
-        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
-        self.give_back(memory);
-        hashed
+        .ok()
+    }
+
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
+        self.run(move |memory| hash_with(memory, password.expose_secret()))
+            .await
+            .ok_or_else(|| anyhow::anyhow!("hashing task failed"))?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no account.
@@ -193,47 +236,26 @@ impl Passwords {
     }
 
     async fn check(&self, password: SecretString, stored: Option<String>, upgrade: bool) -> Verified {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return Verified::default();
-        };
         let stored = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let mut memory = self.take();
-        match tokio::task::spawn_blocking(move || {
-            let matches = verify_with(&mut memory, password.expose_secret(), &stored);
+        self.run(move |memory| {
+            let matches = verify_with(memory, password.expose_secret(), &stored);
             let upgraded = (matches && upgrade && needs_rehash(&stored))
-                .then(|| hash_with(&mut memory, password.expose_secret()).ok())
+                .then(|| hash_with(memory, password.expose_secret()).ok())
                 .flatten();
-            (memory, Verified { matches, upgraded })
+            Verified { matches, upgraded }
         })
         .await
-        {
-            Ok((memory, verified)) => {
-                self.give_back(memory);
-                verified
-            }
-            Err(_) => Verified::default(),
-        }
-    }
-
-    /// A free buffer, or a new one when none is free (only after a task holding one panicked: the permits
-    /// keep the number in use at most the concurrency).
-    fn take(&self) -> Memory {
-        self.buffers
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default()
-    }
-
-    fn give_back(&self, memory: Memory) {
-        if let Ok(mut free) = self.buffers.lock() {
-            free.push(memory);
-        }
+        .unwrap_or_default()
     }
 
     /// Buffers currently allocated and free (for tests).
     pub fn free_buffers(&self) -> usize {
-        self.buffers.lock().map_or(0, |free| free.len())
+        self.buffers.free.lock().map_or(0, |free| free.len())
+    }
+
+    /// Buffers allocated since start-up (for tests).
+    pub fn buffers_allocated(&self) -> usize {
+        self.buffers.allocated.load(Ordering::Relaxed)
     }
 }
 
@@ -476,5 +498,38 @@ mod tests {
         assert!(!passwords.verify(SecretString::from("anything at all"), None).await);
         let free = passwords.free_buffers();
         assert!((1..=2).contains(&free), "{free} buffers for 2 permits");
+        assert!(
+            passwords.buffers_allocated() <= 2,
+            "{} buffers made",
+            passwords.buffers_allocated()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_login_dropped_mid_hash_keeps_its_permit_and_buffer_until_the_hash_ends() {
+        let passwords = Arc::new(Passwords::with_concurrency(1).unwrap_or_else(|e| panic!("{e}")));
+        let stored = passwords
+            .hash(SecretString::from("correct horse battery staple lamp"))
+            .await
+            .unwrap_or_default();
+        assert_eq!(passwords.buffers_allocated(), 1);
+        // A client that disconnects 1 ms into its login: the request's future is dropped mid-hash.
+        let dropped = tokio::time::timeout(
+            std::time::Duration::from_millis(1),
+            passwords.verify(
+                SecretString::from("correct horse battery staple lamp"),
+                Some(stored.clone()),
+            ),
+        )
+        .await;
+        assert!(dropped.is_err(), "the hash took under 1 ms");
+        // The next login waits for that hash's permit and then reuses its buffer: no second one is made.
+        assert!(
+            passwords
+                .verify(SecretString::from("correct horse battery staple lamp"), Some(stored))
+                .await
+        );
+        assert_eq!(passwords.buffers_allocated(), 1);
+        assert_eq!(passwords.free_buffers(), 1);
     }
 }

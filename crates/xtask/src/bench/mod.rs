@@ -17,6 +17,7 @@
 //! zero-latency model) and `report` (table, targets, JSON, comparison). This file plans and runs them.
 
 mod client;
+mod cpu;
 pub(crate) mod fake_openai;
 mod pgbench;
 mod portability;
@@ -98,6 +99,8 @@ struct Row {
     plain_tps: Option<f64>,
     /// The api's peak RSS once this row had run (the peak only grows: a jump names the row).
     api_rss_kib: Option<u64>,
+    /// Where the row's CPU went, per request (`cpu.rs`), for the rows that measure it.
+    cpu: Option<String>,
 }
 
 impl Row {
@@ -251,6 +254,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     let bench = Bench {
         plan,
         api: &api_addr,
+        api_pid: api.child.id(),
         out,
         pgbench: bindir.join("pgbench"),
         url,
@@ -302,11 +306,11 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         rows.extend(with_rss(vec![bench.search(big, SELECTIVE, &name)?], &api));
     }
     rows.extend(with_rss(
-        vec![bench.chat_unary("zero-latency model", plan.conns, false)?],
+        vec![bench.chat_unary("zero-latency model", plan.conns, false, ai.child.id())?],
         &api,
     ));
     rows.extend(with_rss(
-        vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true)?],
+        vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true, ai.child.id())?],
         &api,
     ));
     rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
@@ -317,7 +321,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     wait_ready(&mut ai, &format!("127.0.0.1:{ai_port}"), "/health")?;
     wait_ready(&mut api, &api_addr, "/api/v1/health")?;
     rows.extend(with_rss(
-        vec![bench.chat_unary("offline provider", plan.conns, false)?],
+        vec![bench.chat_unary("offline provider", plan.conns, false, ai.child.id())?],
         &api,
     ));
     rows.extend(with_rss(bench.chat_streamed("offline provider")?.to_vec(), &api));

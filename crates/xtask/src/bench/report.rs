@@ -108,6 +108,9 @@ pub(super) fn table(plan: &Plan, r: &Results) -> String {
         );
     }
     let _ = writeln!(t);
+    for row in r.rows.iter().filter(|row| row.cpu.is_some()) {
+        let _ = writeln!(t, "{}: {}.", row.name, row.cpu.as_deref().unwrap_or_default());
+    }
     let _ = writeln!(
         t,
         "Peak RSS (VmHWM): api {}, ai {} (zero-latency model) / {} (offline provider).",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::client::{fixed_rate, streamed};
+use super::cpu;
 use super::pgbench::{handler_tx, route_call};
 use super::setup::{Account, Fixture, login};
 use super::wrk::{WrkRequest, run_wrk, wrk_script};
@@ -24,6 +25,7 @@ pub(super) struct Measured {
 pub(super) struct Bench<'a> {
     pub(super) plan: &'a Plan,
     pub(super) api: &'a str,
+    pub(super) api_pid: u32,
     pub(super) out: &'a Path,
     pub(super) pgbench: PathBuf,
     pub(super) url: &'a str,
@@ -78,6 +80,7 @@ impl Bench<'_> {
             ceiling_tps,
             plain_tps,
             api_rss_kib: None,
+            cpu: None,
         };
         eprintln!(
             "xtask: {:<42} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
@@ -257,17 +260,21 @@ impl Bench<'_> {
     }
 
     /// Unary chat at `conns` connections; with `ceiling`, beside pgbench running the handler's two transactions.
-    pub(super) fn chat_unary(&self, model: &str, conns: u32, ceiling: bool) -> Result<Row> {
-        let m = self.wrk_at(
-            &format!("chat-{}-{conns}", model.split(' ').next().unwrap_or("model")),
-            &WrkRequest {
-                method: "POST",
-                paths: self.chat_paths(""),
-                body: Some(format!(r#"{{"content":"{CHAT_CONTENT}"}}"#)),
-                token: Some(self.token(&self.fixture.small)?),
-            },
-            conns,
-        )?;
+    /// The measured run's CPU is split between the api, the ai service (`ai_pid`), PostgreSQL and this command.
+    pub(super) fn chat_unary(&self, model: &str, conns: u32, ceiling: bool, ai_pid: u32) -> Result<Row> {
+        let label = format!("chat-{}-{conns}", model.split(' ').next().unwrap_or("model"));
+        let script = self.out.join(format!("{label}.lua"));
+        let request = WrkRequest {
+            method: "POST",
+            paths: self.chat_paths(""),
+            body: Some(format!(r#"{{"content":"{CHAT_CONTENT}"}}"#)),
+            token: Some(self.token(&self.fixture.small)?),
+        };
+        std::fs::write(&script, wrk_script(&request)).context("writing a wrk script")?;
+        run_wrk(self.plan, self.api, &script, self.plan.warmup, conns)?;
+        let before = cpu::Snapshot::take(self.api_pid, ai_pid);
+        let m = run_wrk(self.plan, self.api, &script, self.plan.duration, conns)?;
+        let cpu = before.per_request(&cpu::Snapshot::take(self.api_pid, ai_pid), m.requests);
         let ceiling = if ceiling { Some(self.chat_ceiling(conns)?) } else { None };
         let name = if conns == self.plan.conns {
             format!("chat unary, {model}")
@@ -275,7 +282,10 @@ impl Bench<'_> {
             format!("chat unary, {model}, {conns} conns")
         };
         let load = format!("wrk -t{} -c{conns}", self.plan.wrk_threads);
-        Ok(Self::row(&name, load, &m, ceiling))
+        let mut row = Self::row(&name, load, &m, ceiling);
+        eprintln!("xtask:   {cpu}");
+        row.cpu = Some(cpu);
+        Ok(row)
     }
 
     /// What PostgreSQL does for one unary chat message, as the handler (`chat::service::send` without an
