@@ -152,10 +152,14 @@ impl PatientSort {
 /// no `@`) is searched by its digits alone (`612 345` -> `%612345%`): the searched column ends with the phone's
 /// digits, and the spaced text would only cost a second index probe that matches nothing. Any other term is
 /// matched as typed, folded by `patient_fold` in SQL like the column. A term with letters (`ana1980@`) is not read
-/// as digits, or it would find every phone containing `1980`.
+/// as digits, or it would find every phone containing `1980`. A term shaped like part of an email (no whitespace,
+/// exactly one `@`, something before it: `patient777@`, `ana.silva@gm`) is also passed as `email`, and
+/// `patient_search` then finds it through the email key's b-tree instead of the trigram index (migration
+/// 20261215000001), with the same results.
 pub struct SearchTerm {
     text: Option<String>,
     digits: Option<String>,
+    email: Option<String>,
 }
 
 impl SearchTerm {
@@ -165,11 +169,16 @@ impl SearchTerm {
             Self {
                 text: None,
                 digits: Some(like_pattern(&digits)),
+                email: None,
             }
         } else {
+            let email_shaped = !q.chars().any(char::is_whitespace)
+                && q.split_once('@')
+                    .is_some_and(|(local, rest)| !local.is_empty() && !rest.contains('@'));
             Self {
                 text: Some(like_pattern(q)),
                 digits: None,
+                email: email_shaped.then(|| q.to_owned()),
             }
         }
     }
@@ -213,7 +222,7 @@ pub async fn page(
                 GatedRow,
                 r#"select role as "role!", id, name, email, phone, date_of_birth, medical_notes, created_by,
                           created_at, updated_at, last_emergency_at, total as "total!"
-                   from patient_search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+                   from patient_search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
                 gate.user_id,
                 gate.clinic_id,
                 &allowed as &[&str],
@@ -222,6 +231,7 @@ pub async fn page(
                 sort.as_str(),
                 term.text.as_deref(),
                 term.digits.as_deref(),
+                term.email.as_deref(),
                 limit,
                 offset,
             )
@@ -431,6 +441,19 @@ mod tests {
         assert_eq!(SearchTerm::new("ana1980@mail").digits, None);
         assert_eq!(SearchTerm::new("ana1980@mail").text.as_deref(), Some("%ana1980@mail%"));
         assert_eq!(SearchTerm::new("(555) 010").digits.as_deref(), Some("%555010%"));
+    }
+
+    #[test]
+    fn email_shaped_terms_take_the_email_key_path() {
+        assert_eq!(SearchTerm::new("ana1980@mail").email.as_deref(), Some("ana1980@mail"));
+        assert_eq!(SearchTerm::new("patient777@").email.as_deref(), Some("patient777@"));
+        // Nothing before the `@`: every email would be a candidate, so the trigram index serves it.
+        assert_eq!(SearchTerm::new("@example.com").email, None);
+        // Whitespace or a second `@`: not inside one email.
+        assert_eq!(SearchTerm::new("ana @mail").email, None);
+        assert_eq!(SearchTerm::new("a@b@c").email, None);
+        assert_eq!(SearchTerm::new("ana").email, None);
+        assert_eq!(SearchTerm::new("612 345").email, None);
     }
 
     #[test]

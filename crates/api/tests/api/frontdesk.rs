@@ -328,3 +328,91 @@ async fn a_flagged_message_sets_last_emergency_at_without_touching_updated_at(
             .unwrap_or_else(|e| panic!("read: {e}"));
     assert!(stored.is_some());
 }
+
+/// An email-shaped term (`patient777@`) is served through the email key's b-tree, not the trigram index
+/// (migration 20261215000001): the results must be exactly the substring match's, in every sort order and on
+/// every page, including the rows the key cannot rank (a name with an `@`).
+#[sqlx::test(migrations = "../../migrations")]
+async fn email_shaped_terms_find_exactly_what_the_substring_match_finds(_: PgPoolOptions, options: PgConnectOptions) {
+    let app = TestApp::spawn(options).await;
+    let (token, _) = app.register().await;
+    let patients = [
+        ("Ana Silva", Some("patient777@example.com"), "1980-01-01"),
+        ("Bruno Costa", Some("xpatient777@example.com"), "1975-05-05"),
+        ("Carla Novak", Some("patient7777@example.com"), "1990-09-09"),
+        ("Diego Meyer", Some("patient777@other.org"), "1985-03-03"),
+        ("José Núñez", Some("josé.núñez@mail.example"), "1970-07-07"),
+        ("Elena@Home Rossi", None, "1960-06-06"),
+        ("Felipe Dubois", None, "1999-12-12"),
+        ("Gina a@b Smith", Some("gina@b.example"), "1995-02-02"),
+    ];
+    for (name, email, dob) in patients {
+        let mut body = json!({"name": name, "dateOfBirth": dob});
+        if let Some(email) = email {
+            body["email"] = json!(email);
+        }
+        app.create_patient(&token, body).await;
+    }
+    let terms = [
+        "patient777@",
+        "atient777@ex",
+        "777@",
+        "7@example.c",
+        "PATIENT777@OTHER",
+        "JOSE.NUNEZ@",
+        "núñez@mail",
+        "a@home",
+        "a@b",
+        "a@b.ex",
+        "zzz@",
+        "777@nowhere",
+    ];
+    let orders = [
+        ("name", "name_key, id"),
+        ("-name", "name_key desc, id desc"),
+        ("-createdAt", "created_at desc, id desc"),
+        ("dateOfBirth", "date_of_birth, id"),
+        ("-updatedAt", "updated_at desc, id desc"),
+    ];
+    for term in terms {
+        let pattern = format!("%{term}%");
+        for (sort, order) in orders {
+            // `order` is one of the fixed strings above.
+            let expected: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "select name from patients where search_text ilike patient_fold($1) and deleted_at is null order by {order}"
+            )))
+            .bind(&pattern)
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap_or_else(|e| panic!("expected: {e}"));
+            let path = format!("/patients?sort={sort}&q={}", urlencode(term));
+            let page = json(app.get(&token, &path).await, 200).await;
+            assert_eq!(names(&page), expected, "{term} {sort}");
+            assert_eq!(page["total"], expected.len(), "{term} {sort}");
+            // Pages of one: the same rows, one at a time, and the total past the end.
+            let mut paged = Vec::new();
+            for n in 1..=expected.len() + 1 {
+                let page = json(app.get(&token, &format!("{path}&limit=1&page={n}")).await, 200).await;
+                assert_eq!(page["total"], expected.len(), "{term} {sort} page {n}");
+                paged.extend(names(&page));
+            }
+            assert_eq!(paged, expected, "{term} {sort} paged");
+        }
+    }
+    // The cases above that must match something do (the comparison is not vacuous).
+    let found = |term: &str| {
+        let path = format!("/patients?q={}", urlencode(term));
+        let app = &app;
+        let token = &token;
+        async move {
+            json(app.get(token, &path).await, 200).await["total"]
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(found("patient777@").await, 3);
+    assert_eq!(found("777@").await, 4);
+    assert_eq!(found("JOSE.NUNEZ@").await, 1);
+    assert_eq!(found("a@home").await, 1);
+    assert_eq!(found("a@b").await, 1);
+}

@@ -213,6 +213,10 @@ async fn hot_requests_keep_index_plans_with_stale_or_missing_statistics(_: PgPoo
             uses_index(plans, "chat_messages", "chat_messages_patient_created_idx"),
             "{label}: no plan read the history through its index"
         );
+        assert!(
+            uses_index(plans, "patients", "patients_clinic_at_key_idx"),
+            "{label}: the email-shaped search did not read the email key's index"
+        );
         let found = faults(plans);
         // The offending plans in full, for whoever reads the failure.
         for plan in plans.iter().filter(|p| !faults(std::slice::from_ref(*p)).is_empty()) {
