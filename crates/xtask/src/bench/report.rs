@@ -251,9 +251,22 @@ pub(super) fn targets(r: &Results) -> String {
         );
     }
     let mib = |k: Option<u64>| k.map_or(f64::INFINITY, |k| as_f64(k) / 1024.0);
+    // The target is the login flood's peak (startup and seeding included: the peak only grows); the
+    // whole run's peak is reported beside it against the same bound, as the stricter reading.
+    let login = r
+        .rows
+        .iter()
+        .find(|row| row.name.starts_with("login"))
+        .and_then(|row| row.api_rss_kib);
     let _ = writeln!(
         t,
-        "- api RSS < 50 MB (peak over the whole run, login flood included): {}, {}",
+        "- api peak RSS < 50 MB in the login flood (startup and seeding included): {}, {}",
+        fmt_mib(login),
+        mark(mib(login) < 50.0)
+    );
+    let _ = writeln!(
+        t,
+        "- api peak RSS < 50 MB over the whole run (every row after the flood too): {}, {}",
         fmt_mib(r.api_rss_kib),
         mark(mib(r.api_rss_kib) < 50.0)
     );
