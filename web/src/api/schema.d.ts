@@ -4253,8 +4253,9 @@ export interface operations {
                 limit?: number;
                 /**
                  * @description Substring of name or email, ignoring case and accents (`fernandez` finds `Fernández`), or of the phone's
-                 *     digits when the term has 3 or more digits and no letters (`612 345` finds `+34612345678`). At most 200
-                 *     characters.
+                 *     digits when the term has 3 or more digits and no letters (`612 345` finds `+34612345678`). A term shaped like
+                 *     part of an email (no whitespace, one `@` with something before it: `ana.silva@`) finds the same patients
+                 *     through an index on the emails. At most 200 characters.
                  */
                 q?: string;
                 /**
