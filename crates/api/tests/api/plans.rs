@@ -63,6 +63,13 @@ fn faults(plans: &[Value]) -> Vec<String> {
             if rows > MOST_ROWS {
                 found.push(format!("{kind} {relation} produced {rows} rows in: {short}"));
             }
+            // Rows read and thrown away cost as much as rows produced: a scan of the clinic's primary key that
+            // filters 5,000 rows for one match is as bad a plan as one that returns them.
+            let removed =
+                node["Rows Removed by Filter"].as_f64().unwrap_or(0.0) * node["Actual Loops"].as_f64().unwrap_or(1.0);
+            if removed > MOST_ROWS {
+                found.push(format!("{kind} {relation} filtered out {removed} rows in: {short}"));
+            }
         }
     }
     found

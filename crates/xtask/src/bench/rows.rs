@@ -237,18 +237,16 @@ impl Bench<'_> {
             && term
                 .split_once('@')
                 .is_some_and(|(local, rest)| !local.is_empty() && !rest.contains('@'));
-        let matches = if email {
-            "id = any (array(select patient_email_candidates(:cid::uuid, \
-             reverse(patient_fold(split_part(:email, '@', 1))), \
-             reverse(patient_fold(split_part(:email, '@', 1))) || chr(1114111)))) \
-             and search_text ilike patient_fold(:pat)"
+        let source = if email {
+            "patient_email_matches(:cid::uuid, reverse(patient_fold(split_part(:email, '@', 1))), \
+             reverse(patient_fold(split_part(:email, '@', 1))) || chr(1114111), patient_fold(:pat))"
         } else {
-            "(search_text ilike patient_fold(:pat) or search_text ilike nullif(:nopat, '-'))"
+            "patients where clinic_id = :cid::uuid and deleted_at is null \
+             and (search_text ilike patient_fold(:pat) or search_text ilike nullif(:nopat, '-'))"
         };
         let query = format!(
             "with matches as materialized (select id, name, email, phone, date_of_birth, medical_notes, \
-             created_by, created_at, updated_at, last_emergency_at, name_key from patients \
-             where clinic_id = :cid::uuid and deleted_at is null and {matches}) \
+             created_by, created_at, updated_at, last_emergency_at, name_key from {source}) \
              select id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, \
              last_emergency_at, count(*) over () as total from matches \
              order by created_at desc, id desc limit 20 offset 0;"
