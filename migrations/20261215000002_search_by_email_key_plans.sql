@@ -7,23 +7,29 @@
 -- of at least 1), with the ILIKE applied to the rows the range returns. No second lookup is left.
 drop function patient_email_candidates(uuid, text, text);
 
+-- PL/pgSQL, not SQL: a SQL function that cannot be inlined (the SET clause prevents it) plans its statements on every
+-- call (1,945 searches/s at 1k patients in the bench, against 2,519 for the `or` version it replaced); PL/pgSQL keeps
+-- its plans for the connection, as the route functions do.
 create function patient_email_matches(p_clinic uuid, p_lo text, p_hi text, p_pattern text)
 returns setof patients
-language sql
+language plpgsql
 stable
 set enable_sort = off
 as $$
-    (select p.* from patients p
-     where p.clinic_id = p_clinic and p.deleted_at is null
-       and p.at_key >= p_lo collate "C" and p.at_key < p_hi collate "C"
-       and p.search_text ilike p_pattern
-     order by p.at_key)
-    union all
-    (select p.* from patients p
-     where p.clinic_id = p_clinic and p.deleted_at is null
-       and p.at_key >= '' collate "C" and p.at_key < chr(1) collate "C" and p_lo <> ''
-       and p.search_text ilike p_pattern
-     order by p.at_key)
+begin
+    return query
+        (select p.* from patients p
+         where p.clinic_id = p_clinic and p.deleted_at is null
+           and p.at_key >= p_lo collate "C" and p.at_key < p_hi collate "C"
+           and p.search_text ilike p_pattern
+         order by p.at_key)
+        union all
+        (select p.* from patients p
+         where p.clinic_id = p_clinic and p.deleted_at is null
+           and p.at_key >= '' collate "C" and p.at_key < chr(1) collate "C" and p_lo <> ''
+           and p.search_text ilike p_pattern
+         order by p.at_key);
+end
 $$;
 
 create or replace function patient_search(p_user uuid, p_clinic uuid, p_allowed text[], p_request text, p_audit boolean,
