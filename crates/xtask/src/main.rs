@@ -50,10 +50,14 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
         /// Only the login flood (32 connections, argon2id): logins/s and the api's peak RSS, nothing written.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chat_only")]
         login_only: bool,
+        /// Only the unary chat rows (32 and 16 connections, the second beside its pgbench ceiling) with their CPU
+        /// split, printed, not written.
+        #[arg(long)]
+        chat_only: bool,
         /// Only the patient export and import: bytes, time and the api's peak RSS, at 10k and `--patients`.
-        #[arg(long, conflicts_with_all = ["quick", "login_only"])]
+        #[arg(long, conflicts_with_all = ["quick", "login_only", "chat_only"])]
         portability_only: bool,
         /// The big clinic's size for `--portability-only`.
         #[arg(long, default_value_t = 100_000, requires = "portability_only")]
@@ -82,9 +86,19 @@ fn main() {
         Cmd::Bench {
             quick,
             login_only,
+            chat_only,
             portability_only,
             patients,
-        } => bench::bench(&root(), quick, login_only, portability_only.then_some(patients)),
+        } => {
+            let scope = if login_only {
+                bench::Scope::Login
+            } else if chat_only {
+                bench::Scope::Chat
+            } else {
+                bench::Scope::All
+            };
+            bench::bench(&root(), quick, scope, portability_only.then_some(patients))
+        }
         Cmd::Fuzz => fuzz(&root()),
         Cmd::Triage { command } => triage::triage(&root(), &command),
     };

@@ -179,20 +179,11 @@ pub async fn context(
     patient_id: Uuid,
     before: Uuid,
 ) -> sqlx::Result<Option<(PatientContext, Vec<HistoryTurn>)>> {
+    // `chat_context` (migration 20261216000001) keeps the plan that reads the history's index, whatever the
+    // statistics say.
     let rows = sqlx::query!(
-        r#"select p.name, p.medical_notes, h.role as "role?", h.content as "content?"
-           from patients p
-           left join lateral (
-               select m.role, m.content, m.created_at, m.id
-               from chat_messages m
-               where m.clinic_id = $2 and m.patient_id = p.id
-                 and (m.created_at, m.id) < (select b.created_at, b.id from chat_messages b
-                                             where b.clinic_id = $2 and b.id = $3)
-               order by m.created_at desc, m.id desc
-               limit $4
-           ) h on true
-           where p.clinic_id = $2 and p.id = $1 and p.deleted_at is null
-           order by h.created_at asc nulls first, h.id asc"#,
+        r#"select name as "name!", medical_notes, turn_role as "role?", turn_content as "content?"
+           from chat_context($2, $1, $3, $4)"#,
         patient_id,
         clinic,
         before,
@@ -216,17 +207,12 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<(Vec<ChatMessage>, Option<Uuid>)> {
+    // `chat_page` (migration 20261216000001): the history's index, whatever the statistics say.
     let mut rows = sqlx::query_as!(
         MessageRow,
-        r#"select id, role, content, metadata, created_at
-           from chat_messages
-           where clinic_id = $2 and patient_id = $1
-             and exists (select 1 from patients p where p.clinic_id = $2 and p.id = $1 and p.deleted_at is null)
-             and ($3::uuid is null
-                  or (created_at, id) < (select b.created_at, b.id from chat_messages b
-                                         where b.clinic_id = $2 and b.id = $3 and b.patient_id = $1))
-           order by created_at desc, id desc
-           limit $4"#,
+        r#"select id as "id!", role as "role!", content as "content!", metadata as "metadata!",
+                  created_at as "created_at!"
+           from chat_page($2, $1, $3, $4)"#,
         patient_id,
         clinic,
         before,
@@ -241,7 +227,8 @@ pub async fn page(
     Ok((rows.into_iter().map(ChatMessage::from).collect(), next_before))
 }
 
-/// One message of this patient.
+/// One message of this patient. (The patient's by-id lookup says `(deleted_at is null) is true` so that only
+/// the primary key can serve it: `patients::queries::exists`.)
 pub async fn message(
     conn: &mut PgConnection,
     clinic: Uuid,
@@ -252,7 +239,8 @@ pub async fn message(
         MessageRow,
         r#"select id, role, content, metadata, created_at from chat_messages m
            where m.clinic_id = $3 and m.id = $1 and m.patient_id = $2
-             and exists (select 1 from patients p where p.clinic_id = $3 and p.id = $2 and p.deleted_at is null)"#,
+             and exists (select 1 from patients p
+                         where p.clinic_id = $3 and p.id = $2 and (p.deleted_at is null) is true)"#,
         id,
         patient_id,
         clinic
@@ -279,7 +267,8 @@ pub async fn user_message(
                   exists (select 1 from chat_messages r where r.clinic_id = $3 and r.reply_to = m.id) as "answered!"
            from chat_messages m
            where m.clinic_id = $3 and m.id = $1 and m.patient_id = $2 and m.role = 'user'
-             and exists (select 1 from patients p where p.clinic_id = $3 and p.id = $2 and p.deleted_at is null)"#,
+             and exists (select 1 from patients p
+                         where p.clinic_id = $3 and p.id = $2 and (p.deleted_at is null) is true)"#,
         message_id,
         patient_id,
         clinic

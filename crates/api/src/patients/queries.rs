@@ -95,9 +95,13 @@ pub async fn read(pool: PgPool, gate: &Gate, audit: bool) -> sqlx::Result<(Strin
 }
 
 /// Whether the patient exists in this clinic, outside the trash (cheaper than [`get`] when only access matters).
+///
+/// By-id lookups here say `(deleted_at is null) is true`, not `deleted_at is null`: the same rows, but a condition
+/// the planner cannot serve from the table's partial indexes, which without statistics it took for as cheap as the
+/// primary key and scanned the clinic with (migration 20261216000001).
 pub async fn exists(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
-        r#"select exists (select 1 from patients where clinic_id = $2 and id = $1 and deleted_at is null) as "exists!""#,
+        r#"select exists (select 1 from patients where clinic_id = $2 and id = $1 and (deleted_at is null) is true) as "exists!""#,
         id,
         clinic
     )
@@ -298,7 +302,7 @@ pub async fn update(
                phone = case when $6 then $7 else phone end,
                date_of_birth = case when $8 then $9 else date_of_birth end,
                medical_notes = case when $10 then $11 else medical_notes end
-           where clinic_id = $2 and id = $1 and deleted_at is null
+           where clinic_id = $2 and id = $1 and (deleted_at is null) is true
            returning id, name, email, phone, date_of_birth, medical_notes, created_by, created_at, updated_at, last_emergency_at"#,
         id,
         clinic,
@@ -319,7 +323,7 @@ pub async fn update(
 /// Moves the patient (and so its messages, which are only reachable through it) to the trash.
 pub async fn delete(conn: &mut PgConnection, clinic: Uuid, id: Uuid) -> sqlx::Result<bool> {
     let result = sqlx::query!(
-        "update patients set deleted_at = now() where clinic_id = $2 and id = $1 and deleted_at is null",
+        "update patients set deleted_at = now() where clinic_id = $2 and id = $1 and (deleted_at is null) is true",
         id,
         clinic
     )

@@ -60,7 +60,7 @@ const SELECTIVE: &str = "patient777@";
 const CHAT_CONNS: u32 = 16;
 struct Plan {
     quick: bool,
-    login_only: bool,
+    scope: Scope,
     duration: Duration,
     warmup: Duration,
     conns: u32,
@@ -70,18 +70,28 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(quick: bool, login_only: bool) -> Self {
+    fn new(quick: bool, scope: Scope) -> Self {
         Self {
             quick,
-            login_only,
+            scope,
             duration: Duration::from_secs(if quick { 5 } else { 15 }),
             warmup: Duration::from_secs(if quick { 1 } else { 3 }),
             conns: 32,
             wrk_threads: 1,
             fixed_rate: 500,
-            big: (!quick).then_some(1_000_000),
+            big: (!quick && scope == Scope::All).then_some(1_000_000),
         }
     }
+}
+
+/// What a run measures: everything, or one part of it for quick iteration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// The login flood alone (`--login-only`).
+    Login,
+    /// The unary chat rows alone (`--chat-only`).
+    Chat,
 }
 
 /// One line of the table.
@@ -114,8 +124,8 @@ impl Row {
 }
 
 /// `portability`: only the export and import rows, with a clinic of that many patients (see `portability.rs`).
-pub fn bench(root: &Path, quick: bool, login_only: bool, portability: Option<u64>) -> Result<()> {
-    let plan = Plan::new(quick, login_only);
+pub fn bench(root: &Path, quick: bool, scope: Scope, portability: Option<u64>) -> Result<()> {
+    let plan = Plan::new(quick, scope);
     let out_dir = root.join("target").join("bench");
     std::fs::create_dir_all(&out_dir).context("creating target/bench")?;
     if portability.is_none() {
@@ -152,8 +162,8 @@ pub fn bench(root: &Path, quick: bool, login_only: bool, portability: Option<u64
             return portability::run_bench(root, &bindir, &url, &out_dir, patients);
         }
         let results = measure(root, &plan, &bindir, &url, &out_dir)?;
-        if plan.login_only {
-            login_report(&results);
+        if plan.scope != Scope::All {
+            partial_report(&results);
             return Ok(());
         }
         report(&plan, &results, &out_dir)
@@ -162,15 +172,24 @@ pub fn bench(root: &Path, quick: bool, login_only: bool, portability: Option<u64
     result
 }
 
-/// `--login-only`: the login row and the api's peak, printed, not written (the full table's JSON stays the
-/// last full or quick run).
-fn login_report(r: &Results) {
+/// `--login-only` and `--chat-only`: their rows and the api's peak, printed, not written (the full table's JSON
+/// stays the last full or quick run).
+fn partial_report(r: &Results) {
     println!();
     for row in &r.rows {
         println!(
-            "{}: {:.1} logins/s, p50 {:.0} ms, p99 {:.0} ms, {} errors ({}, {} requests)",
+            "{}: {:.1}/s, p50 {:.1} ms, p99 {:.1} ms, {} errors ({}, {} requests)",
             row.name, row.rps, row.p50_ms, row.p99_ms, row.errors, row.load, row.requests
         );
+        if let Some(tps) = row.ceiling_tps {
+            println!(
+                "  its SQL's ceiling (pgbench): {tps:.0}/s, the api at {:.0}%",
+                row.rps / tps * 100.0
+            );
+        }
+        if let Some(cpu) = &row.cpu {
+            println!("  {cpu}");
+        }
     }
     println!(
         "api peak RSS (VmHWM) over startup, seeding and the flood: {}; load average {:.1} before, {:.1} after.",
@@ -268,8 +287,20 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         "xtask:   api peak RSS before the login flood: {}",
         fmt_mib(idle_rss_kib)
     );
-    rows.extend(with_rss(vec![bench.login()?], &api));
-    if plan.login_only {
+    if plan.scope != Scope::Chat {
+        rows.extend(with_rss(vec![bench.login()?], &api));
+    }
+    if plan.scope == Scope::Chat {
+        rows.extend(with_rss(
+            vec![bench.chat_unary("zero-latency model", plan.conns, false, ai.child.id())?],
+            &api,
+        ));
+        rows.extend(with_rss(
+            vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true, ai.child.id())?],
+            &api,
+        ));
+    }
+    if plan.scope != Scope::All {
         return Ok(Results {
             rows,
             api_rss_kib: api.peak_rss_kib(),
