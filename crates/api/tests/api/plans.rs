@@ -116,8 +116,9 @@ async fn write_history(admin: &sqlx::PgPool, patient: &str, own: i64, theirs: i6
 }
 
 /// The hot requests of one clinic's day, through the real api: history pages, a chat message (the context query
-/// inside `chat_send`, the reply), the patient list in each order, a selective search, one patient.
-async fn hot_requests(http: &reqwest::Client, base: &str, token: &str, patient: &str, before: &str) {
+/// inside `chat_send`, the reply), the reply to a saved message (`unanswered`), the patient list in each order, a
+/// selective search, one patient.
+async fn hot_requests(http: &reqwest::Client, base: &str, token: &str, patient: &str, before: &str, unanswered: &str) {
     let get = |path: String| {
         let http = http.clone();
         let token = token.to_owned();
@@ -140,6 +141,16 @@ async fn hot_requests(http: &reqwest::Client, base: &str, token: &str, patient: 
         .send()
         .await
         .unwrap_or_else(|e| panic!("send: {e}"));
+    expect_json(r, 201).await;
+    // The reply to a saved message deep in the history (`chat_context`: the turns before it). Each pass answers a
+    // different one: a message has one reply.
+    let r = http
+        .post(format!("{base}/patients/{patient}/messages/{unanswered}/reply"))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("reply: {e}"));
     expect_json(r, 201).await;
     for sort in ["-createdAt", "name", "-name", "dateOfBirth", "-updatedAt"] {
         get(format!("/patients?limit=20&sort={sort}")).await;
@@ -228,10 +239,20 @@ async fn hot_requests_keep_index_plans_with_stale_or_missing_statistics(_: PgPoo
     .fetch_one(&admin)
     .await
     .unwrap_or_else(|e| panic!("cursor: {e}"));
+    // Three saved messages without a reply, one for each pass, deep in the history.
+    let unanswered: Vec<String> = sqlx::query_scalar(
+        "select id::text from chat_messages where patient_id = $1::uuid and role = 'user'
+         order by created_at desc, id desc offset 600 limit 3",
+    )
+    .bind(&patient)
+    .fetch_all(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("unanswered: {e}"));
+    assert_eq!(unanswered.len(), 3, "three unanswered messages");
 
     // Stale statistics: the plans the api makes now.
     let skip = api.logs().len();
-    hot_requests(&http, &api.base, &token, &patient, &before).await;
+    hot_requests(&http, &api.base, &token, &patient, &before, &unanswered[0]).await;
     let stale = plans(&api.logs()[skip..]);
     drop(api);
 
@@ -249,7 +270,7 @@ async fn hot_requests_keep_index_plans_with_stale_or_missing_statistics(_: PgPoo
     .unwrap_or_else(|e| panic!("drop statistics: {e}"));
     let api = ApiProcess::start_with(&url, ai_url.as_str().trim_end_matches('/'), &env).await;
     let skip = api.logs().len();
-    hot_requests(&http, &api.base, &token, &patient, &before).await;
+    hot_requests(&http, &api.base, &token, &patient, &before, &unanswered[1]).await;
     let missing = plans(&api.logs()[skip..]);
     drop(api);
 
@@ -261,7 +282,7 @@ async fn hot_requests_keep_index_plans_with_stale_or_missing_statistics(_: PgPoo
         .unwrap_or_else(|e| panic!("analyze: {e}"));
     let api = ApiProcess::start_with(&url, ai_url.as_str().trim_end_matches('/'), &env).await;
     let skip = api.logs().len();
-    hot_requests(&http, &api.base, &token, &patient, &before).await;
+    hot_requests(&http, &api.base, &token, &patient, &before, &unanswered[2]).await;
     let fresh = plans(&api.logs()[skip..]);
 
     for (label, plans) in [
