@@ -52,8 +52,8 @@ enum Cmd {
         /// Only the login flood (32 connections, argon2id): logins/s and the api's peak RSS, nothing written.
         #[arg(long, conflicts_with = "chat_only")]
         login_only: bool,
-        /// Only the unary chat rows (32 and 16 connections, the second beside its pgbench ceiling) with their CPU
-        /// split, printed, not written.
+        /// Only the chat rows with the zero-latency model (unary at 32 and 16 connections, the second beside its
+        /// pgbench ceiling, with their CPU split; then streamed) and the api's peak, printed, not written.
         #[arg(long)]
         chat_only: bool,
         /// Only the patient export and import: bytes, time and the api's peak RSS, at 10k and `--patients`.

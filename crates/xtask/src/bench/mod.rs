@@ -190,9 +190,12 @@ fn partial_report(r: &Results) {
         if let Some(cpu) = &row.cpu {
             println!("  {cpu}");
         }
+        if row.api_rss_kib.is_some() {
+            println!("  api peak RSS after it: {}", fmt_mib(row.api_rss_kib));
+        }
     }
     println!(
-        "api peak RSS (VmHWM) over startup, seeding and the flood: {}; load average {:.1} before, {:.1} after.",
+        "api peak RSS (VmHWM) over the whole run, startup and seeding included: {}; load average {:.1} before, {:.1} after.",
         fmt_mib(r.api_rss_kib),
         r.load.0,
         r.load.1
@@ -299,6 +302,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
             vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true, ai.child.id())?],
             &api,
         ));
+        rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
     }
     if plan.scope != Scope::All {
         return Ok(Results {

@@ -52,7 +52,12 @@ impl LocalJob {
     }
 
     pub(super) fn end(&self) {
-        self.log().ended = true;
+        {
+            let mut log = self.log();
+            log.ended = true;
+            // The log is read-only from here, and may linger: give back the growth room of its last doubling.
+            log.events.shrink_to_fit();
+        }
         self.changed.send_modify(|_| {});
     }
 

@@ -48,7 +48,9 @@ pub const MAX_LINGERING: usize = 1_000;
 #[serde(tag = "t", content = "d", rename_all = "lowercase")]
 pub enum StreamEvent {
     Delta(String),
-    Done(StreamDonePublic),
+    /// Boxed: a log is a `Vec` of these, one slot per delta, and an inline reply would make every slot as big as
+    /// the whole reply (a finished log is kept for late followers, up to [`MAX_LINGERING`] of them).
+    Done(Box<StreamDonePublic>),
     Error(StreamError),
 }
 

@@ -156,10 +156,10 @@ async fn finish(
     )
     .await
     {
-        Ok(assistant_message) => StreamEvent::Done(StreamDonePublic {
+        Ok(assistant_message) => StreamEvent::Done(Box::new(StreamDonePublic {
             assistant_message,
             emergency,
-        }),
+        })),
         Err(e) => {
             tracing::error!(error = ?e, "saving a streamed reply failed");
             StreamEvent::Error(stream_error_of(&e))

@@ -102,10 +102,10 @@ fn saved_done(reply: ChatMessage, after: u64) -> Sequenced {
         .and_then(Triage::into_emergency);
     Sequenced {
         seq,
-        event: StreamEvent::Done(StreamDonePublic {
+        event: StreamEvent::Done(Box::new(StreamDonePublic {
             assistant_message: reply,
             emergency,
-        }),
+        })),
     }
 }
 
