@@ -62,6 +62,9 @@ enum Cmd {
         /// The big clinic's size for `--portability-only`.
         #[arg(long, default_value_t = 100_000, requires = "portability_only")]
         patients: u64,
+        /// The api's database pool (`DATABASE_MAX_CONNECTIONS`) for the run; 32, the load's connections, by default.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+        pool: Option<u32>,
     },
     /// Train or evaluate the emergency triage detector.
     Triage {
@@ -89,6 +92,7 @@ fn main() {
             chat_only,
             portability_only,
             patients,
+            pool,
         } => {
             let scope = if login_only {
                 bench::Scope::Login
@@ -97,7 +101,7 @@ fn main() {
             } else {
                 bench::Scope::All
             };
-            bench::bench(&root(), quick, scope, portability_only.then_some(patients))
+            bench::bench(&root(), quick, scope, pool, portability_only.then_some(patients))
         }
         Cmd::Fuzz => fuzz(&root()),
         Cmd::Triage { command } => triage::triage(&root(), &command),

@@ -35,7 +35,7 @@ use anyhow::{Context, Result, bail};
 use self::fake_openai::FAKE_MODEL;
 use self::report::{fmt_mib, report};
 use self::rows::Bench;
-use self::setup::{load_average, psql_value, random_hex, seed, spawn, wait_ready, with_rss};
+use self::setup::{Proc, load_average, psql_value, random_hex, seed, spawn, wait_ready, with_rss};
 use self::wrk::ensure_wrk;
 use crate::pg::{self, Database};
 use crate::run;
@@ -67,10 +67,12 @@ struct Plan {
     wrk_threads: u32,
     fixed_rate: u32,
     big: Option<u64>,
+    /// The api's `DATABASE_MAX_CONNECTIONS` (`--pool`; the load's connection count by default).
+    pool: u32,
 }
 
 impl Plan {
-    fn new(quick: bool, scope: Scope) -> Self {
+    fn new(quick: bool, scope: Scope, pool: Option<u32>) -> Self {
         Self {
             quick,
             scope,
@@ -80,6 +82,7 @@ impl Plan {
             wrk_threads: 1,
             fixed_rate: 500,
             big: (!quick && scope == Scope::All).then_some(1_000_000),
+            pool: pool.unwrap_or(32),
         }
     }
 }
@@ -124,8 +127,8 @@ impl Row {
 }
 
 /// `portability`: only the export and import rows, with a clinic of that many patients (see `portability.rs`).
-pub fn bench(root: &Path, quick: bool, scope: Scope, portability: Option<u64>) -> Result<()> {
-    let plan = Plan::new(quick, scope);
+pub fn bench(root: &Path, quick: bool, scope: Scope, pool: Option<u32>, portability: Option<u64>) -> Result<()> {
+    let plan = Plan::new(quick, scope, pool);
     let out_dir = root.join("target").join("bench");
     std::fs::create_dir_all(&out_dir).context("creating target/bench")?;
     if portability.is_none() {
@@ -222,7 +225,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
     let ai_port = free_port();
     let api_port = free_port();
     let api_addr = format!("127.0.0.1:{api_port}");
-    let pool = plan.conns;
+    let pool = plan.pool;
     let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
     let fake_port = fake_openai::start()?;
     let load_before = load_average();
@@ -294,15 +297,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         rows.extend(with_rss(vec![bench.login()?], &api));
     }
     if plan.scope == Scope::Chat {
-        rows.extend(with_rss(
-            vec![bench.chat_unary("zero-latency model", plan.conns, false, ai.child.id())?],
-            &api,
-        ));
-        rows.extend(with_rss(
-            vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true, ai.child.id())?],
-            &api,
-        ));
-        rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
+        rows.extend(zero_latency_chat(&bench, &api, ai.child.id())?);
     }
     if plan.scope != Scope::All {
         return Ok(Results {
@@ -340,15 +335,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         let name = format!("search \"{SELECTIVE}\", {}M", n / 1_000_000);
         rows.extend(with_rss(vec![bench.search(big, SELECTIVE, &name)?], &api));
     }
-    rows.extend(with_rss(
-        vec![bench.chat_unary("zero-latency model", plan.conns, false, ai.child.id())?],
-        &api,
-    ));
-    rows.extend(with_rss(
-        vec![bench.chat_unary("zero-latency model", CHAT_CONNS, true, ai.child.id())?],
-        &api,
-    ));
-    rows.extend(with_rss(bench.chat_streamed("zero-latency model")?.to_vec(), &api));
+    rows.extend(zero_latency_chat(&bench, &api, ai.child.id())?);
     let ai_fake_rss_kib = ai.peak_rss_kib();
 
     drop(ai);
@@ -375,4 +362,14 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         superuser,
         load: (load_before, load_average()),
     })
+}
+
+/// The chat rows against the zero-latency model, each with the api's peak after it: unary at the load's
+/// connections, unary at [`CHAT_CONNS`] beside its pgbench ceiling, then streamed.
+fn zero_latency_chat(bench: &Bench<'_>, api: &Proc, ai_pid: u32) -> Result<Vec<Row>> {
+    let model = "zero-latency model";
+    let mut rows = with_rss(vec![bench.chat_unary(model, bench.plan.conns, false, ai_pid)?], api);
+    rows.extend(with_rss(vec![bench.chat_unary(model, CHAT_CONNS, true, ai_pid)?], api));
+    rows.extend(with_rss(bench.chat_streamed(model)?.to_vec(), api));
+    Ok(rows)
 }
