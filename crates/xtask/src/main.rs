@@ -62,7 +62,7 @@ enum Cmd {
         /// The big clinic's size for `--portability-only`.
         #[arg(long, default_value_t = 100_000, requires = "portability_only")]
         patients: u64,
-        /// The api's database pool (`DATABASE_MAX_CONNECTIONS`) for the run; 32, the load's connections, by default.
+        /// The api's database pool (`DATABASE_MAX_CONNECTIONS`) for the run; twice this machine's cores by default.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
         pool: Option<u32>,
     },

@@ -67,7 +67,7 @@ struct Plan {
     wrk_threads: u32,
     fixed_rate: u32,
     big: Option<u64>,
-    /// The api's `DATABASE_MAX_CONNECTIONS` (`--pool`; the load's connection count by default).
+    /// The api's `DATABASE_MAX_CONNECTIONS` (`--pool`; twice the cores by default, see [`default_pool`]).
     pool: u32,
 }
 
@@ -82,9 +82,16 @@ impl Plan {
             wrk_threads: 1,
             fixed_rate: 500,
             big: (!quick && scope == Scope::All).then_some(1_000_000),
-            pool: pool.unwrap_or(32),
+            pool: pool.unwrap_or_else(default_pool),
         }
     }
+}
+
+/// The api's pool when `--pool` is not given: twice the machine's cores, as README recommends for the database
+/// server's (the bench's PostgreSQL runs on this machine).
+fn default_pool() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX)
 }
 
 /// What a run measures: everything, or one part of it for quick iteration.

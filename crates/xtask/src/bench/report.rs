@@ -148,8 +148,9 @@ pub(super) fn table(plan: &Plan, r: &Results) -> String {
     );
     let _ = writeln!(
         t,
-        "pgbench: -M prepared -c{} -j2 (the 16-connection chat row at -c16). Handler's SQL: what the handler sends: for list, get and search the one route-function call (patient_page, patient_read, patient_search: clinic_gate, the query, the audit row); for a chat message its two calls (chat_send: the gate, the audit row, the message and its context; then chat_reply: the gate, the audit row, the reply); for create the clinic_gate statement and the handler's statements in one transaction; connected with PGOPTIONS='-c role=dental_app' (row-level security applies). Plain query: the handler's query alone as the owner, no row-level security, no audit row, no transaction block.{}",
+        "pgbench: -M prepared -c{} -j2 (the 16-connection chat row at -c16), and again at -c{} (the api's pool) when that is smaller, the better of the two kept. Handler's SQL: what the handler sends: for list, get and search the one route-function call (patient_page, patient_read, patient_search: clinic_gate, the query, the audit row); for a chat message its two calls (chat_send: the gate, the audit row, the message and its context; then chat_reply: the gate, the audit row, the reply); for create the clinic_gate statement and the handler's statements in one transaction; connected with PGOPTIONS='-c role=dental_app' (row-level security applies). Plain query: the handler's query alone as the owner, no row-level security, no audit row, no transaction block.{}",
         plan.conns,
+        plan.pool,
         if r.superuser {
             ""
         } else {
