@@ -52,76 +52,65 @@ impl Bench<'_> {
         role: bool,
         vars: &[(&str, String)],
     ) -> Result<f64> {
-        let wide = self.pgbench_at(label, account, patient, script, conns, role, vars)?;
+        // One pgbench run (one transaction of pgbench per line group, see [`handler_tx`]) as the application
+        // role (with `role`) at `conns` connections: transactions per second.
+        let run = |label: &str, conns: u32| -> Result<f64> {
+            let path = self.out.join(format!("{label}.pgbench.sql"));
+            std::fs::write(&path, script).context("writing a pgbench script")?;
+            let seconds = self.plan.duration.as_secs().max(1).to_string();
+            let mut cmd = Command::new(&self.pgbench);
+            cmd.args(["-n", "-M", "prepared", "-j", "2", "-c"])
+                .arg(conns.to_string())
+                .args(["-T", &seconds, "-f"])
+                .arg(&path)
+                .arg("-D")
+                .arg(format!("uid={}", account.id))
+                .arg("-D")
+                .arg(format!("cid={}", account.clinic));
+            // E.g. the search pattern as the api builds it (`like_pattern`), bound as a parameter as sqlx does.
+            for (name, value) in vars {
+                cmd.arg("-D").arg(format!("{name}={value}"));
+            }
+            if let Some(pid) = patient {
+                cmd.arg("-D").arg(format!("pid={pid}"));
+            }
+            // The chat script spreads its messages over the same patients the api's run does (`:pids[:k]`).
+            cmd.arg("-D")
+                .arg(format!("pids={{{}}}", self.fixture.patient_ids.join(",")));
+            // Every connection runs as the application role, as the api's pool does (`set role dental_app`), so
+            // row-level security applies to pgbench too; the plain ceiling runs as the owner (no policy at all).
+            if role {
+                cmd.env("PGOPTIONS", "-c role=dental_app");
+            }
+            let out = cmd.arg(self.url).output().context("running pgbench")?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let failed = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("number of failed transactions:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            if !out.status.success() || failed > 0 {
+                bail!(
+                    "pgbench failed for {label}: {} {}",
+                    String::from_utf8_lossy(&out.stderr).trim(),
+                    text.trim()
+                );
+            }
+            text.lines()
+                .find_map(|l| l.strip_prefix("tps = "))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("no tps in pgbench's output: {text}"))
+        };
+        let wide = run(label, conns)?;
         let pool = self.plan.pool;
         if pool >= conns {
             return Ok(wide);
         }
-        let narrow = self.pgbench_at(&format!("{label}-c{pool}"), account, patient, script, pool, role, vars)?;
+        let narrow = run(&format!("{label}-c{pool}"), pool)?;
         eprintln!("xtask:   pgbench {label}: {wide:.0} tps at -c{conns}, {narrow:.0} at -c{pool}");
         Ok(wide.max(narrow))
-    }
-
-    /// pgbench running `script` (one transaction of pgbench per line group, see [`handler_tx`]) as the
-    /// application role at `conns` connections: transactions per second.
-    #[allow(clippy::too_many_arguments)]
-    fn pgbench_at(
-        &self,
-        label: &str,
-        account: &Account,
-        patient: Option<&str>,
-        script: &str,
-        conns: u32,
-        role: bool,
-        vars: &[(&str, String)],
-    ) -> Result<f64> {
-        let path = self.out.join(format!("{label}.pgbench.sql"));
-        std::fs::write(&path, script).context("writing a pgbench script")?;
-        let seconds = self.plan.duration.as_secs().max(1).to_string();
-        let mut cmd = Command::new(&self.pgbench);
-        cmd.args(["-n", "-M", "prepared", "-j", "2", "-c"])
-            .arg(conns.to_string())
-            .args(["-T", &seconds, "-f"])
-            .arg(&path)
-            .arg("-D")
-            .arg(format!("uid={}", account.id))
-            .arg("-D")
-            .arg(format!("cid={}", account.clinic));
-        // E.g. the search pattern as the api builds it (`like_pattern`), bound as a parameter as sqlx does.
-        for (name, value) in vars {
-            cmd.arg("-D").arg(format!("{name}={value}"));
-        }
-        if let Some(pid) = patient {
-            cmd.arg("-D").arg(format!("pid={pid}"));
-        }
-        // The chat script spreads its messages over the same patients the api's run does (`:pids[:k]`).
-        cmd.arg("-D")
-            .arg(format!("pids={{{}}}", self.fixture.patient_ids.join(",")));
-        // Every connection runs as the application role, as the api's pool does (`set role dental_app`), so
-        // row-level security applies to pgbench too; the plain ceiling runs as the owner (no policy at all).
-        if role {
-            cmd.env("PGOPTIONS", "-c role=dental_app");
-        }
-        let out = cmd.arg(self.url).output().context("running pgbench")?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let failed = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("number of failed transactions:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        if !out.status.success() || failed > 0 {
-            bail!(
-                "pgbench failed for {label}: {} {}",
-                String::from_utf8_lossy(&out.stderr).trim(),
-                text.trim()
-            );
-        }
-        text.lines()
-            .find_map(|l| l.strip_prefix("tps = "))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no tps in pgbench's output: {text}"))
     }
 
     /// The handler's SQL (`handler`: what it sends, e.g. [`handler_tx`] or [`route_call`]) as the application
