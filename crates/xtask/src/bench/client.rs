@@ -57,6 +57,7 @@ pub(super) fn fixed_rate(api: &str, path: &str, token: &str, rate: u32, duration
         p50_us: percentile(&all, 50.0),
         p99_us: percentile(&all, 99.0),
         errors,
+        cpu: None,
     })
 }
 
@@ -130,6 +131,7 @@ pub(super) fn streamed(
         p50_us: percentile(v, 50.0),
         p99_us: percentile(v, 99.0),
         errors,
+        cpu: None,
     };
     Ok((measured(&first), measured(&done)))
 }

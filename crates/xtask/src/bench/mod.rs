@@ -287,6 +287,7 @@ fn measure(root: &Path, plan: &Plan, bindir: &Path, url: &str, out: &Path) -> Re
         plan,
         api: &api_addr,
         api_pid: api.child.id(),
+        ai_pid: ai.child.id(),
         out,
         pgbench: bindir.join("pgbench"),
         url,

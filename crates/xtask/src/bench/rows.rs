@@ -20,12 +20,17 @@ pub(super) struct Measured {
     pub(super) p50_us: f64,
     pub(super) p99_us: f64,
     pub(super) errors: u64,
+    /// Where the run's CPU went per request (`cpu.rs`), for the runs that split it.
+    pub(super) cpu: Option<String>,
 }
 
 pub(super) struct Bench<'a> {
     pub(super) plan: &'a Plan,
     pub(super) api: &'a str,
     pub(super) api_pid: u32,
+    /// The ai service running beside the rows that are not chat (the zero-latency model's; idle there, counted so
+    /// the split adds up to the machine's work).
+    pub(super) ai_pid: u32,
     pub(super) out: &'a Path,
     pub(super) pgbench: PathBuf,
     pub(super) url: &'a str,
@@ -80,7 +85,7 @@ impl Bench<'_> {
             ceiling_tps,
             plain_tps,
             api_rss_kib: None,
-            cpu: None,
+            cpu: m.cpu.clone(),
         };
         eprintln!(
             "xtask: {:<42} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
@@ -96,6 +101,9 @@ impl Bench<'_> {
                 .map(|c| format!("  plain {c:.0} tps ({:.0}%)", row.plain_pct().unwrap_or(0.0)))
                 .unwrap_or_default()
         );
+        if let Some(cpu) = &row.cpu {
+            eprintln!("xtask:   {cpu}");
+        }
         row
     }
 
@@ -108,8 +116,18 @@ impl Bench<'_> {
     pub(super) fn wrk_at(&self, label: &str, request: &WrkRequest, conns: u32) -> Result<Measured> {
         let script = self.out.join(format!("{label}.lua"));
         std::fs::write(&script, wrk_script(request)).context("writing a wrk script")?;
-        run_wrk(self.plan, self.api, &script, self.plan.warmup, conns)?;
-        run_wrk(self.plan, self.api, &script, self.plan.duration, conns)
+        self.measure(&script, conns, self.ai_pid)
+    }
+
+    /// A warm-up run of `script`, then the measured one, whose CPU is split between the api, the ai service
+    /// (`ai_pid`), PostgreSQL and this command: what the rest of the path costs per request bounds the api's share
+    /// of a ceiling that pgbench measures with the machine to itself.
+    fn measure(&self, script: &Path, conns: u32, ai_pid: u32) -> Result<Measured> {
+        run_wrk(self.plan, self.api, script, self.plan.warmup, conns)?;
+        let before = cpu::Snapshot::take(self.api_pid, ai_pid);
+        let mut m = run_wrk(self.plan, self.api, script, self.plan.duration, conns)?;
+        m.cpu = Some(before.per_request(&cpu::Snapshot::take(self.api_pid, ai_pid), m.requests));
+        Ok(m)
     }
 
     pub(super) fn token(&self, account: &Account) -> Result<String> {
@@ -291,10 +309,7 @@ impl Bench<'_> {
             token: Some(self.token(&self.fixture.small)?),
         };
         std::fs::write(&script, wrk_script(&request)).context("writing a wrk script")?;
-        run_wrk(self.plan, self.api, &script, self.plan.warmup, conns)?;
-        let before = cpu::Snapshot::take(self.api_pid, ai_pid);
-        let m = run_wrk(self.plan, self.api, &script, self.plan.duration, conns)?;
-        let cpu = before.per_request(&cpu::Snapshot::take(self.api_pid, ai_pid), m.requests);
+        let m = self.measure(&script, conns, ai_pid)?;
         let ceiling = if ceiling { Some(self.chat_ceiling(conns)?) } else { None };
         let name = if conns == self.plan.conns {
             format!("chat unary, {model}")
@@ -302,10 +317,7 @@ impl Bench<'_> {
             format!("chat unary, {model}, {conns} conns")
         };
         let load = format!("wrk -t{} -c{conns}", self.plan.wrk_threads);
-        let mut row = Self::row(&name, load, &m, ceiling);
-        eprintln!("xtask:   {cpu}");
-        row.cpu = Some(cpu);
-        Ok(row)
+        Ok(Self::row(&name, load, &m, ceiling))
     }
 
     /// What PostgreSQL does for one unary chat message, as the handler (`chat::service::send` without an

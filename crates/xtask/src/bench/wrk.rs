@@ -136,5 +136,6 @@ pub(super) fn run_wrk(plan: &Plan, api: &str, script: &Path, duration: Duration,
         p50_us,
         p99_us,
         errors: to_u64(errors),
+        cpu: None,
     })
 }
