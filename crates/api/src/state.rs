@@ -1,5 +1,6 @@
-//! Shared application state, cloned cheaply into every handler.
+//! Shared application state, cloned into every handler and middleware: one reference count, not one per part.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -11,8 +12,13 @@ use crate::auth::keys::DerivedKeys;
 use crate::config::Config;
 use crate::ratelimit::Limiter;
 
+/// A handle on [`Shared`]: axum clones the state for each extractor and middleware that takes it, several times a
+/// request, so it is one `Arc` rather than a dozen.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What every request shares (read through [`AppState`]'s `Deref`).
+pub struct Shared {
     pub db: PgPool,
     /// Where reads go: the replica (`DATABASE_REPLICA_URL`) once it has the caller's last write, else `db`.
     pub reads: crate::db::replica::Reads,
@@ -57,7 +63,7 @@ impl AppState {
             )?,
             None => crate::db::replica::Reads::primary_only(db.clone()),
         };
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             db,
             reads,
             jwt: Arc::new(jwt),
@@ -70,7 +76,15 @@ impl AppState {
             passwords,
             config: Arc::new(config),
             tasks: tokio_util::task::TaskTracker::new(),
-        })
+        })))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
