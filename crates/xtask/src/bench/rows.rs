@@ -109,23 +109,18 @@ impl Bench<'_> {
 
     /// A warm-up run, then the measured one.
     pub(super) fn wrk(&self, label: &str, request: &WrkRequest) -> Result<Measured> {
-        self.wrk_at(label, request, self.plan.conns)
+        self.wrk_at(label, request, self.plan.conns, self.ai_pid)
     }
 
-    /// As [`Bench::wrk`] at `conns` connections.
-    pub(super) fn wrk_at(&self, label: &str, request: &WrkRequest, conns: u32) -> Result<Measured> {
+    /// As [`Bench::wrk`] at `conns` connections beside the ai service `ai_pid`. The measured run's CPU is split
+    /// between the api, the ai service, PostgreSQL and this command: what the rest of the path costs per request
+    /// bounds the api's share of a ceiling that pgbench measures with the machine to itself.
+    pub(super) fn wrk_at(&self, label: &str, request: &WrkRequest, conns: u32, ai_pid: u32) -> Result<Measured> {
         let script = self.out.join(format!("{label}.lua"));
         std::fs::write(&script, wrk_script(request)).context("writing a wrk script")?;
-        self.measure(&script, conns, self.ai_pid)
-    }
-
-    /// A warm-up run of `script`, then the measured one, whose CPU is split between the api, the ai service
-    /// (`ai_pid`), PostgreSQL and this command: what the rest of the path costs per request bounds the api's share
-    /// of a ceiling that pgbench measures with the machine to itself.
-    fn measure(&self, script: &Path, conns: u32, ai_pid: u32) -> Result<Measured> {
-        run_wrk(self.plan, self.api, script, self.plan.warmup, conns)?;
+        run_wrk(self.plan, self.api, &script, self.plan.warmup, conns)?;
         let before = cpu::Snapshot::take(self.api_pid, ai_pid);
-        let mut m = run_wrk(self.plan, self.api, script, self.plan.duration, conns)?;
+        let mut m = run_wrk(self.plan, self.api, &script, self.plan.duration, conns)?;
         m.cpu = Some(before.per_request(&cpu::Snapshot::take(self.api_pid, ai_pid), m.requests));
         Ok(m)
     }
@@ -301,15 +296,13 @@ impl Bench<'_> {
     /// The measured run's CPU is split between the api, the ai service (`ai_pid`), PostgreSQL and this command.
     pub(super) fn chat_unary(&self, model: &str, conns: u32, ceiling: bool, ai_pid: u32) -> Result<Row> {
         let label = format!("chat-{}-{conns}", model.split(' ').next().unwrap_or("model"));
-        let script = self.out.join(format!("{label}.lua"));
         let request = WrkRequest {
             method: "POST",
             paths: self.chat_paths(""),
             body: Some(format!(r#"{{"content":"{CHAT_CONTENT}"}}"#)),
             token: Some(self.token(&self.fixture.small)?),
         };
-        std::fs::write(&script, wrk_script(&request)).context("writing a wrk script")?;
-        let m = self.measure(&script, conns, ai_pid)?;
+        let m = self.wrk_at(&label, &request, conns, ai_pid)?;
         let ceiling = if ceiling { Some(self.chat_ceiling(conns)?) } else { None };
         let name = if conns == self.plan.conns {
             format!("chat unary, {model}")
